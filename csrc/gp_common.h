@@ -1,0 +1,43 @@
+/* Internal helpers shared by the kernels: threading thresholds and chunk sizes. */
+#ifndef GP_COMMON_H
+#define GP_COMMON_H
+
+#include <stdint.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(_MSC_VER)
+#define GP_RESTRICT __restrict
+#else
+#define GP_RESTRICT restrict
+#endif
+
+/* Below this many elements of work a parallel region costs more than it saves
+ * (online learning, small layers): such loops run on the calling thread. */
+#define GP_PAR_MIN_WORK 32768
+
+/* Fixed reduction chunks.  Partial sums are taken over these chunks and then
+ * added in chunk order, so a reduction gives the same bits for any number of
+ * threads. */
+#define GP_ROW_CHUNK 64       /* rows per partial loss sum */
+#define GP_ELEM_CHUNK 8192    /* elements per partial sum / per optimizer range */
+#define GP_COL_BLOCK 64       /* columns per column-sum task */
+
+static inline int gp_threads_for(int n_threads, int64_t work)
+{
+#ifdef _OPENMP
+    if (n_threads > 1 && work >= GP_PAR_MIN_WORK) return n_threads;
+#else
+    (void)n_threads;
+    (void)work;
+#endif
+    return 1;
+}
+
+static inline int64_t gp_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t gp_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t gp_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+#endif /* GP_COMMON_H */

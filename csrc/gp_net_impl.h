@@ -1,0 +1,542 @@
+/*
+ * Forward, loss and backward kernels and the mini-batch loop, written once for
+ * both dtypes.  gp_net.c includes this file twice with
+ *   REAL   float | double
+ *   SFX(x) x##_f32 | x##_f64
+ *   GEMM   net->sgemm | net->dgemm
+ *   EXP, LOG, TANH  the math.h functions of that type
+ *   EPS    FLT_EPSILON | DBL_EPSILON (log clipping, as scikit-learn)
+ */
+
+/* ------------------------------------------------------------------------ */
+/* Element-wise activations.  Derivatives are written from the activation  */
+/* value a = f(z), as back-propagation has it at hand.                      */
+/* ------------------------------------------------------------------------ */
+
+static inline REAL SFX(gp_logistic)(REAL z)
+{
+    /* two branches so that exp never overflows */
+    if (z >= 0) return (REAL)1 / ((REAL)1 + EXP(-z));
+    REAL e = EXP(z);
+    return e / ((REAL)1 + e);
+}
+
+/* Z[r, c] = f(Z[r, c] + b[c]) for an element-wise hidden activation. */
+static void SFX(gp_bias_act)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRICT b, int64_t n_rows,
+                             int64_t n_cols, int act, int n_threads)
+{
+    int nt = gp_threads_for(n_threads, n_rows * n_cols);
+    int64_t r;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (r = 0; r < n_rows; ++r) {
+        REAL *z = Z + r * n_cols;
+        int64_t c;
+        switch (act) {
+        case GP_ACT_LOGISTIC:
+            for (c = 0; c < n_cols; ++c) z[c] = SFX(gp_logistic)(z[c] + b[c]);
+            break;
+        case GP_ACT_TANH:
+            for (c = 0; c < n_cols; ++c) z[c] = TANH(z[c] + b[c]);
+            break;
+        case GP_ACT_RELU:
+            /* (v < 0) ? 0 : v keeps NaN visible, unlike v > 0 ? v : 0 */
+            for (c = 0; c < n_cols; ++c) {
+                REAL v = z[c] + b[c];
+                z[c] = (v < 0) ? (REAL)0 : v;
+            }
+            break;
+        case GP_ACT_EXP:
+            for (c = 0; c < n_cols; ++c) z[c] = EXP(z[c] + b[c]);
+            break;
+        default: /* identity, and the logits of softmax */
+            for (c = 0; c < n_cols; ++c) z[c] = z[c] + b[c];
+            break;
+        }
+    }
+}
+
+/* In-place softmax of each row (max subtracted, so exp never overflows). */
+static void SFX(gp_softmax_rows)(REAL *Z, int64_t n_rows, int64_t n_cols, int n_threads)
+{
+    int nt = gp_threads_for(n_threads, n_rows * n_cols);
+    int64_t r;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (r = 0; r < n_rows; ++r) {
+        REAL *z = Z + r * n_cols;
+        REAL m = z[0], s = 0;
+        int64_t c;
+        for (c = 1; c < n_cols; ++c) m = z[c] > m ? z[c] : m;
+        for (c = 0; c < n_cols; ++c) {
+            z[c] = EXP(z[c] - m);
+            s += z[c];
+        }
+        for (c = 0; c < n_cols; ++c) z[c] /= s;
+    }
+}
+
+/*
+ * Output layer, fused: adds the bias to the logits Z, applies the output
+ * activation, takes the per-sample loss and overwrites Z with the delta
+ *   D[r, k] = (y[r, k] - t[r, k]) * s_r
+ * which is dL/dz for each canonical (output activation, loss) pair.  The
+ * weighted losses s_r * l_r are summed per GP_ROW_CHUNK rows into partial[].
+ */
+static void SFX(gp_output_loss_delta)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRICT b,
+                                      const REAL *GP_RESTRICT T, const REAL *GP_RESTRICT sw,
+                                      int64_t n_rows, int64_t n_out, int loss,
+                                      double *GP_RESTRICT partial, int n_threads)
+{
+    const int64_t n_chunks = gp_cdiv(n_rows, GP_ROW_CHUNK);
+    const REAL lo = EPS, hi = (REAL)1 - EPS;
+    int nt = gp_threads_for(n_threads, n_rows * n_out * 8);
+    int64_t ch;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (ch = 0; ch < n_chunks; ++ch) {
+        const int64_t r_end = gp_min64(n_rows, (ch + 1) * GP_ROW_CHUNK);
+        double acc = 0.0;
+        int64_t r;
+        for (r = ch * GP_ROW_CHUNK; r < r_end; ++r) {
+            REAL *z = Z + r * n_out;
+            const REAL *t = T + r * n_out;
+            const REAL s = sw ? sw[r] : (REAL)1;
+            REAL l = 0;
+            int64_t k;
+            switch (loss) {
+            case GP_LOSS_LOG: {
+                REAL m = z[0] + b[0], sum = 0;
+                for (k = 0; k < n_out; ++k) {
+                    z[k] += b[k];
+                    m = z[k] > m ? z[k] : m;
+                }
+                for (k = 0; k < n_out; ++k) {
+                    z[k] = EXP(z[k] - m);
+                    sum += z[k];
+                }
+                for (k = 0; k < n_out; ++k) {
+                    REAL p = z[k] / sum;
+                    if (t[k] != 0) {
+                        REAL pc = p < lo ? lo : (p > hi ? hi : p);
+                        l -= t[k] * LOG(pc);
+                    }
+                    z[k] = (p - t[k]) * s;
+                }
+                break;
+            }
+            case GP_LOSS_BINARY_LOG:
+                for (k = 0; k < n_out; ++k) {
+                    REAL p = SFX(gp_logistic)(z[k] + b[k]);
+                    REAL pc = p < lo ? lo : (p > hi ? hi : p);
+                    if (t[k] != 0) l -= t[k] * LOG(pc);
+                    if (t[k] != 1) l -= ((REAL)1 - t[k]) * LOG((REAL)1 - pc);
+                    z[k] = (p - t[k]) * s;
+                }
+                break;
+            case GP_LOSS_POISSON:
+                for (k = 0; k < n_out; ++k) {
+                    REAL y = EXP(z[k] + b[k]);
+                    /* half Poisson deviance, with scikit-learn's xlogy(t, t / y) */
+                    if (t[k] != 0) l += t[k] * LOG(t[k] / y);
+                    l += y - t[k];
+                    z[k] = (y - t[k]) * s;
+                }
+                break;
+            default: /* GP_LOSS_SQUARED */
+                for (k = 0; k < n_out; ++k) {
+                    REAL e = z[k] + b[k] - t[k];
+                    l += (REAL)0.5 * e * e;
+                    z[k] = e * s;
+                }
+                break;
+            }
+            acc += (double)s * (double)l;
+        }
+        partial[ch] = acc;
+    }
+}
+
+/* Output activation for prediction (no loss): Z = out_act(Z + b). */
+static void SFX(gp_output_act)(REAL *Z, const REAL *b, int64_t n_rows, int64_t n_out, int act,
+                               int apply, int n_threads)
+{
+    if (!apply || act == GP_ACT_SOFTMAX) {
+        SFX(gp_bias_act)(Z, b, n_rows, n_out, GP_ACT_IDENTITY, n_threads);
+        if (apply) SFX(gp_softmax_rows)(Z, n_rows, n_out, n_threads);
+    } else {
+        SFX(gp_bias_act)(Z, b, n_rows, n_out, act, n_threads);
+    }
+}
+
+/*
+ * Back-propagation through a hidden activation, fused with the bias gradient
+ * of the layer the delta belongs to:
+ *   D[r, c] *= f'(A[r, c]);   gb[c] (+)= sum_r D[r, c] / sw_sum
+ * Threads own blocks of GP_COL_BLOCK columns and sum their rows in order, so
+ * the sums do not depend on the thread count.  act = identity gives the plain
+ * column sum (the output layer's bias gradient).
+ */
+static void SFX(gp_backprop_act)(REAL *D, const REAL *A,
+                                 int64_t n_rows, int64_t n_cols, int act,
+                                 REAL *GP_RESTRICT gb, double sw_sum, int accumulate,
+                                 int n_threads)
+{
+    const int64_t n_blocks = gp_cdiv(n_cols, GP_COL_BLOCK);
+    int nt = gp_threads_for(n_threads, n_rows * n_cols);
+    int64_t blk;
+    if (nt > n_blocks) nt = (int)n_blocks;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (blk = 0; blk < n_blocks; ++blk) {
+        const int64_t c0 = blk * GP_COL_BLOCK;
+        const int64_t w = gp_min64(GP_COL_BLOCK, n_cols - c0);
+        double acc[GP_COL_BLOCK];
+        int64_t r, c;
+        for (c = 0; c < w; ++c) acc[c] = 0.0;
+        for (r = 0; r < n_rows; ++r) {
+            REAL *d = D + r * n_cols + c0;
+            const REAL *a = A + r * n_cols + c0;
+            switch (act) {
+            case GP_ACT_LOGISTIC:
+                for (c = 0; c < w; ++c) d[c] = d[c] * a[c] * ((REAL)1 - a[c]);
+                break;
+            case GP_ACT_TANH:
+                for (c = 0; c < w; ++c) d[c] = d[c] * ((REAL)1 - a[c] * a[c]);
+                break;
+            case GP_ACT_RELU:
+                for (c = 0; c < w; ++c) d[c] = (a[c] == 0) ? (REAL)0 : d[c];
+                break;
+            default:
+                break;
+            }
+            for (c = 0; c < w; ++c) acc[c] += (double)d[c];
+        }
+        for (c = 0; c < w; ++c) {
+            REAL v = (REAL)(acc[c] / sw_sum);
+            gb[c0 + c] = accumulate ? gb[c0 + c] + v : v;
+        }
+    }
+}
+
+/* gW = (alpha / sw_sum) * W over the weight prefix; returns sum(W^2). */
+static double SFX(gp_l2_init)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, int64_t n,
+                              double coef, double *GP_RESTRICT partial, int n_threads)
+{
+    const int64_t n_chunks = gp_cdiv(n, GP_ELEM_CHUNK);
+    const REAL cf = (REAL)coef;
+    int nt = gp_threads_for(n_threads, n);
+    int64_t ch;
+    double total = 0.0;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (ch = 0; ch < n_chunks; ++ch) {
+        const int64_t e = gp_min64(n, (ch + 1) * GP_ELEM_CHUNK);
+        double acc = 0.0;
+        int64_t i;
+        for (i = ch * GP_ELEM_CHUNK; i < e; ++i) {
+            acc += (double)W[i] * (double)W[i];
+            gW[i] = cf * W[i];
+        }
+        partial[ch] = acc;
+    }
+    for (ch = 0; ch < n_chunks; ++ch) total += partial[ch];
+    return total;
+}
+
+/* Copy rows order[0..n) of a dense matrix into a contiguous block. */
+static void SFX(gp_gather_rows)(REAL *GP_RESTRICT dst, const REAL *GP_RESTRICT src,
+                                const int64_t *GP_RESTRICT rows, int64_t n, int64_t n_cols,
+                                int n_threads)
+{
+    int nt = gp_threads_for(n_threads, n * n_cols);
+    int64_t r;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (r = 0; r < n; ++r) memcpy(dst + r * n_cols, src + rows[r] * n_cols, (size_t)n_cols * sizeof(REAL));
+}
+
+/* Z (n x u) = X[rows] (CSR) @ W (n_cols x u); row i of the block is X row
+ * rows[i], or start + i when rows is NULL. */
+static void SFX(gp_csr_matmul)(const gp_matrix *X, const int64_t *rows, int64_t start, int64_t n,
+                               const REAL *GP_RESTRICT W, int64_t u, REAL *GP_RESTRICT Z,
+                               int n_threads)
+{
+    const REAL *val = (const REAL *)X->data;
+    int nt = gp_threads_for(n_threads, n * u * 4);
+    int64_t r;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (r = 0; r < n; ++r) {
+        const int64_t row = rows ? rows[r] : start + r;
+        REAL *z = Z + r * u;
+        int64_t p, c;
+        for (c = 0; c < u; ++c) z[c] = 0;
+        for (p = X->indptr[row]; p < X->indptr[row + 1]; ++p) {
+            const REAL v = val[p];
+            const REAL *w = W + X->indices[p] * u;
+            for (c = 0; c < u; ++c) z[c] += v * w[c];
+        }
+    }
+}
+
+/* gW (n_cols x u) += scale * X[rows]^T (CSR) @ D (n x u).  Threads own column
+ * blocks of gW and walk all rows in order: no write conflicts, fixed order. */
+static void SFX(gp_csr_grad)(const gp_matrix *X, const int64_t *rows, int64_t start, int64_t n,
+                             const REAL *GP_RESTRICT D, int64_t u, double scale,
+                             REAL *GP_RESTRICT gW, int n_threads)
+{
+    const REAL *val = (const REAL *)X->data;
+    const int64_t n_blocks = gp_cdiv(u, GP_COL_BLOCK);
+    const REAL sc = (REAL)scale;
+    int nt = gp_threads_for(n_threads, n * u * 4);
+    int64_t blk;
+    if (nt > n_blocks) nt = (int)n_blocks;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (blk = 0; blk < n_blocks; ++blk) {
+        const int64_t c0 = blk * GP_COL_BLOCK;
+        const int64_t w = gp_min64(GP_COL_BLOCK, u - c0);
+        int64_t r, p, c;
+        for (r = 0; r < n; ++r) {
+            const int64_t row = rows ? rows[r] : start + r;
+            const REAL *d = D + r * u + c0;
+            for (p = X->indptr[row]; p < X->indptr[row + 1]; ++p) {
+                const REAL v = sc * val[p];
+                REAL *g = gW + X->indices[p] * u + c0;
+                for (c = 0; c < w; ++c) g[c] += v * d[c];
+            }
+        }
+    }
+}
+
+/* C (m x n, row-major) = alpha * op(A) @ op(B) + beta * C with row-major
+ * operands, through the column-major BLAS: C^T = op(B)^T op(A)^T. */
+static void SFX(gp_gemm_rm)(const gp_net *net, int trans_a, int trans_b, int64_t m, int64_t n,
+                            int64_t k, REAL alpha, const REAL *A, int64_t lda, const REAL *B,
+                            int64_t ldb, REAL beta, REAL *C, int64_t ldc)
+{
+    char ta = trans_b ? 'T' : 'N', tb = trans_a ? 'T' : 'N';
+    int M = (int)n, N = (int)m, K = (int)k, LDA = (int)ldb, LDB = (int)lda, LDC = (int)ldc;
+    if (m == 0 || n == 0) return;
+    GEMM(&ta, &tb, &M, &N, &K, &alpha, (REAL *)B, &LDA, (REAL *)A, &LDB, &beta, C, &LDC);
+}
+
+/* Work buffer layout: per layer i >= 1, act_i then delta_i (chunk_rows x
+ * units[i] each); then gathered targets and sample weights; then the gathered
+ * dense input block (only allocated when rows are gathered, see gp_work_size). */
+typedef struct {
+    REAL *act[GP_MAX_LAYERS + 1];
+    REAL *delta[GP_MAX_LAYERS + 1];
+    REAL *x_block;
+    REAL *y_block;
+    REAL *sw_block;
+} SFX(gp_work_view);
+
+static void SFX(gp_carve)(const gp_net *net, REAL *work, int64_t n_features, int64_t n_out,
+                          SFX(gp_work_view) *v)
+{
+    const int64_t R = net->chunk_rows;
+    int i;
+    for (i = 1; i <= net->n_layers; ++i) {
+        v->act[i] = work;
+        work += R * net->units[i];
+        v->delta[i] = work;
+        work += R * net->units[i];
+    }
+    v->y_block = work;
+    work += R * n_out;
+    v->sw_block = work;
+    work += R;
+    /* last, so that callers that never gather dense rows need not allocate it */
+    v->x_block = work;
+    (void)n_features;
+}
+
+/*
+ * Gradient of one batch: rows rows[0..n) (or start..start+n when rows is
+ * NULL), processed in blocks of at most chunk_rows rows whose weight and bias
+ * gradients accumulate.  grad gets d/dθ [weighted mean loss + L2].
+ * Returns the weighted data-loss sum in *data_sum, sum of weights in *sw_out,
+ * sum(W^2) in *sumsq (0 when alpha == 0).
+ */
+static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL *Y,
+                              const REAL *sw, const int64_t *rows, int64_t start, int64_t n,
+                              const REAL *params, REAL *grad, REAL *work, double *scratch,
+                              double *data_sum, double *sw_out, double *sumsq)
+{
+    const int L = net->n_layers;
+    const int nt = net->n_threads;
+    const int64_t d = X->n_cols, k = net->units[L];
+    const int sparse = X->indptr != NULL;
+    const REAL *Xd = (const REAL *)X->data;
+    SFX(gp_work_view) v;
+    double sw_sum = 0.0, dsum = 0.0;
+    int64_t s0;
+
+    SFX(gp_carve)(net, work, d, k, &v);
+
+    if (sw) {
+        int64_t r;
+        for (r = 0; r < n; ++r) sw_sum += (double)sw[rows ? rows[r] : start + r];
+    } else {
+        sw_sum = (double)n;
+    }
+    *sw_out = sw_sum;
+
+    /* L2 part of the weight gradient; the data part is added by the gemms */
+    if (net->alpha > 0)
+        *sumsq = SFX(gp_l2_init)(grad, params, net->n_coef, net->alpha / sw_sum, scratch, nt);
+    else
+        *sumsq = 0.0;
+
+    for (s0 = 0; s0 < n; s0 += net->chunk_rows) {
+        const int64_t m = gp_min64(net->chunk_rows, n - s0);
+        const int64_t *brows = rows ? rows + s0 : NULL;
+        const int64_t bstart = start + s0;
+        const int first = (s0 == 0);
+        const REAL *A0 = NULL;
+        const REAL *T, *S;
+        const REAL inv_sw = (REAL)(1.0 / sw_sum);
+        int i;
+        int64_t ch;
+
+        /* inputs, targets and weights of this block */
+        if (!sparse) {
+            if (brows) {
+                SFX(gp_gather_rows)(v.x_block, Xd, brows, m, d, nt);
+                A0 = v.x_block;
+            } else {
+                A0 = Xd + bstart * d;
+            }
+        }
+        if (brows) {
+            SFX(gp_gather_rows)(v.y_block, Y, brows, m, k, nt);
+            T = v.y_block;
+            if (sw) {
+                int64_t r;
+                for (r = 0; r < m; ++r) v.sw_block[r] = sw[brows[r]];
+                S = v.sw_block;
+            } else {
+                S = NULL;
+            }
+        } else {
+            T = Y + bstart * k;
+            S = sw ? sw + bstart : NULL;
+        }
+
+        /* forward */
+        for (i = 0; i < L; ++i) {
+            const int64_t ui = net->units[i], uo = net->units[i + 1];
+            const REAL *W = params + net->coef_offset[i];
+            const REAL *b = params + net->intercept_offset[i];
+            REAL *Z = v.act[i + 1];
+            if (i == 0 && sparse)
+                SFX(gp_csr_matmul)(X, brows, bstart, m, W, uo, Z, nt);
+            else
+                SFX(gp_gemm_rm)(net, 0, 0, m, uo, ui, (REAL)1, i == 0 ? A0 : v.act[i], ui, W, uo,
+                                (REAL)0, Z, uo);
+            if (i < L - 1) SFX(gp_bias_act)(Z, b, m, uo, net->hidden_activation, nt);
+        }
+        /* output activation, loss and delta, fused; the delta overwrites act[L] */
+        SFX(gp_output_loss_delta)(v.act[L], params + net->intercept_offset[L - 1], T, S, m, k,
+                                  net->loss, scratch, nt);
+        for (ch = 0; ch < gp_cdiv(m, GP_ROW_CHUNK); ++ch) dsum += scratch[ch];
+        v.delta[L] = v.act[L];
+
+        /* backward */
+        SFX(gp_backprop_act)(v.delta[L], v.delta[L], m, k, GP_ACT_IDENTITY,
+                             grad + net->intercept_offset[L - 1], sw_sum, !first, nt);
+        for (i = L - 1; i >= 0; --i) {
+            const int64_t ui = net->units[i], uo = net->units[i + 1];
+            const REAL *W = params + net->coef_offset[i];
+            REAL *gW = grad + net->coef_offset[i];
+            const int acc_w = (net->alpha > 0) || !first;
+            if (i == 0 && sparse) {
+                if (!acc_w) memset(gW, 0, (size_t)(ui * uo) * sizeof(REAL));
+                SFX(gp_csr_grad)(X, brows, bstart, m, v.delta[1], uo, 1.0 / sw_sum, gW, nt);
+            } else {
+                SFX(gp_gemm_rm)(net, 1, 0, ui, uo, m, inv_sw, i == 0 ? A0 : v.act[i], ui,
+                                v.delta[i + 1], uo, acc_w ? (REAL)1 : (REAL)0, gW, uo);
+            }
+            if (i > 0) {
+                SFX(gp_gemm_rm)(net, 0, 1, m, ui, uo, (REAL)1, v.delta[i + 1], uo, W, uo, (REAL)0,
+                                v.delta[i], ui);
+                SFX(gp_backprop_act)(v.delta[i], v.act[i], m, ui, net->hidden_activation,
+                                     grad + net->intercept_offset[i - 1], sw_sum, !first, nt);
+            }
+        }
+    }
+    if (n == 0) { /* no rows: the gradient is the L2 part alone */
+        int i;
+        if (!(net->alpha > 0)) memset(grad, 0, (size_t)net->n_coef * sizeof(REAL));
+        for (i = 0; i < L; ++i)
+            memset(grad + net->intercept_offset[i], 0, (size_t)net->units[i + 1] * sizeof(REAL));
+    }
+    *data_sum = dsum;
+    return GP_OK;
+}
+
+int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const REAL *params, REAL *out,
+                    int apply_output, REAL *work)
+{
+    const int L = net->n_layers;
+    const int nt = net->n_threads;
+    const int64_t d = X->n_cols, k = net->units[L];
+    const int sparse = X->indptr != NULL;
+    SFX(gp_work_view) v;
+    int64_t s0;
+    SFX(gp_carve)(net, work, d, k, &v);
+    for (s0 = 0; s0 < X->n_rows; s0 += net->chunk_rows) {
+        const int64_t m = gp_min64(net->chunk_rows, X->n_rows - s0);
+        const REAL *A = sparse ? NULL : (const REAL *)X->data + s0 * d;
+        int i;
+        for (i = 0; i < L; ++i) {
+            const int64_t ui = net->units[i], uo = net->units[i + 1];
+            const REAL *W = params + net->coef_offset[i];
+            const REAL *b = params + net->intercept_offset[i];
+            REAL *Z = (i == L - 1) ? out + s0 * k : v.act[i + 1];
+            if (i == 0 && sparse)
+                SFX(gp_csr_matmul)(X, NULL, s0, m, W, uo, Z, nt);
+            else
+                SFX(gp_gemm_rm)(net, 0, 0, m, uo, ui, (REAL)1, A, ui, W, uo, (REAL)0, Z, uo);
+            if (i < L - 1)
+                SFX(gp_bias_act)(Z, b, m, uo, net->hidden_activation, nt);
+            else
+                SFX(gp_output_act)(Z, b, m, uo, net->output_activation, apply_output, nt);
+            A = Z;
+        }
+    }
+    return GP_OK;
+}
+
+int SFX(gp_loss_grad)(const gp_net *net, const gp_matrix *X, const REAL *Y, const REAL *sw,
+                      const int64_t *rows, int64_t n_rows, const REAL *params, REAL *grad,
+                      REAL *work, double *scratch, double *data_loss, double *l2)
+{
+    double dsum, sw_sum, sumsq;
+    int st = SFX(gp_batch_grad)(net, X, Y, sw, rows, 0, n_rows, params, grad, work, scratch,
+                                &dsum, &sw_sum, &sumsq);
+    *data_loss = sw_sum > 0 ? dsum / sw_sum : 0.0;
+    *l2 = sw_sum > 0 ? 0.5 * net->alpha * sumsq / sw_sum : 0.0;
+    return st;
+}
+
+int SFX(gp_train_batches)(const gp_net *net, const gp_matrix *X, const REAL *Y, const REAL *sw,
+                          const int64_t *order, int64_t n_samples, int64_t batch_size,
+                          int64_t batch_begin, int64_t batch_end, const double *lrs,
+                          REAL *params, REAL *grad, gp_optimizer *opt, REAL *work,
+                          double *scratch, double *loss_acc, int64_t *n_done)
+{
+    int64_t b;
+    *n_done = 0;
+    for (b = batch_begin; b < batch_end; ++b) {
+        const int64_t r0 = b * batch_size;
+        const int64_t nb = gp_min64(batch_size, n_samples - r0);
+        double dsum, sw_sum, sumsq, batch_loss;
+        if (nb <= 0) break;
+        SFX(gp_batch_grad)(net, X, Y, sw, order ? order + r0 : NULL, r0, nb, params, grad, work,
+                           scratch, &dsum, &sw_sum, &sumsq);
+        /* scikit-learn's batch loss: mean data loss (times loss_scale) + L2 term */
+        batch_loss = net->loss_scale * dsum / sw_sum + 0.5 * net->alpha * sumsq / sw_sum;
+        if (!isfinite(batch_loss)) return GP_NONFINITE_LOSS;
+        *loss_acc += batch_loss * (double)nb;
+        if (lrs) opt->lr = lrs[b];
+        opt->loss = batch_loss;
+        SFX(gp_optim_step)(opt, net->n_params, params, grad, net->n_threads);
+        *n_done += 1;
+    }
+    return GP_OK;
+}

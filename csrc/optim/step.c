@@ -1,0 +1,18 @@
+/* Fused optimizer steps for both dtypes: see step_impl.h and the rules in *.inc. */
+#include <math.h>
+
+#include "../gainprop.h"
+#include "../gp_common.h"
+
+#define REAL float
+#define SFX(name) name##_f32
+#define SQRT sqrtf
+#include "step_impl.h"
+#undef REAL
+#undef SFX
+#undef SQRT
+
+#define REAL double
+#define SFX(name) name##_f64
+#define SQRT sqrt
+#include "step_impl.h"

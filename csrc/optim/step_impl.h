@@ -1,0 +1,35 @@
+/*
+ * The optimizer driver, written once for both dtypes (included by step.c).
+ * It splits [0, n) into fixed ranges of GP_ELEM_CHUNK elements, hands them to
+ * the OpenMP threads (static schedule) and calls the rule's range function:
+ * the same n_threads gives the same bits, and the rules contain no threading.
+ */
+#include "sgd.inc"
+#include "adam.inc"
+
+void SFX(gp_optim_step)(gp_optimizer *opt, int64_t n, REAL *params, const REAL *grad,
+                        int n_threads)
+{
+    const int64_t t = opt->t + 1;
+    const int64_t n_chunks = gp_cdiv(n, GP_ELEM_CHUNK);
+    REAL *s0 = (REAL *)opt->state[0];
+    REAL *s1 = (REAL *)opt->state[1];
+    int nt = gp_threads_for(n_threads, n);
+    int64_t ch;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (ch = 0; ch < n_chunks; ++ch) {
+        const int64_t b = ch * GP_ELEM_CHUNK, e = gp_min64(n, b + GP_ELEM_CHUNK);
+        switch (opt->kind) {
+        case GP_OPT_SGD:
+            SFX(gp_sgd_update)(opt, b, e, params, grad, s0);
+            break;
+        case GP_OPT_ADAM:
+            SFX(gp_adam_update)(opt, t, b, e, params, grad, s0, s1);
+            break;
+        default:
+            break;
+        }
+    }
+    opt->t = t;
+    opt->prev_loss = opt->loss;
+}

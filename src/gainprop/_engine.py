@@ -1,0 +1,165 @@
+"""The bridge between the estimators and the C core.
+
+Layout of the flat parameter buffer, conversion of inputs to what the C core
+reads, and the per-fit work buffers.  Nothing here is public.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _core
+
+# C enums gp_activation / gp_loss (csrc/gainprop.h)
+ACTIVATION_CODES = {
+    "identity": 0,
+    "logistic": 1,
+    "tanh": 2,
+    "relu": 3,
+    "softmax": 4,
+    "exp": 5,
+}
+# (loss, output activation) -> gp_loss; each pair is canonical, so the output
+# delta is y - t.
+LOSS_CODES = {
+    ("squared_error", "identity"): 0,
+    ("log_loss", "softmax"): 1,
+    ("log_loss", "logistic"): 2,
+    ("poisson", "exp"): 3,
+}
+
+#: Rows per forward/backward block while training (bounds the work memory of
+#: full-batch training) and while predicting.
+TRAIN_CHUNK_ROWS = 4096
+PREDICT_CHUNK_ROWS = 1024
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+class Layout:
+    """Where each layer's weights and biases sit in the flat buffer.
+
+    All weights first (layer by layer, row-major), then all biases: the
+    order of scikit-learn's ``_pack``, so the weights are the prefix
+    ``[0, n_coef)`` that L2 applies to.
+    """
+
+    def __init__(self, units):
+        self.units = tuple(int(u) for u in units)
+        offset = 0
+        self.coef_offset = []
+        for fan_in, fan_out in zip(self.units[:-1], self.units[1:]):
+            self.coef_offset.append(offset)
+            offset += fan_in * fan_out
+        self.n_coef = offset
+        self.intercept_offset = []
+        for fan_out in self.units[1:]:
+            self.intercept_offset.append(offset)
+            offset += fan_out
+        self.n_params = offset
+
+    @property
+    def n_layers(self):
+        """Number of weight layers."""
+        return len(self.units) - 1
+
+    def coef_views(self, params):
+        return [
+            params[o : o + fi * fo].reshape(fi, fo)
+            for o, fi, fo in zip(self.coef_offset, self.units[:-1], self.units[1:])
+        ]
+
+    def intercept_views(self, params):
+        return [params[o : o + fo] for o, fo in zip(self.intercept_offset, self.units[1:])]
+
+
+def check_sizes(units, batch_rows):
+    """Refuse networks whose buffers or BLAS dimensions cannot be handled,
+    before anything is allocated."""
+    if len(units) - 1 > _core.MAX_LAYERS:
+        raise ValueError(
+            f"At most {_core.MAX_LAYERS - 1} hidden layers are supported, got {len(units) - 2}."
+        )
+    for u in units:
+        if u > _INT32_MAX:
+            raise ValueError(f"Layer size {u} exceeds the BLAS limit of {_INT32_MAX} units.")
+    if batch_rows > _INT32_MAX:
+        raise ValueError(f"Batch of {batch_rows} rows exceeds the BLAS limit of {_INT32_MAX}.")
+
+
+class Matrix:
+    """An input matrix as the C core reads it: flat dense rows or CSR with
+    int64 indices, in the compute dtype."""
+
+    def __init__(self, X, dtype):
+        if sp.issparse(X):
+            X = sp.csr_matrix(X, dtype=dtype)
+            if not X.has_sorted_indices:
+                X = X.sorted_indices()
+            self.data = np.ascontiguousarray(X.data, dtype=dtype)
+            self.indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
+            self.indices = np.ascontiguousarray(X.indices, dtype=np.int64)
+            self.sparse = True
+        else:
+            X = np.ascontiguousarray(X, dtype=dtype)
+            self.data = X.reshape(-1)
+            self.indptr = self.indices = None
+            self.sparse = False
+        self.n_rows, self.n_cols = X.shape
+
+    def args(self):
+        return (self.data, self.indptr, self.indices, self.n_rows, self.n_cols)
+
+
+class Engine:
+    """A network compiled for the C core, with its work buffers.
+
+    One Engine serves one fit (or consecutive partial_fit calls with the same
+    shapes): all work memory is allocated here, once, and reused by every
+    mini-batch.
+    """
+
+    def __init__(self, layout, activation, out_activation, loss, alpha, n_threads,
+                 chunk_rows, dtype, n_features, dense_gather):
+        self.layout = layout
+        self.dtype = np.dtype(dtype)
+        self.n_threads = n_threads
+        loss_code = LOSS_CODES[(loss, out_activation)]
+        # scikit-learn reports the squared error averaged over the outputs but
+        # steps along the gradient of their sum; the core computes the sum.
+        n_out = layout.units[-1]
+        self.loss_scale = 1.0 / n_out if loss_code == 0 else 1.0
+        check_sizes(layout.units, chunk_rows)
+        self.net = _core.Net(
+            layout.units,
+            ACTIVATION_CODES[activation],
+            ACTIVATION_CODES[out_activation],
+            loss_code,
+            float(alpha),
+            self.loss_scale,
+            int(n_threads),
+            int(chunk_rows),
+            layout.coef_offset,
+            layout.intercept_offset,
+            layout.n_coef,
+            layout.n_params,
+        )
+        self.key = (layout.units, activation, out_activation, loss, float(alpha), n_threads,
+                    int(chunk_rows), self.dtype, dense_gather)
+        self.work = np.empty(self.net.work_size(n_features, n_out, dense_gather), dtype=dtype)
+        self.scratch = np.empty(self.net.scratch_size(), dtype=np.float64)
+        self.grad = np.empty(layout.n_params, dtype=dtype)
+
+    def forward(self, X, params, apply_output=True):
+        """Network output (or logits) for all rows of X (a Matrix)."""
+        out = np.empty((X.n_rows, self.layout.units[-1]), dtype=self.dtype)
+        self.net.forward(*X.args(), params, out, apply_output, self.work)
+        return out
+
+    def loss_grad(self, X, Y, sample_weight, params):
+        """(mean data loss, L2 term) over all rows; gradient in self.grad."""
+        return self.net.loss_grad(*X.args(), Y, sample_weight, params, self.grad, self.work,
+                                  self.scratch)
+
+    def train_epoch(self, X, Y, sample_weight, order, batch_size, batch_lrs, params, state):
+        return self.net.train_epoch(*X.args(), Y, sample_weight, order, batch_size, batch_lrs,
+                                    params, self.grad, state, self.work, self.scratch)

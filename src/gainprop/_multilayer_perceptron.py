@@ -1,0 +1,1082 @@
+"""MLPClassifier and MLPRegressor: scikit-learn's estimators on gainprop's core.
+
+The parameters, defaults, validation, fitted attributes and behaviour are
+those of scikit-learn 1.9's ``sklearn.neural_network`` estimators; the
+training runs in C (one call per epoch, GIL released), and ``solver`` also
+accepts any optimizer of :mod:`gainprop.optimizers`.
+"""
+
+import os
+import warnings
+from abc import ABC, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse as sp
+from scipy.special import log_expit, log_softmax
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+    is_classifier,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d, shuffle
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
+
+from . import _core
+from ._engine import PREDICT_CHUNK_ROWS, TRAIN_CHUNK_ROWS, Engine, Layout, Matrix, check_sizes
+from .optimizers import OPTIMIZERS, BaseOptimizer, get_optimizer
+
+_NONFINITE_MESSAGE = (
+    "Solver produced non-finite parameter weights. The input data may contain large "
+    "values and need to be preprocessed."
+)
+
+try:  # scipy >= 1.15 deprecates L-BFGS-B's iprint
+    from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+except ImportError:  # pragma: no cover
+
+    def _get_additional_lbfgs_options_dict(key, value):
+        return {key: value}
+
+
+def _effective_n_threads(n_threads):
+    """Threads for our OpenMP loops: n_threads, or all usable cores (honouring
+    OMP_NUM_THREADS) when None."""
+    if n_threads is not None:
+        return int(n_threads)
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class BaseMultilayerPerceptron(BaseEstimator, ABC):
+    """Base class for MLP classification and regression.
+
+    Warning: This class should not be used directly.  Use derived classes
+    instead.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs"} | set(OPTIMIZERS)), BaseOptimizer],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        activation,
+        solver,
+        alpha,
+        batch_size,
+        learning_rate,
+        learning_rate_init,
+        power_t,
+        max_iter,
+        loss,
+        shuffle,
+        random_state,
+        tol,
+        verbose,
+        warm_start,
+        momentum,
+        nesterovs_momentum,
+        early_stopping,
+        validation_fraction,
+        beta_1,
+        beta_2,
+        epsilon,
+        n_iter_no_change,
+        max_fun,
+        n_threads,
+    ):
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.n_threads = n_threads
+
+    # ------------------------------------------------------------------
+    # The flat parameter buffer and its views
+    # ------------------------------------------------------------------
+    def _set_buffer(self, params, layout):
+        """Make params the model's buffer; coefs_ / intercepts_ become views."""
+        self._params = params
+        self._layout = layout
+        self._coef_views = layout.coef_views(params)
+        self._intercept_views = layout.intercept_views(params)
+        self.coefs_ = list(self._coef_views)
+        self.intercepts_ = list(self._intercept_views)
+
+    def _sync_params(self):
+        """Take arrays the user assigned to coefs_ / intercepts_ into the buffer.
+
+        scikit-learn users set ``coefs_`` and ``intercepts_`` by hand (to
+        start from known weights, say); the next warm-start fit or
+        partial_fit continues from the assigned values.
+        """
+        for name, views in (("coefs_", self._coef_views), ("intercepts_", self._intercept_views)):
+            current = getattr(self, name)
+            if not isinstance(current, (list, tuple)) or len(current) != len(views):
+                raise ValueError(
+                    f"{name} must be a list of {len(views)} arrays, got {type(current).__name__}"
+                    f" of length {len(current) if hasattr(current, '__len__') else '?'}."
+                )
+            changed = not isinstance(current, list)
+            for i, (arr, view) in enumerate(zip(current, views)):
+                if arr is view:
+                    continue
+                arr = np.asarray(arr)
+                if arr.shape != view.shape:
+                    raise ValueError(
+                        f"{name}[{i}] has shape {arr.shape}, expected {view.shape}."
+                    )
+                view[...] = arr
+                changed = True
+            if changed:
+                setattr(self, name, list(views))
+
+    def _to_dtype(self, dtype):
+        """The compute dtype follows X: move the buffer and optimizer state to it."""
+        if self._params.dtype == dtype:
+            return
+        self._set_buffer(self._params.astype(dtype), self._layout)
+        if hasattr(self, "_best_params"):
+            self._best_params = self._best_params.astype(dtype)
+        if getattr(self, "_optimizer", None) is not None:
+            self._optimizer.astype(dtype)
+
+    def __getstate__(self):
+        if hasattr(self, "_params"):
+            self._sync_params()
+        state = super().__getstate__()
+        state = dict(state)
+        # The views are rebuilt from the buffer on load; the engine (C work
+        # buffers) is rebuilt on demand.
+        for key in ("coefs_", "intercepts_", "_coef_views", "_intercept_views", "_engine",
+                    "_predict_engine"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_params" in state:
+            self._set_buffer(self._params, self._layout)
+
+    # ------------------------------------------------------------------
+    # Engines: C networks and their work buffers
+    # ------------------------------------------------------------------
+    def _get_engine(self, attr, chunk_rows, n_features, dense_gather, n_threads):
+        dtype = self._params.dtype
+        key = (self._layout.units, self.activation, self.out_activation_, self.loss,
+               float(self.alpha), n_threads, int(chunk_rows), np.dtype(dtype), dense_gather)
+        engine = getattr(self, attr, None)
+        if engine is None or engine.key != key:
+            engine = Engine(self._layout, self.activation, self.out_activation_, self.loss,
+                            self.alpha, n_threads, chunk_rows, dtype, n_features, dense_gather)
+            setattr(self, attr, engine)
+        return engine
+
+    def _threads(self):
+        return _effective_n_threads(self.n_threads)
+
+    def _blas_limits(self):
+        """Limit BLAS threads to n_threads while our code runs (no
+        oversubscription between OpenBLAS and our OpenMP loops)."""
+        return threadpool_limits(limits=self._threads(), user_api="blas")
+
+    # ------------------------------------------------------------------
+    # Initialisation
+    # ------------------------------------------------------------------
+    def _initialize(self, y, layer_units, dtype):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+
+        if not is_classifier(self):
+            self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        elif self._label_binarizer.y_type_ == "multiclass":
+            self.out_activation_ = "softmax"
+        else:
+            self.out_activation_ = "logistic"
+
+        layout = Layout(layer_units)
+        params = np.empty(layout.n_params, dtype=dtype)
+        coefs = layout.coef_views(params)
+        intercepts = layout.intercept_views(params)
+        # scikit-learn's Glorot-uniform draws, same calls in the same order
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for i in range(self.n_layers_ - 1):
+            fan_in, fan_out = layer_units[i], layer_units[i + 1]
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            coefs[i][...] = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
+            intercepts[i][...] = self._random_state.uniform(-bound, bound, fan_out)
+        self._set_buffer(params, layout)
+        self._best_params = params.copy()
+        self._optimizer = None
+
+        if self._is_stochastic():
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _is_stochastic(self):
+        return isinstance(self.solver, BaseOptimizer) or self.solver != "lbfgs"
+
+    def _hidden_layer_sizes(self):
+        hidden = self.hidden_layer_sizes
+        if not hasattr(hidden, "__iter__"):
+            hidden = [hidden]
+        hidden = list(hidden)
+        if np.any(np.array(hidden) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+        return [int(h) for h in hidden]
+
+    # ------------------------------------------------------------------
+    # Fitting
+    # ------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden_layer_sizes = self._hidden_layer_sizes()
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        n_samples, n_features = X.shape
+        if n_samples < 1:
+            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        layer_units = [n_features] + hidden_layer_sizes + [y.shape[1]]
+        check_sizes(layer_units, 1)
+
+        if not first_pass:
+            if tuple(layer_units) != self._layout.units:
+                raise ValueError(
+                    f"The network has layers {list(self._layout.units)} but this call needs "
+                    f"{layer_units}; refit with warm_start=False to change shapes."
+                )
+        self.n_outputs_ = y.shape[1]
+        self._random_state = check_random_state(self.random_state)
+
+        if first_pass:
+            self._initialize(y, layer_units, X.dtype)
+        else:
+            self._sync_params()
+            self._to_dtype(X.dtype)
+
+        with self._blas_limits():
+            if self._is_stochastic():
+                self._fit_stochastic(X, y, sample_weight, incremental)
+            else:
+                self._fit_lbfgs(X, y, sample_weight)
+
+        if not np.isfinite(self._params).all():
+            raise ValueError(_NONFINITE_MESSAGE)
+        return self
+
+    def _fit_lbfgs(self, X, y, sample_weight):
+        dtype = self._params.dtype
+        Xm = Matrix(X, dtype)
+        Y = np.ascontiguousarray(y, dtype=dtype)
+        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=dtype)
+        engine = self._get_engine("_engine", min(X.shape[0], TRAIN_CHUNK_ROWS), X.shape[1],
+                                  False, self._threads())
+        params = self._params
+
+        def loss_grad(packed):
+            params[...] = packed
+            data_loss, l2 = engine.loss_grad(Xm, Y, sw, params)
+            return data_loss + l2, engine.grad.astype(np.float64)
+
+        iprint = 1 if (self.verbose is True or self.verbose >= 1) else -1
+        opt_res = scipy.optimize.minimize(
+            loss_grad,
+            params.astype(np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+                **_get_additional_lbfgs_options_dict("iprint", iprint),
+            },
+        )
+        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
+        params[...] = opt_res.x
+        if engine.loss_scale == 1.0:
+            self.loss_ = float(opt_res.fun)
+        else:  # report scikit-learn's convention (squared error averaged over outputs)
+            data_loss, l2 = engine.loss_grad(Xm, Y, sw, params)
+            self.loss_ = engine.loss_scale * data_loss + l2
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going to be "
+                "clipped"
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _uses_sklearn_schedule(self):
+        """scikit-learn applies learning_rate schedules to 'sgd' only."""
+        return not (isinstance(self.solver, str) and self.solver == "adam")
+
+    def _fit_stochastic(self, X, y, sample_weight, incremental):
+        dtype = self._params.dtype
+        optimizer = get_optimizer(self.solver, self)
+        if not incremental or getattr(self, "_optimizer", None) is None:
+            self._optimizer = optimizer._make_state(
+                self._layout.n_params, dtype, self.learning_rate_init
+            )
+
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            should_stratify = is_classifier(self) and self.n_outputs_ == 1
+            stratify = y if should_stratify else None
+            if sample_weight is None:
+                X_train, X_val, y_train, y_val = train_test_split(
+                    X, y, random_state=self._random_state, test_size=self.validation_fraction,
+                    stratify=stratify,
+                )
+                sample_weight_train = sample_weight_val = None
+            else:
+                (X_train, X_val, y_train, y_val, sample_weight_train,
+                 sample_weight_val) = train_test_split(
+                    X, y, sample_weight, random_state=self._random_state,
+                    test_size=self.validation_fraction, stratify=stratify,
+                )
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' or the "
+                    "size of your dataset."
+                )
+            if is_classifier(self):
+                y_val = self._label_binarizer.inverse_transform(y_val)
+        else:
+            X_train, y_train, sample_weight_train = X, y, sample_weight
+            X_val = y_val = sample_weight_val = None
+
+        n_samples = X_train.shape[0]
+        sample_idx = np.arange(n_samples, dtype=np.int64)
+        batch_size = self._batch_size(n_samples)
+        Xm = Matrix(X_train, dtype)
+        Y = np.ascontiguousarray(y_train, dtype=dtype)
+        sw = (None if sample_weight_train is None
+              else np.ascontiguousarray(sample_weight_train, dtype=dtype))
+        engine = self._get_engine("_engine", min(batch_size, TRAIN_CHUNK_ROWS), X.shape[1],
+                                  not Xm.sparse and self.shuffle, self._threads())
+        state = self._optimizer
+        params = self._params
+
+        try:
+            self.n_iter_ = 0
+            for it in range(self.max_iter):
+                if self.shuffle:
+                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                order = np.ascontiguousarray(sample_idx, dtype=np.int64) if self.shuffle else None
+                loss_sum, n_done, status = engine.train_epoch(
+                    Xm, Y, sw, order, batch_size, None, params, state
+                )
+                if status == _core.STATUS_NONFINITE_LOSS:
+                    raise ValueError(
+                        f"{_NONFINITE_MESSAGE} The training loss became non-finite in epoch "
+                        f"{self.n_iter_ + 1}; try a smaller learning_rate_init."
+                    )
+                self.n_iter_ += 1
+                self.loss_ = loss_sum / n_samples
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+
+                self._update_no_improvement_count(early_stopping, X_val, y_val, sample_weight_val)
+
+                # learning rate updated at the end of each epoch (scikit-learn's 'sgd')
+                if self.learning_rate == "invscaling" and self._uses_sklearn_schedule():
+                    state.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if early_stopping:
+                        msg = (
+                            "Validation score did not improve more than tol=%f for %d "
+                            "consecutive epochs." % (self.tol, self.n_iter_no_change)
+                        )
+                    else:
+                        msg = (
+                            "Training loss did not improve more than tol=%f for %d "
+                            "consecutive epochs." % (self.tol, self.n_iter_no_change)
+                        )
+                    if self._trigger_stopping(msg, state):
+                        break
+                    self._no_improvement_count = 0
+
+                if incremental:
+                    break
+
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                        "optimization hasn't converged yet." % self.max_iter,
+                        ConvergenceWarning,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+
+        if early_stopping:
+            params[...] = self._best_params
+
+    def _trigger_stopping(self, msg, state):
+        """scikit-learn's rule: stop, unless learning_rate='adaptive', which
+        divides the rate by 5 until it falls to 1e-6."""
+        if self.learning_rate != "adaptive" or not self._uses_sklearn_schedule():
+            if self.verbose:
+                print(msg + " Stopping.")
+            return True
+        if state.lr <= 1e-6:
+            if self.verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        state.lr /= 5.0
+        if self.verbose:
+            print(msg + " Setting learning rate to %f" % state.lr)
+        return False
+
+    def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
+        if early_stopping:
+            val_score = self._score(X, y, sample_weight=sample_weight)
+            self.validation_scores_.append(val_score)
+            if self.verbose:
+                print("Validation score: %f" % self.validation_scores_[-1])
+            last_valid_score = self.validation_scores_[-1]
+            if last_valid_score < (self.best_validation_score_ + self.tol):
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last_valid_score > self.best_validation_score_:
+                self.best_validation_score_ = last_valid_score
+                self._best_params[...] = self._params
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            The input data.  float32 input trains in float32, anything else
+            in float64.
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels in classification, real numbers
+            in regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            Returns a trained MLP model.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self):
+        if not self._is_stochastic():
+            raise AttributeError(
+                "partial_fit is only available for stochastic optimizers. %s is not "
+                "stochastic." % self.solver
+            )
+        return True
+
+    # ------------------------------------------------------------------
+    # Prediction
+    # ------------------------------------------------------------------
+    def _forward_pass_fast(self, X, check_input=True, apply_output=True):
+        """Output of the network (or its logits) for X."""
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        self._sync_params()
+        dtype = self._params.dtype
+        Xm = Matrix(X, dtype)
+        engine = self._get_engine("_predict_engine", PREDICT_CHUNK_ROWS, Xm.n_cols, False,
+                                  self._threads())
+        with self._blas_limits():
+            return engine.forward(Xm, self._params, apply_output)
+
+    def _score_with_function(self, X, y, sample_weight, score_function):
+        """Private score method without input validation."""
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
+    """Multi-layer Perceptron classifier, trained by gainprop's compiled core.
+
+    A drop-in replacement for :class:`sklearn.neural_network.MLPClassifier`:
+    the same parameters, defaults, fitted attributes and behaviour, and with
+    the same ``random_state`` the same initial weights.  This model optimizes
+    the log-loss function using LBFGS or a stochastic optimizer.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element represents the number of neurons in the ith hidden
+        layer.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Activation function for the hidden layers.
+    solver : {'lbfgs', 'sgd', 'adam'} or BaseOptimizer, default='adam'
+        The weight optimization solver.  'sgd' and 'adam' are scikit-learn's
+        (driven by ``momentum``, ``nesterovs_momentum``, ``beta_1``,
+        ``beta_2``, ``epsilon``); an object from :mod:`gainprop.optimizers`
+        (e.g. ``SGD(momentum=0.9)``) selects that rule with its own
+        hyperparameters; 'lbfgs' is scipy's L-BFGS-B on the full data.
+    alpha : float, default=0.0001
+        Strength of the L2 regularization term, divided by the sample size
+        (the sum of sample weights) when added to the loss.
+    batch_size : int, default='auto'
+        Size of minibatches for stochastic optimizers.  When set to "auto",
+        ``batch_size=min(200, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Learning rate schedule for weight updates, as in scikit-learn (used
+        by every stochastic solver except the string 'adam', which ignores it
+        as scikit-learn does).
+    learning_rate_init : float, default=0.001
+        The initial learning rate η.
+    power_t : float, default=0.5
+        The exponent for inverse scaling learning rate.
+    max_iter : int, default=200
+        Maximum number of epochs (stochastic solvers) or iterations (lbfgs).
+    shuffle : bool, default=True
+        Whether to shuffle samples in each epoch.
+    random_state : int, RandomState instance, default=None
+        Determines weight and bias initialization, the train-validation split
+        of early stopping, and batch sampling.
+    tol : float, default=1e-4
+        Tolerance for the optimization.
+    verbose : bool, default=False
+        Whether to print progress messages to stdout.
+    warm_start : bool, default=False
+        Reuse the solution of the previous call to fit as initialization.
+    momentum : float, default=0.9
+        Momentum for 'sgd', in [0, 1].
+    nesterovs_momentum : bool, default=True
+        Whether to use Nesterov's momentum with 'sgd'.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when the
+        validation score stops improving.
+    validation_fraction : float, default=0.1
+        Proportion of training data set aside for early stopping.
+    beta_1 : float, default=0.9
+        'adam': decay of the first moment estimate, in [0, 1).
+    beta_2 : float, default=0.999
+        'adam': decay of the second moment estimate, in [0, 1).
+    epsilon : float, default=1e-8
+        'adam': value for numerical stability.
+    n_iter_no_change : int, default=10
+        Maximum number of epochs not meeting ``tol`` improvement.
+    max_fun : int, default=15000
+        'lbfgs': maximum number of loss function calls.
+    n_threads : int, default=None
+        Threads for gainprop's OpenMP loops and for BLAS while this model
+        trains or predicts.  None uses every core available to the process
+        (or ``OMP_NUM_THREADS`` when set).
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray of shape (n_classes,)
+        Class labels for each output.
+    loss_ : float
+        The current loss computed with the loss function.
+    best_loss_ : float or None
+        The minimum loss reached by the solver throughout fitting (None with
+        early stopping).
+    loss_curve_ : list of shape (n_iter_,)
+        The loss at the end of each epoch (stochastic solvers).
+    validation_scores_ : list of shape (n_iter_,) or None
+        Accuracy on the held-out validation set at each epoch (early
+        stopping only).
+    best_validation_score_ : float or None
+        The best validation score (early stopping only).
+    t_ : int
+        The number of training samples seen by the solver during fitting.
+    coefs_ : list of shape (n_layers - 1,)
+        Weight matrices; views of the model's single flat parameter buffer.
+    intercepts_ : list of shape (n_layers - 1,)
+        Bias vectors; views of the same buffer.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit (only when X has string column
+        names).
+    n_iter_ : int
+        The number of iterations the solver has run.
+    n_layers_ : int
+        Number of layers.
+    n_outputs_ : int
+        Number of outputs.
+    out_activation_ : str
+        Name of the output activation function.
+
+    See Also
+    --------
+    MLPRegressor : Multi-layer Perceptron regressor.
+    gainprop.optimizers : the optimizers ``solver`` accepts.
+
+    Examples
+    --------
+    >>> from gainprop import MLPClassifier
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPClassifier(random_state=0, max_iter=50).fit(X / 16, y)
+    >>> clf.score(X / 16, y) > 0.95
+    True
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        n_threads=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            loss="log_loss",
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            n_threads=n_threads,
+        )
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+
+        if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the "
+                        f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. "
+                    f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
+        y = self._label_binarizer.transform(y).astype(bool)
+        return X, y
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray, shape (n_samples,) or (n_samples, n_classes)
+            The predicted classes.
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight=sample_weight,
+                                         score_function=accuracy_score)
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with a single epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,)
+            The target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+        classes : array of shape (n_classes,), default=None
+            Classes across all calls to partial_fit; required on the first
+            call.
+
+        Returns
+        -------
+        self : object
+            Trained MLP model.
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict_log_proba(self, X):
+        """Log of probability estimates, computed as a log-softmax (or
+        log-sigmoid) of the logits, so it stays finite where the probability
+        underflows to 0.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        log_y_prob : ndarray of shape (n_samples, n_classes)
+            The predicted log-probability of each class, ordered as
+            ``classes_``.
+        """
+        check_is_fitted(self)
+        z = self._forward_pass_fast(X, apply_output=False)
+        if self.out_activation_ == "softmax":
+            return log_softmax(z, axis=1)
+        if self.n_outputs_ == 1:
+            z = z.ravel()
+            return np.vstack([log_expit(-z), log_expit(z)]).T
+        return log_expit(z)
+
+    def predict_proba(self, X):
+        """Probability estimates.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y_prob : ndarray of shape (n_samples, n_classes)
+            The predicted probability of each class, ordered as ``classes_``.
+        """
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
+    """Multi-layer Perceptron regressor, trained by gainprop's compiled core.
+
+    A drop-in replacement for :class:`sklearn.neural_network.MLPRegressor`.
+    This model optimizes the squared error (or the Poisson deviance) using
+    LBFGS or a stochastic optimizer.
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        The loss function: half squared error, or half Poisson deviance with
+        an exponential output.  With several outputs, the squared error is
+        reported averaged over the outputs (scikit-learn's convention) while
+        the stochastic solvers step along the gradient of its sum over the
+        outputs, exactly as scikit-learn does; 'lbfgs' minimises that same sum
+        so its loss and gradient agree.
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
+learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
+warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
+beta_1, beta_2, epsilon, n_iter_no_change, max_fun, n_threads
+        As in :class:`MLPClassifier`.  With early stopping the validation
+        score is the coefficient of determination R².
+
+    Attributes
+    ----------
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, \
+t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_, n_layers_, \
+n_outputs_, out_activation_
+        As in :class:`MLPClassifier`.
+
+    See Also
+    --------
+    MLPClassifier : Multi-layer Perceptron classifier.
+
+    Examples
+    --------
+    >>> from gainprop import MLPRegressor
+    >>> from sklearn.datasets import make_regression
+    >>> X, y = make_regression(n_samples=200, random_state=1)
+    >>> reg = MLPRegressor(random_state=1, max_iter=2000, tol=0.1).fit(X, y)
+    >>> reg.score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseMultilayerPerceptron._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        n_threads=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            loss=loss,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            n_threads=n_threads,
+        )
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples, n_outputs)
+            The predicted values.
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if y_pred.shape[1] == 1:
+            return y_pred.ravel()
+        return y_pred
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight=sample_weight,
+                                         score_function=r2_score)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with a single epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : ndarray of shape (n_samples,)
+            The target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            Trained MLP model.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
