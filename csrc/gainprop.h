@@ -42,7 +42,7 @@ typedef enum {
 } gp_activation;
 
 typedef enum {
-    GP_LOSS_SQUARED = 0,    /* identity output: 1/2 sum_k (y - t)^2 per sample */
+    GP_LOSS_SQUARED = 0,    /* 1/2 sum_k (y - t)^2 per sample; any element-wise output */
     GP_LOSS_LOG = 1,        /* softmax output: -sum_k t log p */
     GP_LOSS_BINARY_LOG = 2, /* logistic output: -sum_k t log p + (1-t) log(1-p) */
     GP_LOSS_POISSON = 3     /* exp output: sum_k t log(t / y) - t + y */

@@ -21,6 +21,30 @@ static inline REAL SFX(gp_logistic)(REAL z)
     return e / ((REAL)1 + e);
 }
 
+/* One activation value and its derivative from the value (for the rare
+ * non-canonical output; the hot loops below switch outside their loops). */
+static inline REAL SFX(gp_act)(int act, REAL v)
+{
+    switch (act) {
+    case GP_ACT_LOGISTIC: return SFX(gp_logistic)(v);
+    case GP_ACT_TANH: return TANH(v);
+    case GP_ACT_RELU: return (v < 0) ? (REAL)0 : v;
+    case GP_ACT_EXP: return EXP(v);
+    default: return v;
+    }
+}
+
+static inline REAL SFX(gp_act_deriv)(int act, REAL a)
+{
+    switch (act) {
+    case GP_ACT_LOGISTIC: return a * ((REAL)1 - a);
+    case GP_ACT_TANH: return (REAL)1 - a * a;
+    case GP_ACT_RELU: return (a == 0) ? (REAL)0 : (REAL)1;
+    case GP_ACT_EXP: return a;
+    default: return (REAL)1;
+    }
+}
+
 /* Z[r, c] = f(Z[r, c] + b[c]) for an element-wise hidden activation. */
 static void SFX(gp_bias_act)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRICT b, int64_t n_rows,
                              int64_t n_cols, int act, int n_threads)
@@ -78,12 +102,14 @@ static void SFX(gp_softmax_rows)(REAL *Z, int64_t n_rows, int64_t n_cols, int n_
  * Output layer, fused: adds the bias to the logits Z, applies the output
  * activation, takes the per-sample loss and overwrites Z with the delta
  *   D[r, k] = (y[r, k] - t[r, k]) * s_r
- * which is dL/dz for each canonical (output activation, loss) pair.  The
- * weighted losses s_r * l_r are summed per GP_ROW_CHUNK rows into partial[].
+ * which is dL/dz for each canonical (output activation, loss) pair; squared
+ * error with a squashing output (logistic, tanh, relu) also multiplies by
+ * f'(y).  The weighted losses s_r * l_r are summed per GP_ROW_CHUNK rows into
+ * partial[].
  */
 static void SFX(gp_output_loss_delta)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRICT b,
                                       const REAL *GP_RESTRICT T, const REAL *GP_RESTRICT sw,
-                                      int64_t n_rows, int64_t n_out, int loss,
+                                      int64_t n_rows, int64_t n_out, int loss, int out_act,
                                       double *GP_RESTRICT partial, int n_threads)
 {
     const int64_t n_chunks = gp_cdiv(n_rows, GP_ROW_CHUNK);
@@ -141,10 +167,19 @@ static void SFX(gp_output_loss_delta)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRI
                 }
                 break;
             default: /* GP_LOSS_SQUARED */
-                for (k = 0; k < n_out; ++k) {
-                    REAL e = z[k] + b[k] - t[k];
-                    l += (REAL)0.5 * e * e;
-                    z[k] = e * s;
+                if (out_act == GP_ACT_IDENTITY) {
+                    for (k = 0; k < n_out; ++k) {
+                        REAL e = z[k] + b[k] - t[k];
+                        l += (REAL)0.5 * e * e;
+                        z[k] = e * s;
+                    }
+                } else { /* squashed outputs (seed 001's network): not canonical */
+                    for (k = 0; k < n_out; ++k) {
+                        REAL y = SFX(gp_act)(out_act, z[k] + b[k]);
+                        REAL e = y - t[k];
+                        l += (REAL)0.5 * e * e;
+                        z[k] = e * SFX(gp_act_deriv)(out_act, y) * s;
+                    }
                 }
                 break;
             }
@@ -432,7 +467,7 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
         }
         /* output activation, loss and delta, fused; the delta overwrites act[L] */
         SFX(gp_output_loss_delta)(v.act[L], params + net->intercept_offset[L - 1], T, S, m, k,
-                                  net->loss, scratch, nt);
+                                  net->loss, net->output_activation, scratch, nt);
         for (ch = 0; ch < gp_cdiv(m, GP_ROW_CHUNK); ++ch) dsum += scratch[ch];
         v.delta[L] = v.act[L];
 

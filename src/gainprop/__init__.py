@@ -7,10 +7,18 @@ scikit-learn's ``MLPClassifier`` and ``MLPRegressor``.
 
 __version__ = "0.1.0.dev0"
 
+import os as _os
 import warnings as _warnings
 
-from . import _core
-from ._multilayer_perceptron import MLPClassifier, MLPRegressor
+# Our OpenMP loops alternate with BLAS's own threads.  An OpenMP runtime whose
+# idle threads keep spinning starves BLAS's threads of cores (on 2 cores it made
+# full-batch training 3-10x slower); letting idle threads sleep costs a few
+# microseconds per parallel region.  The runtime reads this when gainprop's
+# extension loads it; a value the user set is kept.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from . import _core  # noqa: E402
+from ._multilayer_perceptron import MLPClassifier, MLPRegressor  # noqa: E402
 
 __all__ = ["MLPClassifier", "MLPRegressor", "show_config", "__version__"]
 

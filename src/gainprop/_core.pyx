@@ -102,7 +102,8 @@ cdef inline const int64_t *_iptr(const int64_t[::1] a) noexcept nogil:
     return NULL if a is None or a.shape[0] == 0 else &a[0]
 
 
-cdef inline void *_fptr(floating[::1] a) noexcept nogil:
+cdef inline void *_fptr(const floating[::1] a) noexcept nogil:
+    # (const dropped: the C prototypes say which arguments are read-only)
     return NULL if a is None or a.shape[0] == 0 else <void *>&a[0]
 
 
@@ -172,7 +173,7 @@ cdef class Net:
         return gp_scratch_size(&self.net)
 
     def forward(self,
-                floating[::1] X_data,              # IN  dense rows (flat) or CSR values
+                const floating[::1] X_data,        # IN  dense rows (flat) or CSR values
                 const int64_t[::1] X_indptr,       # IN  None for dense
                 const int64_t[::1] X_indices,      # IN  None for dense
                 int64_t n_rows, int64_t n_cols,
@@ -194,10 +195,10 @@ cdef class Net:
         return st
 
     def loss_grad(self,
-                  floating[::1] X_data, const int64_t[::1] X_indptr,
+                  const floating[::1] X_data, const int64_t[::1] X_indptr,
                   const int64_t[::1] X_indices, int64_t n_rows, int64_t n_cols,
-                  floating[:, ::1] Y,               # IN  targets (n_rows, n_outputs)
-                  floating[::1] sample_weight,      # IN  or None
+                  const floating[:, ::1] Y,         # IN  targets (n_rows, n_outputs)
+                  const floating[::1] sample_weight,  # IN  or None
                   const floating[::1] params,       # IN
                   floating[::1] grad,               # OUT
                   floating[::1] work, double[::1] scratch):
@@ -209,7 +210,7 @@ cdef class Net:
         """
         cdef gp_matrix X = _matrix(X_data, X_indptr, X_indices, n_rows, n_cols)
         cdef double data_loss = 0.0, l2 = 0.0
-        cdef void *yp = NULL if Y.shape[0] == 0 else <void *>&Y[0, 0]
+        cdef const void *yp = NULL if Y.shape[0] == 0 else <const void *>&Y[0, 0]
         with nogil:
             if floating is float:
                 gp_loss_grad_f32(&self.net, &X, <float *>yp, <float *>_fptr(sample_weight),
@@ -222,10 +223,10 @@ cdef class Net:
         return data_loss, l2
 
     def train_epoch(self,
-                    floating[::1] X_data, const int64_t[::1] X_indptr,
+                    const floating[::1] X_data, const int64_t[::1] X_indptr,
                     const int64_t[::1] X_indices, int64_t n_rows, int64_t n_cols,
-                    floating[:, ::1] Y,                # IN
-                    floating[::1] sample_weight,       # IN or None
+                    const floating[:, ::1] Y,          # IN
+                    const floating[::1] sample_weight, # IN or None
                     const int64_t[::1] order,          # IN  row order, or None
                     int64_t batch_size,
                     const double[::1] batch_lrs,       # IN  rate of each batch, or None
@@ -256,7 +257,7 @@ cdef class Net:
         cdef double loss_sum = 0.0, elapsed
         cdef int st = 0, j
         cdef floating[::1] slot
-        cdef void *yp = NULL if Y.shape[0] == 0 else <void *>&Y[0, 0]
+        cdef const void *yp = NULL if Y.shape[0] == 0 else <const void *>&Y[0, 0]
         cdef const double *lrp = NULL if batch_lrs is None else &batch_lrs[0]
         cdef list keep = []
 
@@ -313,7 +314,7 @@ cdef class Net:
         return optimizer_step(params, grad, optimizer, self.net.n_threads)
 
 
-cdef gp_matrix _matrix(floating[::1] data, const int64_t[::1] indptr,
+cdef gp_matrix _matrix(const floating[::1] data, const int64_t[::1] indptr,
                        const int64_t[::1] indices, int64_t n_rows, int64_t n_cols):
     cdef gp_matrix X
     X.n_rows = n_rows

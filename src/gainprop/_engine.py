@@ -18,10 +18,14 @@ ACTIVATION_CODES = {
     "softmax": 4,
     "exp": 5,
 }
-# (loss, output activation) -> gp_loss; each pair is canonical, so the output
-# delta is y - t.
+# (loss, output activation) -> gp_loss.  The estimators use canonical pairs,
+# whose output delta is y - t; squared error also takes a squashing output
+# (seed 001's sigmoid network), with delta (y - t) f'(y).
 LOSS_CODES = {
     ("squared_error", "identity"): 0,
+    ("squared_error", "logistic"): 0,
+    ("squared_error", "tanh"): 0,
+    ("squared_error", "relu"): 0,
     ("log_loss", "softmax"): 1,
     ("log_loss", "logistic"): 2,
     ("poisson", "exp"): 3,
@@ -143,8 +147,6 @@ class Engine:
             layout.n_coef,
             layout.n_params,
         )
-        self.key = (layout.units, activation, out_activation, loss, float(alpha), n_threads,
-                    int(chunk_rows), self.dtype, dense_gather)
         self.work = np.empty(self.net.work_size(n_features, n_out, dense_gather), dtype=dtype)
         self.scratch = np.empty(self.net.scratch_size(), dtype=np.float64)
         self.grad = np.empty(layout.n_params, dtype=dtype)

@@ -14,7 +14,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
-from scipy.special import log_expit, log_softmax
+from scipy.special import expit, log_expit, log_softmax
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -209,10 +209,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             self._sync_params()
         state = super().__getstate__()
         state = dict(state)
-        # The views are rebuilt from the buffer on load; the engine (C work
-        # buffers) is rebuilt on demand.
-        for key in ("coefs_", "intercepts_", "_coef_views", "_intercept_views", "_engine",
-                    "_predict_engine"):
+        # The views are rebuilt from the buffer on load.
+        for key in ("coefs_", "intercepts_", "_coef_views", "_intercept_views"):
             state.pop(key, None)
         return state
 
@@ -224,16 +222,12 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
     # ------------------------------------------------------------------
     # Engines: C networks and their work buffers
     # ------------------------------------------------------------------
-    def _get_engine(self, attr, chunk_rows, n_features, dense_gather, n_threads):
-        dtype = self._params.dtype
-        key = (self._layout.units, self.activation, self.out_activation_, self.loss,
-               float(self.alpha), n_threads, int(chunk_rows), np.dtype(dtype), dense_gather)
-        engine = getattr(self, attr, None)
-        if engine is None or engine.key != key:
-            engine = Engine(self._layout, self.activation, self.out_activation_, self.loss,
-                            self.alpha, n_threads, chunk_rows, dtype, n_features, dense_gather)
-            setattr(self, attr, engine)
-        return engine
+    def _engine(self, chunk_rows, n_features, dense_gather):
+        """A C network for the current buffer with fresh work memory.  Made per
+        call (allocation is cheap next to an epoch), so that concurrent calls
+        never share work buffers and a fitted model holds no work memory."""
+        return Engine(self._layout, self.activation, self.out_activation_, self.loss, self.alpha,
+                      self._threads(), chunk_rows, self._params.dtype, n_features, dense_gather)
 
     def _threads(self):
         return _effective_n_threads(self.n_threads)
@@ -347,8 +341,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         Xm = Matrix(X, dtype)
         Y = np.ascontiguousarray(y, dtype=dtype)
         sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=dtype)
-        engine = self._get_engine("_engine", min(X.shape[0], TRAIN_CHUNK_ROWS), X.shape[1],
-                                  False, self._threads())
+        engine = self._engine(min(X.shape[0], TRAIN_CHUNK_ROWS), X.shape[1], False)
         params = self._params
 
         def loss_grad(packed):
@@ -435,8 +428,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         Y = np.ascontiguousarray(y_train, dtype=dtype)
         sw = (None if sample_weight_train is None
               else np.ascontiguousarray(sample_weight_train, dtype=dtype))
-        engine = self._get_engine("_engine", min(batch_size, TRAIN_CHUNK_ROWS), X.shape[1],
-                                  not Xm.sparse and self.shuffle, self._threads())
+        engine = self._engine(min(batch_size, TRAIN_CHUNK_ROWS), X.shape[1],
+                              not Xm.sparse and self.shuffle)
         state = self._optimizer
         params = self._params
 
@@ -575,8 +568,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         self._sync_params()
         dtype = self._params.dtype
         Xm = Matrix(X, dtype)
-        engine = self._get_engine("_predict_engine", PREDICT_CHUNK_ROWS, Xm.n_cols, False,
-                                  self._threads())
+        engine = self._engine(max(1, min(Xm.n_rows, PREDICT_CHUNK_ROWS)), Xm.n_cols, False)
         with self._blas_limits():
             return engine.forward(Xm, self._params, apply_output)
 
@@ -898,14 +890,20 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         -------
         y_prob : ndarray of shape (n_samples, n_classes)
             The predicted probability of each class, ordered as ``classes_``.
+            Probabilities that underflow are floored at the dtype's smallest
+            normal number (``np.finfo(dtype).tiny``), never exactly 0.
         """
         check_is_fitted(self)
-        y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
-            y_pred = y_pred.ravel()
-        if y_pred.ndim == 1:
-            return np.vstack([1 - y_pred, y_pred]).T
-        return y_pred
+            # both columns from the logit: 1 - p would round small
+            # probabilities of the negative class to 0
+            z = self._forward_pass_fast(X, apply_output=False).ravel()
+            proba = np.vstack([expit(-z), expit(z)]).T
+        else:
+            proba = self._forward_pass_fast(X)
+        # A probability that underflowed to 0 is floored at the smallest normal
+        # number, so that log(predict_proba) stays finite like predict_log_proba.
+        return np.maximum(proba, np.finfo(proba.dtype).tiny, out=proba)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,0 +1,138 @@
+"""The core's loss and gradient against central finite differences (float64),
+and seed 001's worked back-propagation example."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from gainprop._engine import Engine, Layout, Matrix
+
+ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+# (loss, output activation, number of outputs)
+OUTPUTS = [
+    ("log_loss", "softmax", 4),
+    ("log_loss", "logistic", 1),
+    ("log_loss", "logistic", 3),  # multi-label
+    ("squared_error", "identity", 1),
+    ("squared_error", "identity", 3),
+    ("squared_error", "logistic", 2),  # seed 001's sigmoid outputs with MSE
+    ("poisson", "exp", 2),
+]
+
+
+def _targets(rng, loss, out_act, n, k):
+    if out_act == "softmax":
+        return np.eye(k)[rng.randint(k, size=n)]
+    if loss == "log_loss":
+        return (rng.rand(n, k) > 0.5).astype(float)
+    if loss == "poisson":
+        return rng.poisson(2.0, size=(n, k)).astype(float)
+    if out_act == "logistic":
+        return rng.rand(n, k)
+    return rng.randn(n, k)
+
+
+def _objective(engine, X, Y, sw, params):
+    data_loss, l2 = engine.loss_grad(X, Y, sw, params)
+    return data_loss + l2
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("loss,out_act,k", OUTPUTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_gradient_matches_finite_differences(activation, loss, out_act, k, weighted, sparse):
+    rng = np.random.RandomState(42)
+    n, d = 11, 5
+    X = rng.randn(n, d)
+    if sparse:
+        X[rng.rand(n, d) < 0.5] = 0.0
+        X = sp.csr_matrix(X)
+    Y = _targets(rng, loss, out_act, n, k)
+    sw = rng.uniform(0.5, 2.0, n) if weighted else None
+    layout = Layout([d, 6, 4, k])
+    # chunk_rows < n: the gradient accumulates over several row blocks
+    engine = Engine(layout, activation, out_act, loss, 0.3, 1, 4, np.float64, d, False)
+    params = rng.uniform(-0.7, 0.7, layout.n_params)
+    if activation == "relu":  # keep pre-activations away from the kink
+        params[: layout.n_coef] += np.sign(params[: layout.n_coef]) * 0.05
+    Xm = Matrix(X, np.float64)
+    Y = np.ascontiguousarray(Y)
+    _objective(engine, Xm, Y, sw, params)
+    grad = engine.grad.copy()
+
+    h = 1e-6
+    numeric = np.empty_like(params)
+    for i in range(layout.n_params):
+        p = params.copy()
+        p[i] += h
+        up = _objective(engine, Xm, Y, sw, p)
+        p[i] -= 2 * h
+        down = _objective(engine, Xm, Y, sw, p)
+        numeric[i] = (up - down) / (2 * h)
+    rel = np.linalg.norm(grad - numeric) / np.linalg.norm(numeric)
+    assert rel < 1e-6, rel
+    # and each entry, where it is not tiny
+    big = np.abs(numeric) > 1e-4
+    np.testing.assert_allclose(grad[big], numeric[big], rtol=1e-5)
+
+
+def test_gradient_is_same_for_dense_and_sparse_and_any_chunking(rng):
+    n, d = 37, 8
+    X = rng.randn(n, d)
+    X[rng.rand(n, d) < 0.6] = 0
+    Y = np.eye(3)[rng.randint(3, size=n)]
+    layout = Layout([d, 10, 3])
+    params = rng.uniform(-0.5, 0.5, layout.n_params)
+    grads = []
+    for chunk in (1, 5, 64):
+        for Xi in (X, sp.csr_matrix(X)):
+            eng = Engine(layout, "tanh", "softmax", "log_loss", 1e-3, 1, chunk, np.float64, d,
+                         False)
+            eng.loss_grad(Matrix(Xi, np.float64), Y, None, params)
+            grads.append(eng.grad.copy())
+    for g in grads[1:]:
+        np.testing.assert_allclose(g, grads[0], rtol=1e-12, atol=1e-15)
+
+
+def test_seed001_worked_example():
+    """Seed 001, 'Example: update network weight with back-propagation':
+    x = (1, 4, 5), t = (0.1, 0.05), sigmoid everywhere, E = 1/2 sum (t - y)^2."""
+    layout = Layout([3, 2, 2])
+    engine = Engine(layout, "logistic", "logistic", "squared_error", 0.0, 1, 1, np.float64, 3,
+                    False)
+    params = np.empty(layout.n_params)
+    W_hid, W_out = layout.coef_views(params)
+    b_hid, b_out = layout.intercept_views(params)
+    W_hid[...] = [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]  # inputs 1..3 -> hidden 1, 2
+    W_out[...] = [[0.7, 0.8], [0.9, 0.1]]  # hidden 1, 2 -> outputs 1, 2
+    b_hid[...] = 0.5
+    b_out[...] = 0.5
+    X = Matrix(np.array([[1.0, 4.0, 5.0]]), np.float64)
+    T = np.array([[0.1, 0.05]])
+
+    # forward: y = (0.88955, 0.80040); hidden h = (0.98661, 0.99503)
+    y = engine.forward(X, params)
+    np.testing.assert_allclose(y, [[0.88955, 0.80040]], atol=5e-5)
+    hidden = Engine(Layout([3, 2]), "logistic", "logistic", "squared_error", 0.0, 1, 1,
+                    np.float64, 3, False)
+    h = hidden.forward(X, np.concatenate([W_hid.ravel(), b_hid]))
+    np.testing.assert_allclose(h, [[0.98661, 0.99503]], atol=5e-5)
+
+    E, l2 = engine.loss_grad(X, T, None, params)
+    assert l2 == 0.0
+    assert round(E, 5) == 0.59324
+    g = engine.grad
+    gW_hid, gW_out = layout.coef_views(g)
+    gb_hid, gb_out = layout.intercept_views(g)
+    np.testing.assert_allclose(gW_out, [[0.076535, 0.118279], [0.077188, 0.119288]], atol=5e-6)
+    np.testing.assert_allclose(gb_out, [0.077574, 0.119884], atol=5e-6)
+    assert round(gb_out.sum(), 4) == 0.1975  # the slide's 0.1974 is truncated, not rounded
+    np.testing.assert_allclose(
+        gW_hid, [[0.0019839, 0.00040429], [0.0079356, 0.0016172], [0.0099196, 0.0020214]],
+        atol=5e-7,
+    )
+    np.testing.assert_allclose(gb_hid, [0.0019839, 0.00040429], atol=5e-7)
+    # one SGD step with eta = 0.01: w_22 = 0.1 - 0.01 * 0.1193 = 0.098807
+    # (the seed's last slide misprints it as 0.9881)
+    assert round(W_out[1, 1] - 0.01 * gW_out[1, 1], 6) == 0.098807
