@@ -17,8 +17,10 @@
  * - The gradient is dL/dθ of the *mean* batch loss plus the L2 term
  *   alpha / (2 * sum(sample_weight)) * ||W||^2 (scikit-learn's definition),
  *   never its negative.
- * - Matrix products go through the BLAS gemm the caller hands in; BLAS is
- *   never called from inside an OpenMP parallel region.
+ * - Matrix products go through the BLAS gemm the caller hands in, split into
+ *   blocks fixed by the shapes that our OpenMP threads run; the caller keeps
+ *   BLAS single-threaded meanwhile (BLAS's own threading would change the
+ *   summation order with the thread count).
  * - Every reduction uses a fixed chunking independent of the thread count, so
  *   results are bit-identical for any n_threads.
  */

@@ -339,14 +339,56 @@ static void SFX(gp_csr_grad)(const gp_matrix *X, const int64_t *rows, int64_t st
 
 /* C (m x n, row-major) = alpha * op(A) @ op(B) + beta * C with row-major
  * operands, through the column-major BLAS: C^T = op(B)^T op(A)^T. */
-static void SFX(gp_gemm_rm)(const gp_net *net, int trans_a, int trans_b, int64_t m, int64_t n,
-                            int64_t k, REAL alpha, const REAL *A, int64_t lda, const REAL *B,
-                            int64_t ldb, REAL beta, REAL *C, int64_t ldc)
+static void SFX(gp_gemm_block)(const gp_net *net, int trans_a, int trans_b, int64_t m, int64_t n,
+                               int64_t k, REAL alpha, const REAL *A, int64_t lda, const REAL *B,
+                               int64_t ldb, REAL beta, REAL *C, int64_t ldc)
 {
     char ta = trans_b ? 'T' : 'N', tb = trans_a ? 'T' : 'N';
     int M = (int)n, N = (int)m, K = (int)k, LDA = (int)ldb, LDB = (int)lda, LDC = (int)ldc;
     if (m == 0 || n == 0) return;
     GEMM(&ta, &tb, &M, &N, &K, &alpha, (REAL *)B, &LDA, (REAL *)A, &LDB, &beta, C, &LDC);
+}
+
+/*
+ * The same product, split into blocks of C's rows or columns (whichever is
+ * longer) that our threads hand to a single-threaded BLAS.  The blocks depend
+ * on the shapes alone, never on the thread count: BLAS's own threading
+ * changes its summation order with the number of threads (OpenBLAS differs
+ * in the last bits between 1 and 2 threads), which would make results depend
+ * on n_threads.  The reduction dimension k is never split.  The Python layer
+ * limits BLAS to one thread (threadpoolctl) while the core runs, so nothing
+ * oversubscribes the cores.
+ */
+static void SFX(gp_gemm_rm)(const gp_net *net, int trans_a, int trans_b, int64_t m, int64_t n,
+                            int64_t k, REAL alpha, const REAL *A, int64_t lda, const REAL *B,
+                            int64_t ldb, REAL beta, REAL *C, int64_t ldc)
+{
+    const int split_rows = m >= n;
+    const int64_t len = split_rows ? m : n;
+    int64_t n_blocks = 1, blk;
+    int nt;
+    if ((double)m * (double)n * (double)k >= GP_GEMM_PAR_MIN_FLOPS)
+        n_blocks = gp_min64(GP_GEMM_MAX_BLOCKS, len / GP_GEMM_MIN_BLOCK);
+    if (n_blocks <= 1) {
+        SFX(gp_gemm_block)(net, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    nt = (int)gp_min64(net->n_threads, n_blocks);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+    for (blk = 0; blk < n_blocks; ++blk) {
+        /* boundaries on multiples of 8 rows/columns */
+        const int64_t b0 = ((len * blk / n_blocks) / 8) * 8;
+        const int64_t b1 = blk + 1 == n_blocks ? len : ((len * (blk + 1) / n_blocks) / 8) * 8;
+        if (split_rows) {
+            const REAL *Ab = trans_a ? A + b0 : A + b0 * lda;
+            SFX(gp_gemm_block)(net, trans_a, trans_b, b1 - b0, n, k, alpha, Ab, lda, B, ldb, beta,
+                               C + b0 * ldc, ldc);
+        } else {
+            const REAL *Bb = trans_b ? B + b0 * ldb : B + b0;
+            SFX(gp_gemm_block)(net, trans_a, trans_b, m, b1 - b0, k, alpha, A, lda, Bb, ldb, beta,
+                               C + b0, ldc);
+        }
+    }
 }
 
 /* Work buffer layout: per layer i >= 1, act_i then delta_i (chunk_rows x

@@ -233,9 +233,13 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         return _effective_n_threads(self.n_threads)
 
     def _blas_limits(self):
-        """Limit BLAS threads to n_threads while our code runs (no
-        oversubscription between OpenBLAS and our OpenMP loops)."""
-        return threadpool_limits(limits=self._threads(), user_api="blas")
+        """Keep BLAS single-threaded while the core runs: the core splits
+        every large matrix product into fixed blocks that its own threads hand
+        to BLAS, so the result does not depend on the thread count and the
+        two thread pools never compete for cores.  A serial (no OpenMP) build
+        lets BLAS use the n_threads threads instead."""
+        limit = 1 if _core.openmp_enabled() else self._threads()
+        return threadpool_limits(limits=limit, user_api="blas")
 
     # ------------------------------------------------------------------
     # Initialisation

@@ -1,0 +1,292 @@
+"""Behaviour of the estimators beyond scikit-learn's generic checks: the flat
+buffer, persistence, dtypes, sparse input, threads, bad input, Ctrl-C."""
+
+import os
+import pickle
+import signal
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn import neural_network as sknn
+from sklearn.datasets import load_digits, make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import gainprop
+from gainprop import MLPClassifier, MLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+def _weights(est):
+    return [a.copy() for a in est.coefs_ + est.intercepts_]
+
+
+def _assert_weights_equal(a, b, atol=0.0):
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=0, atol=atol)
+
+
+def test_coefs_and_intercepts_are_views_of_one_buffer(digits):
+    X, y = digits
+    clf = MLPClassifier(hidden_layer_sizes=(8, 5), max_iter=2, random_state=0).fit(X, y)
+    buf = clf._params
+    assert buf.ndim == 1 and buf.flags.c_contiguous
+    for arr in clf.coefs_ + clf.intercepts_:
+        assert np.shares_memory(arr, buf)
+    # weights first, then biases: scikit-learn's packing order
+    assert clf.coefs_[0].__array_interface__["data"][0] == buf.__array_interface__["data"][0]
+    clf.coefs_[1][0, 0] = 123.0
+    assert 123.0 in buf
+
+
+def test_assigned_coefs_are_used_by_warm_start_and_partial_fit(digits):
+    """scikit-learn users set coefs_ by hand; both libraries then continue
+    from the assigned values."""
+    X, y = digits[0][:300], digits[1][:300]
+    params = dict(hidden_layer_sizes=(10,), solver="sgd", max_iter=3, random_state=0,
+                  warm_start=True)
+    sk = sknn.MLPClassifier(**params).fit(X, y)
+    gp = MLPClassifier(**params).fit(X, y)
+    rng = np.random.RandomState(5)
+    new_coefs = [rng.uniform(-0.3, 0.3, c.shape) for c in gp.coefs_]
+    new_inter = [rng.uniform(-0.3, 0.3, b.shape) for b in gp.intercepts_]
+    for est in (sk, gp):
+        est.coefs_ = [c.copy() for c in new_coefs]
+        est.intercepts_ = [b.copy() for b in new_inter]
+        est.fit(X, y)
+    _assert_weights_equal(_weights(gp), _weights(sk), atol=1e-10)
+    assert np.shares_memory(gp.coefs_[0], gp._params)
+
+    for est in (sk, gp):
+        est.coefs_[0] = new_coefs[0].copy()  # replace one element of the list
+        est.partial_fit(X, y)
+    _assert_weights_equal(_weights(gp), _weights(sk), atol=1e-10)
+
+
+def test_assigning_wrong_shape_is_a_clear_error(digits):
+    X, y = digits
+    clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=2, random_state=0).fit(X, y)
+    clf.coefs_[0] = np.zeros((3, 3))
+    with pytest.raises(ValueError, match=r"coefs_\[0\] has shape \(3, 3\), expected \(64, 6\)"):
+        clf.partial_fit(X, y)
+
+
+def test_pickle_predicts_same_and_continues_identically(digits):
+    X, y = digits
+    a = MLPClassifier(hidden_layer_sizes=(12,), solver="sgd", max_iter=3, random_state=0)
+    a.fit(X, y)
+    b = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(b.predict_proba(X), a.predict_proba(X))
+    assert np.shares_memory(b.coefs_[0], b._params)
+    for _ in range(3):
+        a.partial_fit(X, y)
+        b.partial_fit(X, y)
+    _assert_weights_equal(_weights(a), _weights(b))
+    assert a.loss_curve_ == b.loss_curve_
+
+
+def test_float32_trains_in_float32_and_agrees_with_float64(digits):
+    X, y = digits
+    params = dict(hidden_layer_sizes=(20,), solver="sgd", batch_size=len(X), shuffle=False,
+                  max_iter=10, learning_rate_init=0.1, random_state=0)
+    c64 = MLPClassifier(**params).fit(X, y)
+    c32 = MLPClassifier(**params).fit(X.astype(np.float32), y)
+    assert all(c.dtype == np.float32 for c in c32.coefs_ + c32.intercepts_)
+    assert c32.predict_proba(X).dtype == np.float32
+    for a, b in zip(c64.coefs_, c32.coefs_):
+        np.testing.assert_allclose(b, a, atol=2e-5)
+    np.testing.assert_allclose(c32.loss_curve_, c64.loss_curve_, rtol=1e-5)
+
+
+def test_integer_input_trains_in_float64(digits):
+    X, y = digits
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0)
+    clf.fit((X * 16).astype(np.int32), y)
+    assert clf.coefs_[0].dtype == np.float64
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_equals_dense(digits, fmt):
+    X, y = digits
+    params = dict(hidden_layer_sizes=(16,), solver="sgd", batch_size=50, max_iter=4,
+                  random_state=0)
+    dense = MLPClassifier(**params).fit(X, y)
+    sparse = MLPClassifier(**params).fit(sp.csr_matrix(X).asformat(fmt), y)
+    _assert_weights_equal(_weights(sparse), _weights(dense), atol=1e-12)
+    np.testing.assert_allclose(sparse.predict_proba(sp.csr_matrix(X)), dense.predict_proba(X),
+                               atol=1e-12)
+
+
+def test_results_do_not_depend_on_thread_count():
+    """Large enough for every OpenMP loop to run in parallel."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(600, 120)
+    y = rng.randint(0, 7, 600)
+    results = []
+    for n_threads in (1, 2, 3):
+        clf = MLPClassifier(hidden_layer_sizes=(300, 150), solver="sgd", batch_size=600,
+                            max_iter=3, random_state=0, n_threads=n_threads).fit(X, y)
+        results.append(_weights(clf))
+    for other in results[1:]:
+        _assert_weights_equal(other, results[0])
+
+
+def test_multilabel(digits):
+    X, Y = make_multilabel_classification(n_samples=200, n_features=10, n_classes=4,
+                                          random_state=0)
+    clf = MLPClassifier(hidden_layer_sizes=(30,), max_iter=300, random_state=0).fit(X, Y)
+    assert clf.out_activation_ == "logistic"
+    pred = clf.predict(X)
+    assert pred.shape == Y.shape
+    assert (pred == Y).mean() > 0.8  # chance (most frequent per label) is about 0.6
+    assert (pred == Y).mean() > (Y == (Y.mean(axis=0) > 0.5)).mean() + 0.15
+    proba = clf.predict_proba(X)
+    assert proba.shape == Y.shape and np.all((proba > 0) & (proba <= 1))
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-9)
+
+
+def test_predict_log_proba_is_finite_for_extreme_logits(digits):
+    X, y = digits
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0).fit(X, y)
+    clf.coefs_[-1] *= 1e5  # logits of order 1e4
+    logp = clf.predict_log_proba(X)
+    assert np.isfinite(logp).all()
+    proba = clf.predict_proba(X)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_partial_fit_not_available_for_lbfgs():
+    assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
+    assert not hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")
+    assert hasattr(MLPRegressor(solver="sgd"), "partial_fit")
+
+
+def _model_state(est):
+    return _weights(est), est.n_iter_, list(getattr(est, "loss_curve_", []))
+
+
+@pytest.mark.parametrize(
+    "bad_X,match",
+    [
+        (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), "NaN"),
+        (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 7, np.inf, X), "infinity"),
+        (lambda X: X[:, :10], "features"),
+        (lambda X: X.astype(str).astype(object) + "x", "could not convert|string"),
+    ],
+    ids=["nan", "inf", "n_features", "strings"],
+)
+def test_bad_input_is_a_clear_error_and_changes_nothing(digits, bad_X, match):
+    X, y = digits
+    clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=2, random_state=0).fit(X, y)
+    before = _model_state(clf)
+    Xb = bad_X(X)
+    for call in (lambda: clf.partial_fit(Xb, y), lambda: clf.predict(Xb)):
+        with pytest.raises(ValueError, match=match):
+            call()
+    after = _model_state(clf)
+    _assert_weights_equal(after[0], before[0])
+    assert after[1:] == before[1:]
+
+
+def test_unseen_labels_in_partial_fit(digits):
+    X, y = digits
+    clf = MLPClassifier(hidden_layer_sizes=(6,), random_state=0)
+    clf.partial_fit(X[y < 5], y[y < 5], classes=np.arange(5))
+    before = _weights(clf)
+    with pytest.raises(ValueError, match="classes not in"):
+        clf.partial_fit(X, y)
+    _assert_weights_equal(_weights(clf), before)
+
+
+def test_empty_and_mismatched_data(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="0 sample"):
+        MLPClassifier().fit(X[:0], y[:0])
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        MLPRegressor().fit(X, y[:-1])
+    with pytest.raises(ValueError):
+        MLPClassifier(n_threads=0).fit(X, y)
+    with pytest.raises(ValueError, match="solver"):
+        MLPClassifier(solver="nope").fit(X, y)
+
+
+def test_divergence_raises_sklearn_message_and_keeps_finite_weights():
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 5) * 100
+    y = X @ rng.randn(5) * 100
+    reg = MLPRegressor(hidden_layer_sizes=(50,), solver="sgd", momentum=0.9,
+                       learning_rate_init=10.0, max_iter=50, random_state=0)
+    with pytest.raises(ValueError, match=r"^Solver produced non-finite parameter weights\. .*"
+                                         r"epoch \d+.*smaller learning_rate_init"):
+        reg.fit(X, y)
+    assert np.isfinite(reg._params).all()
+
+
+def test_ctrl_c_stops_a_long_fit_quickly_and_leaves_a_working_model():
+    rng = np.random.RandomState(0)
+    X = rng.randn(4000, 200)
+    y = rng.randint(0, 5, 4000)
+    clf = MLPClassifier(hidden_layer_sizes=(256, 256), batch_size=4000, solver="sgd",
+                        max_iter=100000, tol=0, n_iter_no_change=10**9, random_state=0)
+    sent = {}
+
+    def interrupt():
+        sent["t"] = time.perf_counter()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(1.0, interrupt)
+    timer.start()
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        clf.fit(X, y)
+    elapsed = time.perf_counter() - sent["t"]
+    assert elapsed < 1.5, elapsed
+    assert 0 < clf.n_iter_ < 100000
+    assert np.isfinite(clf._params).all()
+    assert clf.predict(X).shape == (4000,)
+
+
+def test_early_stopping_restores_best_weights(digits):
+    X, y = digits
+    clf = MLPClassifier(hidden_layer_sizes=(10,), early_stopping=True, max_iter=40,
+                        n_iter_no_change=3, random_state=0).fit(X, y)
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    np.testing.assert_array_equal(clf._params, clf._best_params)
+
+
+def test_usable_in_pipeline_and_grid_search(digits):
+    X, y = digits
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(32,), max_iter=100,
+                                                         random_state=0))
+    cv = KFold(3, shuffle=True, random_state=0)
+    search = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-1]}, cv=cv).fit(X, y)
+    assert search.best_score_ > 0.9
+
+
+def test_regressor_learns(digits):
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 4)
+    y = np.sin(X[:, 0]) + X[:, 1] ** 2
+    reg = MLPRegressor(hidden_layer_sizes=(50,), max_iter=500, random_state=0).fit(X, y)
+    assert reg.score(X, y) > 0.9
+    assert reg.predict(X).shape == (300,)
+
+
+def test_show_config_reports_the_build(capsys):
+    gainprop.show_config()
+    out = capsys.readouterr().out
+    assert gainprop.__version__ in out
+    assert "OpenMP kernels:" in out
