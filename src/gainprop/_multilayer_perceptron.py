@@ -6,7 +6,9 @@ training runs in C (one call per epoch, GIL released), and ``solver`` also
 accepts any optimizer of :mod:`gainprop.optimizers`.
 """
 
+import copy
 import os
+import time
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
@@ -36,7 +38,9 @@ from threadpoolctl import threadpool_limits
 
 from . import _core
 from ._engine import PREDICT_CHUNK_ROWS, TRAIN_CHUNK_ROWS, Engine, Layout, Matrix, check_sizes
+from .callbacks import EpochRecord
 from .optimizers import OPTIMIZERS, BaseOptimizer, get_optimizer
+from .schedules import BaseSchedule
 
 _NONFINITE_MESSAGE = (
     "Solver produced non-finite parameter weights. The input data may contain large "
@@ -49,6 +53,10 @@ except ImportError:  # pragma: no cover
 
     def _get_additional_lbfgs_options_dict(key, value):
         return {key: value}
+
+
+# Attributes that are views of the flat parameter buffer (rebuilt, never copied)
+_VIEWS = ("coefs_", "intercepts_", "_coef_views", "_intercept_views")
 
 
 def _effective_n_threads(n_threads):
@@ -78,7 +86,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         "solver": [StrOptions({"lbfgs"} | set(OPTIMIZERS)), BaseOptimizer],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"}), BaseSchedule],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -97,6 +105,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
+        "callbacks": [None, list],
     }
 
     @abstractmethod
@@ -127,6 +136,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         n_iter_no_change,
         max_fun,
         n_threads,
+        callbacks,
     ):
         self.activation = activation
         self.solver = solver
@@ -153,6 +163,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.n_threads = n_threads
+        self.callbacks = callbacks
 
     # ------------------------------------------------------------------
     # The flat parameter buffer and its views
@@ -210,7 +221,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         state = super().__getstate__()
         state = dict(state)
         # The views are rebuilt from the buffer on load.
-        for key in ("coefs_", "intercepts_", "_coef_views", "_intercept_views"):
+        for key in _VIEWS:
             state.pop(key, None)
         return state
 
@@ -300,6 +311,23 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
     # Fitting
     # ------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, incremental=False):
+        if not incremental:
+            return self._fit_once(X, y, sample_weight, incremental)
+        # A partial_fit that fails (diverges, or meets bad input) leaves the
+        # model exactly as it was before the call.
+        if hasattr(self, "_params"):
+            self._sync_params()
+        saved = copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in _VIEWS})
+        try:
+            return self._fit_once(X, y, sample_weight, incremental)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            if "_params" in saved:
+                self._set_buffer(self._params, self._layout)
+            raise
+
+    def _fit_once(self, X, y, sample_weight, incremental):
         hidden_layer_sizes = self._hidden_layer_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
 
@@ -385,84 +413,162 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         return int(np.clip(self.batch_size, 1, n_samples))
 
     def _uses_sklearn_schedule(self):
-        """scikit-learn applies learning_rate schedules to 'sgd' only."""
+        """scikit-learn applies its learning_rate strings to 'sgd' only."""
         return not (isinstance(self.solver, str) and self.solver == "adam")
+
+    def _schedule(self):
+        return self.learning_rate if isinstance(self.learning_rate, BaseSchedule) else None
+
+    def _split_validation(self, X, y, sample_weight):
+        """scikit-learn's early-stopping split (same draws)."""
+        should_stratify = is_classifier(self) and self.n_outputs_ == 1
+        stratify = y if should_stratify else None
+        if sample_weight is None:
+            X_train, X_val, y_train, y_val = train_test_split(
+                X, y, random_state=self._random_state, test_size=self.validation_fraction,
+                stratify=stratify,
+            )
+            sample_weight_train = sample_weight_val = None
+        else:
+            (X_train, X_val, y_train, y_val, sample_weight_train,
+             sample_weight_val) = train_test_split(
+                X, y, sample_weight, random_state=self._random_state,
+                test_size=self.validation_fraction, stratify=stratify,
+            )
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the "
+                "size of your dataset."
+            )
+        if is_classifier(self):
+            y_val = self._label_binarizer.inverse_transform(y_val)
+        return X_train, X_val, y_train, y_val, sample_weight_train, sample_weight_val
 
     def _fit_stochastic(self, X, y, sample_weight, incremental):
         dtype = self._params.dtype
         optimizer = get_optimizer(self.solver, self)
-        if not incremental or getattr(self, "_optimizer", None) is None:
+        schedule = self._schedule()
+        fresh = not incremental or getattr(self, "_optimizer", None) is None
+        if fresh:
             self._optimizer = optimizer._make_state(
                 self._layout.n_params, dtype, self.learning_rate_init
+            )
+            self._schedule_state = (schedule._start(self.learning_rate_init)
+                                    if schedule is not None else None)
+            self.learning_rate_curve_ = []
+        if schedule is not None and not optimizer.uses_learning_rate:
+            warnings.warn(
+                f"{type(optimizer).__name__} does not use the learning rate, so the schedule "
+                f"{schedule!r} has no effect.", UserWarning,
             )
 
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
         if early_stopping:
-            should_stratify = is_classifier(self) and self.n_outputs_ == 1
-            stratify = y if should_stratify else None
-            if sample_weight is None:
-                X_train, X_val, y_train, y_val = train_test_split(
-                    X, y, random_state=self._random_state, test_size=self.validation_fraction,
-                    stratify=stratify,
-                )
-                sample_weight_train = sample_weight_val = None
-            else:
-                (X_train, X_val, y_train, y_val, sample_weight_train,
-                 sample_weight_val) = train_test_split(
-                    X, y, sample_weight, random_state=self._random_state,
-                    test_size=self.validation_fraction, stratify=stratify,
-                )
-            if X_val.shape[0] < 2:
-                raise ValueError(
-                    "The validation set is too small. Increase 'validation_fraction' or the "
-                    "size of your dataset."
-                )
-            if is_classifier(self):
-                y_val = self._label_binarizer.inverse_transform(y_val)
+            (X_train, X_val, y_train, y_val, sample_weight_train,
+             sample_weight_val) = self._split_validation(X, y, sample_weight)
         else:
             X_train, y_train, sample_weight_train = X, y, sample_weight
             X_val = y_val = sample_weight_val = None
+        sstate = self._schedule_state
+        if sstate is not None:
+            sstate.use_validation = early_stopping
 
         n_samples = X_train.shape[0]
         sample_idx = np.arange(n_samples, dtype=np.int64)
         batch_size = self._batch_size(n_samples)
+        n_batches = -(-n_samples // batch_size)
         Xm = Matrix(X_train, dtype)
         Y = np.ascontiguousarray(y_train, dtype=dtype)
         sw = (None if sample_weight_train is None
               else np.ascontiguousarray(sample_weight_train, dtype=dtype))
         engine = self._engine(min(batch_size, TRAIN_CHUNK_ROWS), X.shape[1],
                               not Xm.sparse and self.shuffle)
-        state = self._optimizer
         params = self._params
+        callbacks = list(self.callbacks or [])
+        t_start = time.perf_counter()
 
         try:
             self.n_iter_ = 0
             for it in range(self.max_iter):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
-                order = np.ascontiguousarray(sample_idx, dtype=np.int64) if self.shuffle else None
+                order = sample_idx if self.shuffle else None
+
+                state = self._optimizer
+                batch_lrs = None
+                if schedule is not None:
+                    rates = schedule._rates(sstate, n_batches)
+                    if np.ndim(rates):
+                        batch_lrs = rates
+                        epoch_lr = float(np.mean(rates))
+                    else:
+                        state.lr = epoch_lr = float(rates)
+                else:
+                    epoch_lr = state.lr
+
+                # what to go back to if this epoch diverges
+                saved = (params.copy(), state.copy())
                 loss_sum, n_done, status = engine.train_epoch(
-                    Xm, Y, sw, order, batch_size, None, params, state
+                    Xm, Y, sw, order, batch_size, batch_lrs, params, state
                 )
-                if status == _core.STATUS_NONFINITE_LOSS:
-                    raise ValueError(
-                        f"{_NONFINITE_MESSAGE} The training loss became non-finite in epoch "
-                        f"{self.n_iter_ + 1}; try a smaller learning_rate_init."
+                if status == _core.STATUS_NONFINITE_LOSS or not np.isfinite(params).all():
+                    params[...] = saved[0]
+                    self._optimizer = saved[1]
+                    if not early_stopping:
+                        raise ValueError(
+                            f"{_NONFINITE_MESSAGE} Training diverged in epoch "
+                            f"{self.n_iter_ + 1} (the loss or a weight became NaN or infinite); "
+                            "the model keeps the weights from before that epoch. Try a smaller "
+                            "learning_rate_init."
+                        )
+                    # as scikit-learn: the epoch scores NaN and the best weights are kept
+                    self.n_iter_ += 1
+                    self.t_ += n_samples
+                    self.loss_curve_.append(np.nan)
+                    self.learning_rate_curve_.append(epoch_lr)
+                    self.validation_scores_.append(np.nan)
+                    warnings.warn(
+                        f"Training diverged in epoch {self.n_iter_}; stopping early and "
+                        "keeping the best validation weights. Try a smaller learning_rate_init.",
+                        ConvergenceWarning,
                     )
+                    break
+
                 self.n_iter_ += 1
                 self.loss_ = loss_sum / n_samples
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
+                self.learning_rate_curve_.append(epoch_lr)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
 
                 self._update_no_improvement_count(early_stopping, X_val, y_val, sample_weight_val)
 
-                # learning rate updated at the end of each epoch (scikit-learn's 'sgd')
-                if self.learning_rate == "invscaling" and self._uses_sklearn_schedule():
+                # learning rate updated at the end of each epoch
+                if schedule is not None:
+                    val = self.validation_scores_[-1] if early_stopping else np.nan
+                    msg = schedule._end_epoch(sstate, n_batches, self.loss_, val)
+                    if msg and self.verbose:
+                        print(msg)
+                elif self.learning_rate == "invscaling" and self._uses_sklearn_schedule():
                     state.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+
+                stop_requested = False
+                if callbacks:
+                    record = EpochRecord(
+                        epoch=self.n_iter_, loss=self.loss_,
+                        validation_score=self.validation_scores_[-1] if early_stopping else None,
+                        learning_rate=epoch_lr, elapsed=time.perf_counter() - t_start,
+                        max_iter=self.max_iter, estimator=self,
+                    )
+                    for callback in callbacks:
+                        stop_requested = bool(callback(record)) or stop_requested
+                if stop_requested:
+                    if self.verbose:
+                        print("A callback asked to stop training.")
+                    break
 
                 if self._no_improvement_count > self.n_iter_no_change:
                     if early_stopping:
@@ -475,7 +581,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                             "Training loss did not improve more than tol=%f for %d "
                             "consecutive epochs." % (self.tol, self.n_iter_no_change)
                         )
-                    if self._trigger_stopping(msg, state):
+                    if self._trigger_stopping(msg, state, schedule, sstate):
                         break
                     self._no_improvement_count = 0
 
@@ -494,9 +600,17 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         if early_stopping:
             params[...] = self._best_params
 
-    def _trigger_stopping(self, msg, state):
+    def _trigger_stopping(self, msg, state, schedule, sstate):
         """scikit-learn's rule: stop, unless learning_rate='adaptive', which
-        divides the rate by 5 until it falls to 1e-6."""
+        divides the rate by 5 until it falls to 1e-6.  A plateau-handling
+        schedule (ReduceOnPlateau) stops training only once it cannot reduce
+        the rate any further."""
+        if schedule is not None:
+            if schedule.handles_plateau and not schedule._exhausted(sstate):
+                return False
+            if self.verbose:
+                print(msg + " Stopping.")
+            return True
         if self.learning_rate != "adaptive" or not self._uses_sklearn_schedule():
             if self.verbose:
                 print(msg + " Stopping.")
@@ -739,6 +853,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         n_iter_no_change=10,
         max_fun=15000,
         n_threads=None,
+        callbacks=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -766,6 +881,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
             n_threads=n_threads,
+            callbacks=callbacks,
         )
 
     def _validate_input(self, X, y, incremental, reset):
@@ -992,6 +1108,7 @@ n_outputs_, out_activation_
         n_iter_no_change=10,
         max_fun=15000,
         n_threads=None,
+        callbacks=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -1019,6 +1136,7 @@ n_outputs_, out_activation_
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
             n_threads=n_threads,
+            callbacks=callbacks,
         )
 
     def predict(self, X):
