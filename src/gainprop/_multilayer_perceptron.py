@@ -730,10 +730,13 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     batch_size : int, default='auto'
         Size of minibatches for stochastic optimizers.  When set to "auto",
         ``batch_size=min(200, n_samples)``.
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning rate schedule for weight updates, as in scikit-learn (used
-        by every stochastic solver except the string 'adam', which ignores it
-        as scikit-learn does).
+    learning_rate : {'constant', 'invscaling', 'adaptive'} or BaseSchedule, \
+            default='constant'
+        Learning rate schedule for weight updates.  The strings behave as in
+        scikit-learn (and, as there, the string solver 'adam' ignores them);
+        a schedule object from :mod:`gainprop.schedules` (``StepDecay``,
+        ``ReduceOnPlateau``, ``Cyclic``, ...) scales the rate η of any
+        stochastic solver, per epoch or per mini-batch.
     learning_rate_init : float, default=0.001
         The initial learning rate η.
     power_t : float, default=0.5
@@ -771,9 +774,15 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     max_fun : int, default=15000
         'lbfgs': maximum number of loss function calls.
     n_threads : int, default=None
-        Threads for gainprop's OpenMP loops and for BLAS while this model
-        trains or predicts.  None uses every core available to the process
-        (or ``OMP_NUM_THREADS`` when set).
+        Threads gainprop uses while this model trains or predicts (its OpenMP
+        loops, which also run the blocks of every large matrix product on a
+        single-threaded BLAS).  None uses every core available to the process
+        (or ``OMP_NUM_THREADS`` when set).  Results do not depend on it.
+    callbacks : list of callable, default=None
+        Called after every epoch of a stochastic solver with a
+        :class:`gainprop.callbacks.EpochRecord` (epoch, loss, validation
+        score, learning rate, elapsed time); a callback returning True stops
+        training.  :class:`gainprop.callbacks.ProgressBar` shows progress.
 
     Attributes
     ----------
@@ -786,6 +795,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         early stopping).
     loss_curve_ : list of shape (n_iter_,)
         The loss at the end of each epoch (stochastic solvers).
+    learning_rate_curve_ : list of shape (n_iter_,)
+        The learning rate η used in each epoch (the mean over its mini-batches
+        for per-iteration schedules); stochastic solvers only.
     validation_scores_ : list of shape (n_iter_,) or None
         Accuracy on the held-out validation set at each epoch (early
         stopping only).
@@ -1050,14 +1062,14 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
 warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
-beta_1, beta_2, epsilon, n_iter_no_change, max_fun, n_threads
+beta_1, beta_2, epsilon, n_iter_no_change, max_fun, n_threads, callbacks
         As in :class:`MLPClassifier`.  With early stopping the validation
         score is the coefficient of determination R².
 
     Attributes
     ----------
-    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, \
-t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_, n_layers_, \
+    loss_, best_loss_, loss_curve_, learning_rate_curve_, validation_scores_, \
+best_validation_score_, t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_, n_layers_, \
 n_outputs_, out_activation_
         As in :class:`MLPClassifier`.
 
