@@ -106,6 +106,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
         "callbacks": [None, list],
+        "init": [StrOptions({"glorot_uniform", "kaiming_normal", "kaiming_uniform"}), tuple],
+        "target_loss": [None, Interval(Real, None, None, closed="neither")],
     }
 
     @abstractmethod
@@ -137,6 +139,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         max_fun,
         n_threads,
         callbacks,
+        init,
+        target_loss,
     ):
         self.activation = activation
         self.solver = solver
@@ -164,6 +168,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         self.max_fun = max_fun
         self.n_threads = n_threads
         self.callbacks = callbacks
+        self.init = init
+        self.target_loss = target_loss
 
     # ------------------------------------------------------------------
     # The flat parameter buffer and its views
@@ -272,13 +278,28 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         params = np.empty(layout.n_params, dtype=dtype)
         coefs = layout.coef_views(params)
         intercepts = layout.intercept_views(params)
-        # scikit-learn's Glorot-uniform draws, same calls in the same order
-        factor = 2.0 if self.activation == "logistic" else 6.0
+        rs = self._random_state
+        kind, a = self._init_scheme()
+        # each layer's weights, then its biases, from random_state: with the
+        # default this is scikit-learn's Glorot-uniform, same calls, same order
         for i in range(self.n_layers_ - 1):
             fan_in, fan_out = layer_units[i], layer_units[i + 1]
-            bound = np.sqrt(factor / (fan_in + fan_out))
-            coefs[i][...] = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
-            intercepts[i][...] = self._random_state.uniform(-bound, bound, fan_out)
+            shape = (fan_in, fan_out)
+            if kind == "glorot_uniform":
+                factor = 2.0 if self.activation == "logistic" else 6.0
+                bound = np.sqrt(factor / (fan_in + fan_out))
+                coefs[i][...] = rs.uniform(-bound, bound, shape)
+                intercepts[i][...] = rs.uniform(-bound, bound, fan_out)
+            elif kind == "kaiming_normal":  # He et al. 2015: N(0, 2 / fan_in)
+                coefs[i][...] = rs.normal(0.0, np.sqrt(2.0 / fan_in), shape)
+                intercepts[i][...] = 0.0
+            elif kind == "kaiming_uniform":  # same variance, uniform
+                bound = np.sqrt(6.0 / fan_in)
+                coefs[i][...] = rs.uniform(-bound, bound, shape)
+                intercepts[i][...] = 0.0
+            else:  # ("uniform", a): seed 000's U(-a, a) for weights and biases
+                coefs[i][...] = rs.uniform(-a, a, shape)
+                intercepts[i][...] = rs.uniform(-a, a, fan_out)
         self._set_buffer(params, layout)
         self._best_params = params.copy()
         self._optimizer = None
@@ -294,6 +315,19 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
+
+    def _init_scheme(self):
+        """(kind, a) from the init parameter, validated."""
+        init = self.init
+        if isinstance(init, str):
+            return init, None
+        if (len(init) == 2 and init[0] == "uniform" and isinstance(init[1], Real)
+                and not isinstance(init[1], bool) and np.isfinite(init[1]) and init[1] > 0):
+            return "uniform", float(init[1])
+        raise ValueError(
+            "init must be 'glorot_uniform', 'kaiming_normal', 'kaiming_uniform' or "
+            f"('uniform', a) with a > 0; got {init!r}."
+        )
 
     def _is_stochastic(self):
         return isinstance(self.solver, BaseOptimizer) or self.solver != "lbfgs"
@@ -329,6 +363,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
     def _fit_once(self, X, y, sample_weight, incremental):
         hidden_layer_sizes = self._hidden_layer_sizes()
+        self._init_scheme()  # validate before anything changes
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
 
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -569,6 +604,11 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                     if self.verbose:
                         print("A callback asked to stop training.")
                     break
+                if self.target_loss is not None and self.loss_ < self.target_loss:
+                    if self.verbose:
+                        print(f"Training loss fell below target_loss={self.target_loss}. "
+                              "Stopping.")
+                    break
 
                 if self._no_improvement_count > self.n_iter_no_change:
                     if early_stopping:
@@ -778,6 +818,16 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         loops, which also run the blocks of every large matrix product on a
         single-threaded BLAS).  None uses every core available to the process
         (or ``OMP_NUM_THREADS`` when set).  Results do not depend on it.
+    init : {'glorot_uniform', 'kaiming_normal', 'kaiming_uniform'} or \
+            ('uniform', a), default='glorot_uniform'
+        Initial weights, drawn layer by layer (weights, then biases) from
+        ``random_state``.  'glorot_uniform' is scikit-learn's (same draws);
+        'kaiming_normal' is N(0, 2 / fan_in) (He et al. 2015; seed 002) and
+        'kaiming_uniform' U(±√(6 / fan_in)), both with zero biases;
+        ``('uniform', a)`` draws weights and biases from U(−a, a) (seed 000).
+    target_loss : float, default=None
+        Stop a stochastic fit once the epoch's training loss falls below it
+        (seed 002 trains until the loss is under 0.01).
     callbacks : list of callable, default=None
         Called after every epoch of a stochastic solver with a
         :class:`gainprop.callbacks.EpochRecord` (epoch, loss, validation
@@ -866,6 +916,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         max_fun=15000,
         n_threads=None,
         callbacks=None,
+        init="glorot_uniform",
+        target_loss=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -894,6 +946,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             max_fun=max_fun,
             n_threads=n_threads,
             callbacks=callbacks,
+            init=init,
+            target_loss=target_loss,
         )
 
     def _validate_input(self, X, y, incremental, reset):
@@ -1062,7 +1116,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
 warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
-beta_1, beta_2, epsilon, n_iter_no_change, max_fun, n_threads, callbacks
+beta_1, beta_2, epsilon, n_iter_no_change, max_fun, n_threads, callbacks, init, \
+target_loss
         As in :class:`MLPClassifier`.  With early stopping the validation
         score is the coefficient of determination R².
 
@@ -1121,6 +1176,8 @@ n_outputs_, out_activation_
         max_fun=15000,
         n_threads=None,
         callbacks=None,
+        init="glorot_uniform",
+        target_loss=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -1149,6 +1206,8 @@ n_outputs_, out_activation_
             max_fun=max_fun,
             n_threads=n_threads,
             callbacks=callbacks,
+            init=init,
+            target_loss=target_loss,
         )
 
     def predict(self, X):
