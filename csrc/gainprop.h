@@ -14,6 +14,12 @@
  *   then every b_i.  The weights thus form the prefix [0, n_coef) of the
  *   buffer, which is the part L2 regularisation applies to.  The gradient
  *   buffer has the same layout.
+ * - With batch normalisation, the scale γ and shift β of each hidden layer
+ *   follow the biases in the buffer ([γ_1, β_1, γ_2, β_2, ...]); the running
+ *   mean and variance (not trained) live in a separate buffer `running` laid
+ *   out the same way ([mean_1, var_1, ...]).  Training uses batch statistics
+ *   (a batch is then never split into blocks) and updates the running ones;
+ *   gp_forward uses the running ones.
  * - The gradient is dL/dθ of the *mean* batch loss plus the L2 term
  *   alpha / (2 * sum(sample_weight)) * ||W||^2 (scikit-learn's definition),
  *   never its negative.
@@ -77,6 +83,10 @@ typedef struct {
     int loss;                         /* gp_loss */
     double alpha;                     /* L2 strength */
     double loss_scale;                /* reported batch data loss = scale * mean loss */
+    int batch_norm;                   /* batch normalisation after each hidden affine map */
+    const int64_t *bn_offset;         /* per hidden layer: offset of gamma (beta follows) */
+    double bn_momentum;               /* running statistics: r <- (1 - m) r + m batch */
+    double bn_eps;
     int n_threads;                    /* >= 1: OpenMP threads for our loops */
     int64_t chunk_rows;               /* rows per forward/backward pass (work size) */
     gp_sgemm_fn sgemm;
@@ -129,10 +139,11 @@ int gp_openmp_enabled(void);
     /* Forward pass of X in chunks; out (n_rows x n_out) gets the output layer's        \
      * activation, or its pre-activation (logits) when apply_output == 0. */             \
     int gp_forward_##SFX(const gp_net *net, const gp_matrix *X, const REAL *params,       \
-                         REAL *out, int apply_output, REAL *work);                        \
+                         const REAL *running, REAL *out, int apply_output, REAL *work);   \
     /* Loss and gradient of the rows `rows` (NULL: all rows) of X: grad gets            \
      * d/dθ [mean loss + L2]; *data_loss the weighted mean data loss (unscaled),         \
-     * *l2 the L2 term.  This is one step's gradient; the optimizer is not called. */    \
+     * *l2 the L2 term.  One step's gradient (batch statistics, running ones left        \
+     * alone); the optimizer is not called. */                                           \
     int gp_loss_grad_##SFX(const gp_net *net, const gp_matrix *X, const REAL *Y,          \
                            const REAL *sw, const int64_t *rows, int64_t n_rows,           \
                            const REAL *params, REAL *grad, REAL *work, double *scratch,   \
@@ -146,7 +157,7 @@ int gp_openmp_enabled(void);
                                const REAL *sw, const int64_t *order, int64_t n_samples,   \
                                int64_t batch_size, int64_t batch_begin,                   \
                                int64_t batch_end, const double *lrs, REAL *params,        \
-                               REAL *grad, gp_optimizer *opt, REAL *work,                 \
+                               REAL *grad, REAL *running, gp_optimizer *opt, REAL *work,  \
                                double *scratch, double *loss_acc, int64_t *n_done);       \
     /* One fused optimizer step over params[0, n). */                                     \
     void gp_optim_step_##SFX(gp_optimizer *opt, int64_t n, REAL *params, const REAL *grad, \

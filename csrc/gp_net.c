@@ -19,7 +19,11 @@ int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, i
 {
     int64_t total = 0;
     int i;
-    for (i = 1; i <= net->n_layers; ++i) total += 2 * net->chunk_rows * net->units[i];
+    for (i = 1; i <= net->n_layers; ++i) {
+        total += 2 * net->chunk_rows * net->units[i];
+        if (net->batch_norm && i < net->n_layers)
+            total += net->chunk_rows * net->units[i] + 2 * net->units[i];
+    }
     if (dense_gather) total += net->chunk_rows * n_features;
     total += net->chunk_rows * (n_outputs + 1);
     return total;

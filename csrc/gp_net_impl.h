@@ -250,6 +250,151 @@ static void SFX(gp_backprop_act)(REAL *D, const REAL *A,
     }
 }
 
+/*
+ * Batch normalisation (Ioffe & Szegedy 2015), training, fused with the bias
+ * and the activation.  For each column c of Z (the affine map without bias):
+ *   z = Z + b;  μ, σ² = mean and (biased) variance over the rows
+ *   x̂ = (z − μ) / √(σ² + ε);  A = f(γ x̂ + β)   (A overwrites Z, x̂ goes to Xh)
+ * and, if run_mean != NULL, the running statistics (unbiased variance, as
+ * torch.nn.BatchNorm1d).  Threads own column blocks; statistics are summed
+ * over rows in order (double accumulators), whatever the thread count.
+ */
+static void SFX(gp_bn_forward_train)(REAL *GP_RESTRICT Z, REAL *GP_RESTRICT Xh,
+                                     const REAL *GP_RESTRICT b, const REAL *GP_RESTRICT gamma,
+                                     const REAL *GP_RESTRICT beta, int64_t m, int64_t u, int act,
+                                     double eps, double momentum, REAL *GP_RESTRICT run_mean,
+                                     REAL *GP_RESTRICT run_var, REAL *GP_RESTRICT inv_std,
+                                     int n_threads)
+{
+    const int64_t n_blocks = gp_cdiv(u, GP_COL_BLOCK);
+    int nt = gp_threads_for(n_threads, m * u * 4);
+    int64_t blk;
+    if (nt > n_blocks) nt = (int)n_blocks;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (blk = 0; blk < n_blocks; ++blk) {
+        const int64_t c0 = blk * GP_COL_BLOCK;
+        const int64_t w = gp_min64(GP_COL_BLOCK, u - c0);
+        double mean[GP_COL_BLOCK], var[GP_COL_BLOCK];
+        REAL mu[GP_COL_BLOCK], inv[GP_COL_BLOCK];
+        int64_t r, c;
+        for (c = 0; c < w; ++c) mean[c] = var[c] = 0.0;
+        for (r = 0; r < m; ++r) {
+            const REAL *z = Z + r * u + c0;
+            for (c = 0; c < w; ++c) mean[c] += (double)(z[c] + b[c0 + c]);
+        }
+        for (c = 0; c < w; ++c) {
+            mean[c] /= (double)m;
+            mu[c] = (REAL)mean[c];
+        }
+        for (r = 0; r < m; ++r) {
+            const REAL *z = Z + r * u + c0;
+            for (c = 0; c < w; ++c) {
+                double dz = (double)(z[c] + b[c0 + c]) - mean[c];
+                var[c] += dz * dz;
+            }
+        }
+        for (c = 0; c < w; ++c) {
+            var[c] /= (double)m;
+            inv[c] = (REAL)(1.0 / sqrt(var[c] + eps));
+            inv_std[c0 + c] = inv[c];
+            if (run_mean) {
+                const double unbiased = m > 1 ? var[c] * (double)m / (double)(m - 1) : var[c];
+                run_mean[c0 + c] = (REAL)((1.0 - momentum) * run_mean[c0 + c] + momentum * mean[c]);
+                run_var[c0 + c] = (REAL)((1.0 - momentum) * run_var[c0 + c] + momentum * unbiased);
+            }
+        }
+        for (r = 0; r < m; ++r) {
+            REAL *z = Z + r * u + c0;
+            REAL *xh = Xh + r * u + c0;
+            for (c = 0; c < w; ++c) {
+                const REAL x = (z[c] + b[c0 + c] - mu[c]) * inv[c];
+                xh[c] = x;
+                z[c] = SFX(gp_act)(act, gamma[c0 + c] * x + beta[c0 + c]);
+            }
+        }
+    }
+}
+
+/*
+ * Back-propagation through the activation and batch normalisation, with the
+ * gradients of γ, β and of the bias b of the affine map:
+ *   dy = D f'(A);  dβ = Σ dy;  dγ = Σ dy x̂
+ *   dz = γ / (m √(σ² + ε)) · (m dy − dβ − x̂ dγ);  db = Σ dz   (D <- dz)
+ * (the sums over the rows; gradients divided by sw_sum as everywhere).
+ */
+static void SFX(gp_bn_backward)(REAL *GP_RESTRICT D, const REAL *GP_RESTRICT A,
+                                const REAL *GP_RESTRICT Xh, const REAL *GP_RESTRICT gamma,
+                                const REAL *GP_RESTRICT inv_std, int64_t m, int64_t u, int act,
+                                REAL *GP_RESTRICT g_gamma, REAL *GP_RESTRICT g_beta,
+                                REAL *GP_RESTRICT gb, double sw_sum, int n_threads)
+{
+    const int64_t n_blocks = gp_cdiv(u, GP_COL_BLOCK);
+    int nt = gp_threads_for(n_threads, m * u * 4);
+    int64_t blk;
+    if (nt > n_blocks) nt = (int)n_blocks;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (blk = 0; blk < n_blocks; ++blk) {
+        const int64_t c0 = blk * GP_COL_BLOCK;
+        const int64_t w = gp_min64(GP_COL_BLOCK, u - c0);
+        double sb[GP_COL_BLOCK], sg[GP_COL_BLOCK], sz[GP_COL_BLOCK];
+        REAL kb[GP_COL_BLOCK], kg[GP_COL_BLOCK], scale[GP_COL_BLOCK];
+        int64_t r, c;
+        for (c = 0; c < w; ++c) sb[c] = sg[c] = sz[c] = 0.0;
+        for (r = 0; r < m; ++r) {
+            REAL *d = D + r * u + c0;
+            const REAL *a = A + r * u + c0;
+            const REAL *xh = Xh + r * u + c0;
+            for (c = 0; c < w; ++c) {
+                const REAL dy = d[c] * SFX(gp_act_deriv)(act, a[c]);
+                d[c] = dy;
+                sb[c] += (double)dy;
+                sg[c] += (double)dy * (double)xh[c];
+            }
+        }
+        for (c = 0; c < w; ++c) {
+            g_beta[c0 + c] = (REAL)(sb[c] / sw_sum);
+            g_gamma[c0 + c] = (REAL)(sg[c] / sw_sum);
+            kb[c] = (REAL)(sb[c] / (double)m);
+            kg[c] = (REAL)(sg[c] / (double)m);
+            scale[c] = gamma[c0 + c] * inv_std[c0 + c];
+        }
+        for (r = 0; r < m; ++r) {
+            REAL *d = D + r * u + c0;
+            const REAL *xh = Xh + r * u + c0;
+            for (c = 0; c < w; ++c) {
+                const REAL dz = scale[c] * (d[c] - kb[c] - xh[c] * kg[c]);
+                d[c] = dz;
+                sz[c] += (double)dz;
+            }
+        }
+        for (c = 0; c < w; ++c) gb[c0 + c] = (REAL)(sz[c] / sw_sum);
+    }
+}
+
+/* Prediction through batch normalisation with the running statistics, as one
+ * affine map per column: A = f(s z + t), s = γ / √(v + ε), t = β + s (b − μ). */
+static void SFX(gp_bn_forward_eval)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRICT b,
+                                    const REAL *GP_RESTRICT gamma, const REAL *GP_RESTRICT beta,
+                                    const REAL *GP_RESTRICT run_mean,
+                                    const REAL *GP_RESTRICT run_var, double eps, int64_t m,
+                                    int64_t u, int act, REAL *GP_RESTRICT st, int n_threads)
+{
+    int nt = gp_threads_for(n_threads, m * u);
+    int64_t r, c;
+    for (c = 0; c < u; ++c) {
+        const REAL s = (REAL)((double)gamma[c] / sqrt((double)run_var[c] + eps));
+        st[c] = s;
+        st[u + c] = beta[c] + s * (b[c] - run_mean[c]);
+    }
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (r = 0; r < m; ++r) {
+        REAL *z = Z + r * u;
+        int64_t j;
+        for (j = 0; j < u; ++j) z[j] = SFX(gp_act)(act, st[j] * z[j] + st[u + j]);
+    }
+    (void)c;
+}
+
 /* gW = (alpha / sw_sum) * W over the weight prefix; returns sum(W^2). */
 static double SFX(gp_l2_init)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, int64_t n,
                               double coef, double *GP_RESTRICT partial, int n_threads)
@@ -397,6 +542,8 @@ static void SFX(gp_gemm_rm)(const gp_net *net, int trans_a, int trans_b, int64_t
 typedef struct {
     REAL *act[GP_MAX_LAYERS + 1];
     REAL *delta[GP_MAX_LAYERS + 1];
+    REAL *xhat[GP_MAX_LAYERS + 1];  /* batch norm: normalised pre-activations */
+    REAL *bn_stat[GP_MAX_LAYERS + 1]; /* batch norm: 2 * units (1/std, or scale and shift) */
     REAL *x_block;
     REAL *y_block;
     REAL *sw_block;
@@ -412,6 +559,12 @@ static void SFX(gp_carve)(const gp_net *net, REAL *work, int64_t n_features, int
         work += R * net->units[i];
         v->delta[i] = work;
         work += R * net->units[i];
+        if (net->batch_norm && i < net->n_layers) {
+            v->xhat[i] = work;
+            work += R * net->units[i];
+            v->bn_stat[i] = work;
+            work += 2 * net->units[i];
+        }
     }
     v->y_block = work;
     work += R * n_out;
@@ -431,8 +584,8 @@ static void SFX(gp_carve)(const gp_net *net, REAL *work, int64_t n_features, int
  */
 static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL *Y,
                               const REAL *sw, const int64_t *rows, int64_t start, int64_t n,
-                              const REAL *params, REAL *grad, REAL *work, double *scratch,
-                              double *data_sum, double *sw_out, double *sumsq)
+                              const REAL *params, REAL *grad, REAL *running, REAL *work,
+                              double *scratch, double *data_sum, double *sw_out, double *sumsq)
 {
     const int L = net->n_layers;
     const int nt = net->n_threads;
@@ -444,6 +597,8 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
     int64_t s0;
 
     SFX(gp_carve)(net, work, d, k, &v);
+    /* batch statistics need the whole batch in one block */
+    if (net->batch_norm && n > net->chunk_rows) return GP_BAD_ARGUMENT;
 
     if (sw) {
         int64_t r;
@@ -505,7 +660,15 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
             else
                 SFX(gp_gemm_rm)(net, 0, 0, m, uo, ui, (REAL)1, i == 0 ? A0 : v.act[i], ui, W, uo,
                                 (REAL)0, Z, uo);
-            if (i < L - 1) SFX(gp_bias_act)(Z, b, m, uo, net->hidden_activation, nt);
+            if (i < L - 1 && net->batch_norm) {
+                const REAL *gamma = params + net->bn_offset[i];
+                REAL *rm = running ? running + (net->bn_offset[i] - net->bn_offset[0]) : NULL;
+                SFX(gp_bn_forward_train)(Z, v.xhat[i + 1], b, gamma, gamma + uo, m, uo,
+                                         net->hidden_activation, net->bn_eps, net->bn_momentum,
+                                         rm, rm ? rm + uo : NULL, v.bn_stat[i + 1], nt);
+            } else if (i < L - 1) {
+                SFX(gp_bias_act)(Z, b, m, uo, net->hidden_activation, nt);
+            }
         }
         /* output activation, loss and delta, fused; the delta overwrites act[L] */
         SFX(gp_output_loss_delta)(v.act[L], params + net->intercept_offset[L - 1], T, S, m, k,
@@ -531,23 +694,31 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
             if (i > 0) {
                 SFX(gp_gemm_rm)(net, 0, 1, m, ui, uo, (REAL)1, v.delta[i + 1], uo, W, uo, (REAL)0,
                                 v.delta[i], ui);
-                SFX(gp_backprop_act)(v.delta[i], v.act[i], m, ui, net->hidden_activation,
-                                     grad + net->intercept_offset[i - 1], sw_sum, !first, nt);
+                if (net->batch_norm) {
+                    const int64_t off = net->bn_offset[i - 1];
+                    SFX(gp_bn_backward)(v.delta[i], v.act[i], v.xhat[i], params + off,
+                                        v.bn_stat[i], m, ui, net->hidden_activation, grad + off,
+                                        grad + off + ui, grad + net->intercept_offset[i - 1],
+                                        sw_sum, nt);
+                } else {
+                    SFX(gp_backprop_act)(v.delta[i], v.act[i], m, ui, net->hidden_activation,
+                                         grad + net->intercept_offset[i - 1], sw_sum, !first, nt);
+                }
             }
         }
     }
     if (n == 0) { /* no rows: the gradient is the L2 part alone */
         int i;
         if (!(net->alpha > 0)) memset(grad, 0, (size_t)net->n_coef * sizeof(REAL));
-        for (i = 0; i < L; ++i)
-            memset(grad + net->intercept_offset[i], 0, (size_t)net->units[i + 1] * sizeof(REAL));
+        memset(grad + net->intercept_offset[0], 0,
+               (size_t)(net->n_params - net->intercept_offset[0]) * sizeof(REAL));
     }
     *data_sum = dsum;
     return GP_OK;
 }
 
-int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const REAL *params, REAL *out,
-                    int apply_output, REAL *work)
+int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const REAL *params,
+                    const REAL *running, REAL *out, int apply_output, REAL *work)
 {
     const int L = net->n_layers;
     const int nt = net->n_threads;
@@ -569,7 +740,12 @@ int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const REAL *params, R
                 SFX(gp_csr_matmul)(X, NULL, s0, m, W, uo, Z, nt);
             else
                 SFX(gp_gemm_rm)(net, 0, 0, m, uo, ui, (REAL)1, A, ui, W, uo, (REAL)0, Z, uo);
-            if (i < L - 1)
+            if (i < L - 1 && net->batch_norm) {
+                const REAL *gamma = params + net->bn_offset[i];
+                const REAL *rm = running + (net->bn_offset[i] - net->bn_offset[0]);
+                SFX(gp_bn_forward_eval)(Z, b, gamma, gamma + uo, rm, rm + uo, net->bn_eps, m, uo,
+                                        net->hidden_activation, v.bn_stat[i + 1], nt);
+            } else if (i < L - 1)
                 SFX(gp_bias_act)(Z, b, m, uo, net->hidden_activation, nt);
             else
                 SFX(gp_output_act)(Z, b, m, uo, net->output_activation, apply_output, nt);
@@ -584,8 +760,8 @@ int SFX(gp_loss_grad)(const gp_net *net, const gp_matrix *X, const REAL *Y, cons
                       REAL *work, double *scratch, double *data_loss, double *l2)
 {
     double dsum, sw_sum, sumsq;
-    int st = SFX(gp_batch_grad)(net, X, Y, sw, rows, 0, n_rows, params, grad, work, scratch,
-                                &dsum, &sw_sum, &sumsq);
+    int st = SFX(gp_batch_grad)(net, X, Y, sw, rows, 0, n_rows, params, grad, NULL, work,
+                                scratch, &dsum, &sw_sum, &sumsq);
     *data_loss = sw_sum > 0 ? dsum / sw_sum : 0.0;
     *l2 = sw_sum > 0 ? 0.5 * net->alpha * sumsq / sw_sum : 0.0;
     return st;
@@ -594,7 +770,7 @@ int SFX(gp_loss_grad)(const gp_net *net, const gp_matrix *X, const REAL *Y, cons
 int SFX(gp_train_batches)(const gp_net *net, const gp_matrix *X, const REAL *Y, const REAL *sw,
                           const int64_t *order, int64_t n_samples, int64_t batch_size,
                           int64_t batch_begin, int64_t batch_end, const double *lrs,
-                          REAL *params, REAL *grad, gp_optimizer *opt, REAL *work,
+                          REAL *params, REAL *grad, REAL *running, gp_optimizer *opt, REAL *work,
                           double *scratch, double *loss_acc, int64_t *n_done)
 {
     int64_t b;
@@ -604,8 +780,9 @@ int SFX(gp_train_batches)(const gp_net *net, const gp_matrix *X, const REAL *Y, 
         const int64_t nb = gp_min64(batch_size, n_samples - r0);
         double dsum, sw_sum, sumsq, batch_loss;
         if (nb <= 0) break;
-        SFX(gp_batch_grad)(net, X, Y, sw, order ? order + r0 : NULL, r0, nb, params, grad, work,
-                           scratch, &dsum, &sw_sum, &sumsq);
+        int st = SFX(gp_batch_grad)(net, X, Y, sw, order ? order + r0 : NULL, r0, nb, params,
+                                    grad, running, work, scratch, &dsum, &sw_sum, &sumsq);
+        if (st != GP_OK) return st;
         /* scikit-learn's batch loss: mean data loss (times loss_scale) + L2 term */
         batch_loss = net->loss_scale * dsum / sw_sum + 0.5 * net->alpha * sumsq / sw_sum;
         if (!isfinite(batch_loss)) return GP_NONFINITE_LOSS;

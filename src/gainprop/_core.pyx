@@ -31,6 +31,10 @@ cdef extern from "gainprop.h" nogil:
         int loss
         double alpha
         double loss_scale
+        int batch_norm
+        const int64_t *bn_offset
+        double bn_momentum
+        double bn_eps
         int n_threads
         int64_t chunk_rows
         gp_sgemm_fn sgemm
@@ -57,8 +61,10 @@ cdef extern from "gainprop.h" nogil:
     int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather)
     int64_t gp_scratch_size(const gp_net *net)
 
-    int gp_forward_f32(const gp_net *, const gp_matrix *, const float *, float *, int, float *)
-    int gp_forward_f64(const gp_net *, const gp_matrix *, const double *, double *, int, double *)
+    int gp_forward_f32(const gp_net *, const gp_matrix *, const float *, const float *, float *,
+                       int, float *)
+    int gp_forward_f64(const gp_net *, const gp_matrix *, const double *, const double *,
+                       double *, int, double *)
     int gp_loss_grad_f32(const gp_net *, const gp_matrix *, const float *, const float *,
                          const int64_t *, int64_t, const float *, float *, float *, double *,
                          double *, double *)
@@ -67,12 +73,12 @@ cdef extern from "gainprop.h" nogil:
                          double *, double *)
     int gp_train_batches_f32(const gp_net *, const gp_matrix *, const float *, const float *,
                              const int64_t *, int64_t, int64_t, int64_t, int64_t, const double *,
-                             float *, float *, gp_optimizer *, float *, double *, double *,
-                             int64_t *)
+                             float *, float *, float *, gp_optimizer *, float *, double *,
+                             double *, int64_t *)
     int gp_train_batches_f64(const gp_net *, const gp_matrix *, const double *, const double *,
                              const int64_t *, int64_t, int64_t, int64_t, int64_t, const double *,
-                             double *, double *, gp_optimizer *, double *, double *, double *,
-                             int64_t *)
+                             double *, double *, double *, gp_optimizer *, double *, double *,
+                             double *, int64_t *)
     void gp_optim_step_f32(gp_optimizer *, int64_t, float *, const float *, int)
     void gp_optim_step_f64(gp_optimizer *, int64_t, double *, const double *, int)
 
@@ -88,6 +94,7 @@ MAX_STATE_SLOTS = GP_OPT_MAX_STATE
 # Status codes of the C core (gp_status).
 STATUS_OK = 0
 STATUS_NONFINITE_LOSS = 1
+STATUS_BAD_ARGUMENT = 2
 
 # Seconds of C work between two checks for Ctrl-C.
 _CHUNK_SECONDS = 0.1
@@ -125,14 +132,24 @@ cdef class Net:
         Threads of our OpenMP loops.
     chunk_rows : int
         Rows processed per forward/backward block; sizes the work buffer.
+    coef_offset, intercept_offset : sequence of int
+        Offsets of every W_i and b_i in the flat buffer.
+    n_coef, n_params : int
+        Weights (the L2 prefix) and all parameters.
+    bn_offset : sequence of int or None
+        Batch normalisation: offset of each hidden layer's gamma (beta
+        follows); None without batch normalisation.
+    bn_momentum, bn_eps : float
+        Running-statistics momentum and variance epsilon.
     """
     cdef gp_net net
-    cdef readonly object units_array, coef_offset_array, intercept_offset_array
-    cdef const int64_t[::1] _units, _coef_offset, _intercept_offset
+    cdef readonly object units_array, coef_offset_array, intercept_offset_array, bn_offset_array
+    cdef const int64_t[::1] _units, _coef_offset, _intercept_offset, _bn_offset
 
     def __init__(self, units, int hidden_activation, int output_activation, int loss,
                  double alpha, double loss_scale, int n_threads, int64_t chunk_rows,
-                 coef_offset, intercept_offset, int64_t n_coef, int64_t n_params):
+                 coef_offset, intercept_offset, int64_t n_coef, int64_t n_params,
+                 bn_offset=None, double bn_momentum=0.1, double bn_eps=1e-5):
         import numpy as np
         self.units_array = np.ascontiguousarray(units, dtype=np.int64)
         self.coef_offset_array = np.ascontiguousarray(coef_offset, dtype=np.int64)
@@ -153,6 +170,13 @@ cdef class Net:
         self.net.loss_scale = loss_scale
         self.net.n_threads = max(1, n_threads)
         self.net.chunk_rows = max(1, chunk_rows)
+        self.net.batch_norm = bn_offset is not None and len(bn_offset) > 0
+        self.bn_offset_array = np.ascontiguousarray(
+            bn_offset if self.net.batch_norm else [0], dtype=np.int64)
+        self._bn_offset = self.bn_offset_array
+        self.net.bn_offset = &self._bn_offset[0]
+        self.net.bn_momentum = bn_momentum
+        self.net.bn_eps = bn_eps
         self.net.sgemm = <gp_sgemm_fn>sgemm
         self.net.dgemm = <gp_dgemm_fn>dgemm
 
@@ -178,6 +202,7 @@ cdef class Net:
                 const int64_t[::1] X_indices,      # IN  None for dense
                 int64_t n_rows, int64_t n_cols,
                 const floating[::1] params,         # IN
+                const floating[::1] running,        # IN  batch-norm running statistics, or None
                 floating[:, ::1] out,               # OUT (n_rows, n_outputs)
                 bint apply_output,
                 floating[::1] work):                # scratch
@@ -187,11 +212,11 @@ cdef class Net:
         cdef void *outp = NULL if out.shape[0] == 0 else <void *>&out[0, 0]
         with nogil:
             if floating is float:
-                st = gp_forward_f32(&self.net, &X, &params[0], <float *>outp, apply_output,
-                                    <float *>_fptr(work))
+                st = gp_forward_f32(&self.net, &X, &params[0], <float *>_fptr(running),
+                                    <float *>outp, apply_output, <float *>_fptr(work))
             else:
-                st = gp_forward_f64(&self.net, &X, &params[0], <double *>outp, apply_output,
-                                    <double *>_fptr(work))
+                st = gp_forward_f64(&self.net, &X, &params[0], <double *>_fptr(running),
+                                    <double *>outp, apply_output, <double *>_fptr(work))
         return st
 
     def loss_grad(self,
@@ -232,6 +257,7 @@ cdef class Net:
                     const double[::1] batch_lrs,       # IN  rate of each batch, or None
                     floating[::1] params,              # INOUT
                     floating[::1] grad,                # OUT (last batch's gradient)
+                    floating[::1] running,             # INOUT batch-norm running stats, or None
                     optimizer,                         # INOUT: an _OptimizerState
                     floating[::1] work, double[::1] scratch):
         """Train one epoch: every mini-batch, with the GIL released.
@@ -287,13 +313,15 @@ cdef class Net:
                         st = gp_train_batches_f32(&self.net, &X, <float *>yp,
                                                   <float *>_fptr(sample_weight), _iptr(order),
                                                   n_rows, batch_size, b, e, lrp, &params[0],
-                                                  &grad[0], &opt, <float *>_fptr(work),
+                                                  &grad[0], <float *>_fptr(running), &opt,
+                                                  <float *>_fptr(work),
                                                   &scratch[0], &loss_sum, &done)
                     else:
                         st = gp_train_batches_f64(&self.net, &X, <double *>yp,
                                                   <double *>_fptr(sample_weight), _iptr(order),
                                                   n_rows, batch_size, b, e, lrp, &params[0],
-                                                  &grad[0], &opt, <double *>_fptr(work),
+                                                  &grad[0], <double *>_fptr(running), &opt,
+                                                  <double *>_fptr(work),
                                                   &scratch[0], &loss_sum, &done)
                 elapsed = time.perf_counter() - t0
                 b += done

@@ -44,11 +44,15 @@ class Layout:
 
     All weights first (layer by layer, row-major), then all biases: the
     order of scikit-learn's ``_pack``, so the weights are the prefix
-    ``[0, n_coef)`` that L2 applies to.
+    ``[0, n_coef)`` that L2 applies to.  With batch normalisation, each
+    hidden layer's scale γ and shift β follow ([γ_1, β_1, γ_2, β_2, ...]);
+    the running statistics use the same layout in a buffer of their own
+    ([mean_1, var_1, ...], ``n_running`` values).
     """
 
-    def __init__(self, units):
+    def __init__(self, units, batch_norm=False):
         self.units = tuple(int(u) for u in units)
+        self.batch_norm = bool(batch_norm)
         offset = 0
         self.coef_offset = []
         for fan_in, fan_out in zip(self.units[:-1], self.units[1:]):
@@ -59,7 +63,32 @@ class Layout:
         for fan_out in self.units[1:]:
             self.intercept_offset.append(offset)
             offset += fan_out
+        self.bn_offset = []
+        if self.batch_norm:
+            for width in self.units[1:-1]:
+                self.bn_offset.append(offset)
+                offset += 2 * width
         self.n_params = offset
+        self.n_running = offset - self.bn_offset[0] if self.bn_offset else 0
+
+    def __eq__(self, other):
+        return (isinstance(other, Layout) and self.units == other.units
+                and self.batch_norm == other.batch_norm)
+
+    def __hash__(self):
+        return hash((self.units, self.batch_norm))
+
+    def _pairs(self, buf, base):
+        return [(buf[o - base : o - base + u], buf[o - base + u : o - base + 2 * u])
+                for o, u in zip(self.bn_offset, self.units[1:-1])]
+
+    def bn_views(self, params):
+        """[(gamma_i, beta_i)] views of the parameter buffer."""
+        return self._pairs(params, 0)
+
+    def running_views(self, running):
+        """[(mean_i, var_i)] views of the running-statistics buffer."""
+        return self._pairs(running, self.bn_offset[0]) if self.bn_offset else []
 
     @property
     def n_layers(self):
@@ -146,15 +175,17 @@ class Engine:
             layout.intercept_offset,
             layout.n_coef,
             layout.n_params,
+            layout.bn_offset if layout.batch_norm else None,
         )
         self.work = np.empty(self.net.work_size(n_features, n_out, dense_gather), dtype=dtype)
         self.scratch = np.empty(self.net.scratch_size(), dtype=np.float64)
         self.grad = np.empty(layout.n_params, dtype=dtype)
 
-    def forward(self, X, params, apply_output=True):
-        """Network output (or logits) for all rows of X (a Matrix)."""
+    def forward(self, X, params, running=None, apply_output=True):
+        """Network output (or logits) for all rows of X (a Matrix); batch
+        normalisation uses the running statistics."""
         out = np.empty((X.n_rows, self.layout.units[-1]), dtype=self.dtype)
-        self.net.forward(*X.args(), params, out, apply_output, self.work)
+        self.net.forward(*X.args(), params, running, out, apply_output, self.work)
         return out
 
     def loss_grad(self, X, Y, sample_weight, params):
@@ -162,6 +193,11 @@ class Engine:
         return self.net.loss_grad(*X.args(), Y, sample_weight, params, self.grad, self.work,
                                   self.scratch)
 
-    def train_epoch(self, X, Y, sample_weight, order, batch_size, batch_lrs, params, state):
-        return self.net.train_epoch(*X.args(), Y, sample_weight, order, batch_size, batch_lrs,
-                                    params, self.grad, state, self.work, self.scratch)
+    def train_epoch(self, X, Y, sample_weight, order, batch_size, batch_lrs, params, running,
+                    state):
+        """One epoch in C: (loss sum, batches done, status)."""
+        result = self.net.train_epoch(*X.args(), Y, sample_weight, order, batch_size, batch_lrs,
+                                      params, self.grad, running, state, self.work, self.scratch)
+        if result[2] == _core.STATUS_BAD_ARGUMENT:  # pragma: no cover - a bug if reached
+            raise RuntimeError("gainprop core: a batch does not fit its work buffer")
+        return result

@@ -56,7 +56,8 @@ except ImportError:  # pragma: no cover
 
 
 # Attributes that are views of the flat parameter buffer (rebuilt, never copied)
-_VIEWS = ("coefs_", "intercepts_", "_coef_views", "_intercept_views")
+_BN_VIEWS = ("bn_gamma_", "bn_beta_", "bn_running_mean_", "bn_running_var_")
+_VIEWS = ("coefs_", "intercepts_", "_views") + _BN_VIEWS
 
 
 def _effective_n_threads(n_threads):
@@ -107,6 +108,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
         "callbacks": [None, list],
         "init": [StrOptions({"glorot_uniform", "kaiming_normal", "kaiming_uniform"}), tuple],
+        "batch_norm": ["boolean"],
         "target_loss": [None, Interval(Real, None, None, closed="neither")],
     }
 
@@ -140,6 +142,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         n_threads,
         callbacks,
         init,
+        batch_norm,
         target_loss,
     ):
         self.activation = activation
@@ -169,29 +172,44 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         self.n_threads = n_threads
         self.callbacks = callbacks
         self.init = init
+        self.batch_norm = batch_norm
         self.target_loss = target_loss
 
     # ------------------------------------------------------------------
     # The flat parameter buffer and its views
     # ------------------------------------------------------------------
-    def _set_buffer(self, params, layout):
-        """Make params the model's buffer; coefs_ / intercepts_ become views."""
+    def _set_buffer(self, params, layout, running=None):
+        """Make params the model's buffer (and running its batch-norm running
+        statistics): coefs_, intercepts_ and the bn_* attributes become views."""
         self._params = params
         self._layout = layout
-        self._coef_views = layout.coef_views(params)
-        self._intercept_views = layout.intercept_views(params)
-        self.coefs_ = list(self._coef_views)
-        self.intercepts_ = list(self._intercept_views)
+        self._running = running if layout.batch_norm else None
+        views = {
+            "coefs_": layout.coef_views(params),
+            "intercepts_": layout.intercept_views(params),
+        }
+        if layout.batch_norm:
+            gammas, betas = zip(*layout.bn_views(params))
+            means, variances = zip(*layout.running_views(running))
+            views.update(bn_gamma_=list(gammas), bn_beta_=list(betas),
+                         bn_running_mean_=list(means), bn_running_var_=list(variances))
+        else:
+            for name in _BN_VIEWS:
+                self.__dict__.pop(name, None)
+        self._views = views
+        for name, arrays in views.items():
+            setattr(self, name, list(arrays))
 
     def _sync_params(self):
-        """Take arrays the user assigned to coefs_ / intercepts_ into the buffer.
+        """Take arrays the user assigned to coefs_ / intercepts_ (or the bn_*
+        attributes) into the buffers.
 
         scikit-learn users set ``coefs_`` and ``intercepts_`` by hand (to
         start from known weights, say); the next warm-start fit or
         partial_fit continues from the assigned values.
         """
-        for name, views in (("coefs_", self._coef_views), ("intercepts_", self._intercept_views)):
-            current = getattr(self, name)
+        for name, views in self._views.items():
+            current = getattr(self, name, None)
             if not isinstance(current, (list, tuple)) or len(current) != len(views):
                 raise ValueError(
                     f"{name} must be a list of {len(views)} arrays, got {type(current).__name__}"
@@ -212,12 +230,15 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 setattr(self, name, list(views))
 
     def _to_dtype(self, dtype):
-        """The compute dtype follows X: move the buffer and optimizer state to it."""
+        """The compute dtype follows X: move the buffers and optimizer state to it."""
         if self._params.dtype == dtype:
             return
-        self._set_buffer(self._params.astype(dtype), self._layout)
+        running = None if self._running is None else self._running.astype(dtype)
+        self._set_buffer(self._params.astype(dtype), self._layout, running)
         if hasattr(self, "_best_params"):
             self._best_params = self._best_params.astype(dtype)
+        if getattr(self, "_best_running", None) is not None:
+            self._best_running = self._best_running.astype(dtype)
         if getattr(self, "_optimizer", None) is not None:
             self._optimizer.astype(dtype)
 
@@ -234,7 +255,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
     def __setstate__(self, state):
         super().__setstate__(state)
         if "_params" in state:
-            self._set_buffer(self._params, self._layout)
+            self._set_buffer(self._params, self._layout, self._running)
 
     # ------------------------------------------------------------------
     # Engines: C networks and their work buffers
@@ -274,7 +295,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         else:
             self.out_activation_ = "logistic"
 
-        layout = Layout(layer_units)
+        layout = Layout(layer_units, self.batch_norm)
         params = np.empty(layout.n_params, dtype=dtype)
         coefs = layout.coef_views(params)
         intercepts = layout.intercept_views(params)
@@ -300,8 +321,15 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             else:  # ("uniform", a): seed 000's U(-a, a) for weights and biases
                 coefs[i][...] = rs.uniform(-a, a, shape)
                 intercepts[i][...] = rs.uniform(-a, a, fan_out)
-        self._set_buffer(params, layout)
+        running = None
+        if layout.batch_norm:  # γ = 1, β = 0; running mean 0, variance 1 (as torch)
+            running = np.empty(layout.n_running, dtype=dtype)
+            for (gamma, beta), (mean, var) in zip(layout.bn_views(params),
+                                                  layout.running_views(running)):
+                gamma[...], beta[...], mean[...], var[...] = 1, 0, 0, 1
+        self._set_buffer(params, layout, running)
         self._best_params = params.copy()
+        self._best_running = None if running is None else running.copy()
         self._optimizer = None
 
         if self._is_stochastic():
@@ -358,7 +386,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             self.__dict__.clear()
             self.__dict__.update(saved)
             if "_params" in saved:
-                self._set_buffer(self._params, self._layout)
+                self._set_buffer(self._params, self._layout, self._running)
             raise
 
     def _fit_once(self, X, y, sample_weight, incremental):
@@ -384,6 +412,9 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                     f"The network has layers {list(self._layout.units)} but this call needs "
                     f"{layer_units}; refit with warm_start=False to change shapes."
                 )
+            if bool(self.batch_norm) != self._layout.batch_norm:
+                raise ValueError("batch_norm cannot change between warm-started fits; refit "
+                                 "with warm_start=False.")
         self.n_outputs_ = y.shape[1]
         self._random_state = check_random_state(self.random_state)
 
@@ -404,6 +435,9 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         return self
 
     def _fit_lbfgs(self, X, y, sample_weight):
+        if self.batch_norm:
+            raise ValueError("batch_norm=True needs a stochastic solver (its running statistics "
+                             "come from mini-batches), not 'lbfgs'.")
         dtype = self._params.dtype
         Xm = Matrix(X, dtype)
         Y = np.ascontiguousarray(y, dtype=dtype)
@@ -513,13 +547,17 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         n_samples = X_train.shape[0]
         sample_idx = np.arange(n_samples, dtype=np.int64)
         batch_size = self._batch_size(n_samples)
+        if self.batch_norm and batch_size < 2:
+            raise ValueError("batch_norm=True needs mini-batches of at least 2 samples, got "
+                             f"batch_size={batch_size}.")
         n_batches = -(-n_samples // batch_size)
         Xm = Matrix(X_train, dtype)
         Y = np.ascontiguousarray(y_train, dtype=dtype)
         sw = (None if sample_weight_train is None
               else np.ascontiguousarray(sample_weight_train, dtype=dtype))
-        engine = self._engine(min(batch_size, TRAIN_CHUNK_ROWS), X.shape[1],
-                              not Xm.sparse and self.shuffle)
+        # batch statistics need each batch in one block
+        chunk_rows = batch_size if self.batch_norm else min(batch_size, TRAIN_CHUNK_ROWS)
+        engine = self._engine(chunk_rows, X.shape[1], not Xm.sparse and self.shuffle)
         params = self._params
         callbacks = list(self.callbacks or [])
         t_start = time.perf_counter()
@@ -544,13 +582,17 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                     epoch_lr = state.lr
 
                 # what to go back to if this epoch diverges
-                saved = (params.copy(), state.copy())
+                running = self._running
+                saved = (params.copy(), state.copy(),
+                         None if running is None else running.copy())
                 loss_sum, n_done, status = engine.train_epoch(
-                    Xm, Y, sw, order, batch_size, batch_lrs, params, state
+                    Xm, Y, sw, order, batch_size, batch_lrs, params, running, state
                 )
                 if status == _core.STATUS_NONFINITE_LOSS or not np.isfinite(params).all():
                     params[...] = saved[0]
                     self._optimizer = saved[1]
+                    if running is not None:
+                        running[...] = saved[2]
                     if not early_stopping:
                         raise ValueError(
                             f"{_NONFINITE_MESSAGE} Training diverged in epoch "
@@ -639,6 +681,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
         if early_stopping:
             params[...] = self._best_params
+            if self._running is not None:
+                self._running[...] = self._best_running
 
     def _trigger_stopping(self, msg, state, schedule, sstate):
         """scikit-learn's rule: stop, unless learning_rate='adaptive', which
@@ -678,6 +722,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             if last_valid_score > self.best_validation_score_:
                 self.best_validation_score_ = last_valid_score
                 self._best_params[...] = self._params
+                if self._running is not None:
+                    self._best_running[...] = self._running
         else:
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
@@ -728,7 +774,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         Xm = Matrix(X, dtype)
         engine = self._engine(max(1, min(Xm.n_rows, PREDICT_CHUNK_ROWS)), Xm.n_cols, False)
         with self._blas_limits():
-            return engine.forward(Xm, self._params, apply_output)
+            return engine.forward(Xm, self._params, self._running, apply_output)
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         """Private score method without input validation."""
@@ -825,6 +871,12 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         'kaiming_normal' is N(0, 2 / fan_in) (He et al. 2015; seed 002) and
         'kaiming_uniform' U(±√(6 / fan_in)), both with zero biases;
         ``('uniform', a)`` draws weights and biases from U(−a, a) (seed 000).
+    batch_norm : bool, default=False
+        Batch normalisation (Ioffe & Szegedy 2015; seed 002) after each hidden
+        affine map, before the activation: batch statistics in training,
+        running statistics (momentum 0.1, ε = 1e-5, as torch) in prediction.
+        The scales and shifts (``bn_gamma_``, ``bn_beta_``) live in the flat
+        parameter buffer and are trained by the same optimizer step.
     target_loss : float, default=None
         Stop a stochastic fit once the epoch's training loss falls below it
         (seed 002 trains until the loss is under 0.01).
@@ -859,6 +911,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         Weight matrices; views of the model's single flat parameter buffer.
     intercepts_ : list of shape (n_layers - 1,)
         Bias vectors; views of the same buffer.
+    bn_gamma_, bn_beta_ : list of ndarray of shape (n_units,)
+        With ``batch_norm=True``: each hidden layer's batch-norm scale and
+        shift (views of the parameter buffer).
+    bn_running_mean_, bn_running_var_ : list of ndarray of shape (n_units,)
+        With ``batch_norm=True``: the running statistics used by predict.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -917,6 +974,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         n_threads=None,
         callbacks=None,
         init="glorot_uniform",
+        batch_norm=False,
         target_loss=None,
     ):
         super().__init__(
@@ -947,6 +1005,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             n_threads=n_threads,
             callbacks=callbacks,
             init=init,
+            batch_norm=batch_norm,
             target_loss=target_loss,
         )
 
@@ -1117,15 +1176,16 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
 warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
 beta_1, beta_2, epsilon, n_iter_no_change, max_fun, n_threads, callbacks, init, \
-target_loss
+batch_norm, target_loss
         As in :class:`MLPClassifier`.  With early stopping the validation
         score is the coefficient of determination R².
 
     Attributes
     ----------
     loss_, best_loss_, loss_curve_, learning_rate_curve_, validation_scores_, \
-best_validation_score_, t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_, n_layers_, \
-n_outputs_, out_activation_
+best_validation_score_, t_, coefs_, intercepts_, bn_gamma_, bn_beta_, bn_running_mean_, \
+bn_running_var_, n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, \
+out_activation_
         As in :class:`MLPClassifier`.
 
     See Also
@@ -1177,6 +1237,7 @@ n_outputs_, out_activation_
         n_threads=None,
         callbacks=None,
         init="glorot_uniform",
+        batch_norm=False,
         target_loss=None,
     ):
         super().__init__(
@@ -1207,6 +1268,7 @@ n_outputs_, out_activation_
             n_threads=n_threads,
             callbacks=callbacks,
             init=init,
+            batch_norm=batch_norm,
             target_loss=target_loss,
         )
 
