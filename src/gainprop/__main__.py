@@ -66,6 +66,13 @@ def demo(args):
     return 0
 
 
+def experiment(args):
+    from .experiments import run_experiment
+
+    run_experiment(args.name, quick=args.quick, out=args.out)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m gainprop",
                                      description="gainprop command line")
@@ -74,6 +81,17 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=30, help="epochs (iterations for lbfgs)")
     p.add_argument("--hidden", type=int, default=100, help="hidden units")
     p.set_defaults(func=demo)
+
+    from .experiments import EXPERIMENTS
+
+    p = sub.add_parser("experiment", help="run one of the seeds' experiments",
+                       description="\n".join(f"{k}: {v[1]}" for k, v in EXPERIMENTS.items()),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", choices=sorted(EXPERIMENTS))
+    p.add_argument("--quick", action="store_true", help="a small, fast version")
+    p.add_argument("--out", default="gainprop-output",
+                   help="directory for the figures (default: %(default)s)")
+    p.set_defaults(func=experiment)
     args = parser.parse_args(argv)
     return args.func(args)
 
