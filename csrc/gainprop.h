@@ -104,8 +104,14 @@ typedef struct {
 
 /* Optimizer kinds.  One enum entry, one csrc/optim/<name>.inc, one Python class. */
 typedef enum {
-    GP_OPT_SGD = 0,  /* hp: momentum, nesterov (0/1)             state: velocity (if momentum) */
-    GP_OPT_ADAM = 1, /* hp: beta_1, beta_2, epsilon, folded (0/1) state: exp_avg, exp_avg_sq */
+    GP_OPT_SGD = 0,       /* sgd.inc */
+    GP_OPT_ADAM = 1,      /* adam.inc */
+    GP_OPT_LOCALGAIN = 2, /* localgain.inc */
+    GP_OPT_RPROP = 3,     /* rprop.inc */
+    GP_OPT_ADAGRAD = 4,   /* adagrad.inc */
+    GP_OPT_ADADELTA = 5,  /* adadelta.inc */
+    GP_OPT_RMSPROP = 6,   /* rmsprop.inc */
+    GP_OPT_ADAMAX = 7,    /* adamax.inc */
     GP_OPT_N_KINDS
 } gp_optim_kind;
 

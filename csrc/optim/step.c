@@ -7,12 +7,15 @@
 #define REAL float
 #define SFX(name) name##_f32
 #define SQRT sqrtf
+#define FABS fabsf
 #include "step_impl.h"
 #undef REAL
 #undef SFX
 #undef SQRT
+#undef FABS
 
 #define REAL double
 #define SFX(name) name##_f64
 #define SQRT sqrt
+#define FABS fabs
 #include "step_impl.h"

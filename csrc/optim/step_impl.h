@@ -6,6 +6,12 @@
  */
 #include "sgd.inc"
 #include "adam.inc"
+#include "localgain.inc"
+#include "rprop.inc"
+#include "adagrad.inc"
+#include "adadelta.inc"
+#include "rmsprop.inc"
+#include "adamax.inc"
 
 void SFX(gp_optim_step)(gp_optimizer *opt, int64_t n, REAL *params, const REAL *grad,
                         int n_threads)
@@ -14,6 +20,7 @@ void SFX(gp_optim_step)(gp_optimizer *opt, int64_t n, REAL *params, const REAL *
     const int64_t n_chunks = gp_cdiv(n, GP_ELEM_CHUNK);
     REAL *s0 = (REAL *)opt->state[0];
     REAL *s1 = (REAL *)opt->state[1];
+    REAL *s2 = (REAL *)opt->state[2];
     int nt = gp_threads_for(n_threads, n);
     int64_t ch;
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
@@ -24,7 +31,25 @@ void SFX(gp_optim_step)(gp_optimizer *opt, int64_t n, REAL *params, const REAL *
             SFX(gp_sgd_update)(opt, b, e, params, grad, s0);
             break;
         case GP_OPT_ADAM:
-            SFX(gp_adam_update)(opt, t, b, e, params, grad, s0, s1);
+            SFX(gp_adam_update)(opt, t, b, e, params, grad, s0, s1, s2);
+            break;
+        case GP_OPT_LOCALGAIN:
+            SFX(gp_localgain_update)(opt, b, e, params, grad, s0, s1, s2);
+            break;
+        case GP_OPT_RPROP:
+            SFX(gp_rprop_update)(opt, b, e, params, grad, s0, s1, s2);
+            break;
+        case GP_OPT_ADAGRAD:
+            SFX(gp_adagrad_update)(opt, b, e, params, grad, s0);
+            break;
+        case GP_OPT_ADADELTA:
+            SFX(gp_adadelta_update)(opt, b, e, params, grad, s0, s1);
+            break;
+        case GP_OPT_RMSPROP:
+            SFX(gp_rmsprop_update)(opt, b, e, params, grad, s0, s1, s2);
+            break;
+        case GP_OPT_ADAMAX:
+            SFX(gp_adamax_update)(opt, t, b, e, params, grad, s0, s1);
             break;
         default:
             break;

@@ -471,15 +471,26 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             data_loss, l2 = engine.loss_grad(Xm, Y, sw, params)
             self.loss_ = engine.loss_scale * data_loss + l2
 
-    def _batch_size(self, n_samples):
+    def _batch_size(self, n_samples, optimizer):
         if self.batch_size == "auto":
-            return min(200, n_samples)
+            # sign-based per-weight rules need the full-batch gradient
+            return n_samples if optimizer.full_batch else min(200, n_samples)
         if self.batch_size > n_samples:
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than sample size. It is going to be "
                 "clipped"
             )
-        return int(np.clip(self.batch_size, 1, n_samples))
+        batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        if optimizer.full_batch and batch_size < min(n_samples, optimizer.min_batch_size):
+            warnings.warn(
+                f"{type(optimizer).__name__} adapts each weight's rate on the sign of its "
+                f"gradient, which needs full batches or large mini-batches: with batch_size="
+                f"{batch_size} the gradient's sign flips from sampling noise and the per-weight "
+                "rates lose their meaning (seed 000, seed 001). Use batch_size='auto' (the full "
+                f"data set) or at least {optimizer.min_batch_size} samples.",
+                UserWarning,
+            )
+        return batch_size
 
     def _uses_sklearn_schedule(self):
         """scikit-learn applies its learning_rate strings to 'sgd' only."""
@@ -525,6 +536,10 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             self._schedule_state = (schedule._start(self.learning_rate_init)
                                     if schedule is not None else None)
             self.learning_rate_curve_ = []
+            if optimizer._rate_slot is not None:
+                self.rate_stats_ = {"mean": [], "min": [], "max": []}
+            else:
+                self.__dict__.pop("rate_stats_", None)
         if schedule is not None and not optimizer.uses_learning_rate:
             warnings.warn(
                 f"{type(optimizer).__name__} does not use the learning rate, so the schedule "
@@ -546,7 +561,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
         n_samples = X_train.shape[0]
         sample_idx = np.arange(n_samples, dtype=np.int64)
-        batch_size = self._batch_size(n_samples)
+        batch_size = self._batch_size(n_samples, optimizer)
         if self.batch_norm and batch_size < 2:
             raise ValueError("batch_norm=True needs mini-batches of at least 2 samples, got "
                              f"batch_size={batch_size}.")
@@ -618,6 +633,11 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 self.learning_rate_curve_.append(epoch_lr)
+                if optimizer._rate_slot is not None:
+                    rates = self._optimizer.state_dict()[optimizer._rate_slot]
+                    self.rate_stats_["mean"].append(float(rates.mean(dtype=np.float64)))
+                    self.rate_stats_["min"].append(float(rates.min()))
+                    self.rate_stats_["max"].append(float(rates.max()))
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
 
@@ -900,6 +920,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     learning_rate_curve_ : list of shape (n_iter_,)
         The learning rate η used in each epoch (the mean over its mini-batches
         for per-iteration schedules); stochastic solvers only.
+    rate_stats_ : dict of lists
+        For optimizers with per-weight rates (``LocalGain``'s gains,
+        ``Rprop``'s step sizes): ``{"mean": [...], "min": [...], "max": [...]}``
+        over all weights at the end of each epoch, to see what the modifiers
+        do (seed 000).
     validation_scores_ : list of shape (n_iter_,) or None
         Accuracy on the held-out validation set at each epoch (early
         stopping only).
@@ -1182,7 +1207,7 @@ batch_norm, target_loss
 
     Attributes
     ----------
-    loss_, best_loss_, loss_curve_, learning_rate_curve_, validation_scores_, \
+    loss_, best_loss_, loss_curve_, learning_rate_curve_, rate_stats_, validation_scores_, \
 best_validation_score_, t_, coefs_, intercepts_, bn_gamma_, bn_beta_, bn_running_mean_, \
 bn_running_var_, n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, \
 out_activation_

@@ -20,13 +20,31 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
-__all__ = ["BaseOptimizer", "SGD", "Adam", "get_optimizer"]
+__all__ = [
+    "BaseOptimizer",
+    "SGD",
+    "Adam",
+    "LocalGain",
+    "Rprop",
+    "AdaGrad",
+    "Adadelta",
+    "RMSprop",
+    "AdaMax",
+    "OPTIMIZERS",
+    "get_optimizer",
+]
 
 # C enum gp_optim_kind (csrc/gainprop.h)
 _KIND_SGD = 0
 _KIND_ADAM = 1
+_KIND_LOCALGAIN = 2
+_KIND_RPROP = 3
+_KIND_ADAGRAD = 4
+_KIND_ADADELTA = 5
+_KIND_RMSPROP = 6
+_KIND_ADAMAX = 7
 
 
 class _OptimizerState:
@@ -49,36 +67,41 @@ class _OptimizerState:
         Loss before the last step (loss-aware rules).
     """
 
-    def __init__(self, kind, hyper, lr, slot_names, n_params, dtype):
+    def __init__(self, kind, hyper, lr, slot_names, n_params, dtype, slot_init=None):
         self.kind = int(kind)
         self.hyper = tuple(float(h) for h in hyper)
         self.lr = float(lr)
         self.slot_names = tuple(slot_names)
-        self.slots = [np.zeros(n_params, dtype=dtype) for _ in slot_names]
+        slot_init = slot_init or {}
+        self.slots = [np.full(n_params, slot_init.get(name, 0.0), dtype=dtype)
+                      for name in slot_names]
         self.step = 0
         self.prev_loss = np.inf
 
     def astype(self, dtype):
         """Cast the slots to dtype (the compute dtype follows X)."""
-        self.slots = [np.ascontiguousarray(s, dtype=dtype) for s in self.slots]
+        self.slots = [None if s is None else np.ascontiguousarray(s, dtype=dtype)
+                      for s in self.slots]
         return self
 
     def state_dict(self):
-        """The slots by name (views, not copies)."""
-        return dict(zip(self.slot_names, self.slots))
+        """The slots in use, by name (views, not copies)."""
+        return {n: s for n, s in zip(self.slot_names, self.slots) if s is not None}
 
     def copy(self):
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        new.slots = [s.copy() for s in self.slots]
+        new.slots = [None if s is None else s.copy() for s in self.slots]
         return new
 
 
 class BaseOptimizer(BaseEstimator):
     """Base class of gainprop's optimizers.
 
-    Subclasses declare ``_kind`` (the C rule), ``_slot_names`` (state arrays)
-    and ``_hyper()`` (hyperparameters in the order the C rule reads them).
+    Subclasses declare ``_kind`` (the C rule), ``_slot_names`` or
+    ``_slots()`` (state arrays, in the order the C rule reads them; a slot
+    may be None for an unused position), ``_slot_init()`` (starting values
+    other than 0) and ``_hyper()`` (hyperparameters in the C order).
     """
 
     _kind = None
@@ -86,8 +109,19 @@ class BaseOptimizer(BaseEstimator):
     #: Does the rule use the global learning rate η?  (Rprop does not.)
     uses_learning_rate = True
     #: Does the rule adapt on the sign of the full-batch gradient?  The
-    #: estimator then defaults to full batches and warns on small ones.
+    #: estimator then defaults to full batches (batch_size='auto') and warns
+    #: when an explicit batch is smaller than ``min_batch_size`` (seed 000:
+    #: "you should not use this technique for online training, or for small
+    #: batches"; seed 001: mini-batches break Rprop's sign test).
     full_batch = False
+    min_batch_size = 1
+    #: State slot holding per-weight rates, summarised per epoch in the
+    #: estimator's ``rate_stats_`` (LocalGain's gains, Rprop's step sizes).
+    _rate_slot = None
+    #: Positions in ``_hyper()`` of small positive guards (ε): in float32 a
+    #: value below the smallest normal number is raised to it (it would
+    #: otherwise underflow to 0 and a division could blow up).
+    _epsilon_positions = ()
 
     def _hyper(self):
         raise NotImplementedError
@@ -95,13 +129,27 @@ class BaseOptimizer(BaseEstimator):
     def _slots(self):
         return self._slot_names
 
+    def _slot_init(self):
+        return {}
+
     def _validate(self):
         self._validate_params()
 
     def _make_state(self, n_params, dtype, lr):
         """Fresh training state for a buffer of n_params parameters."""
         self._validate()
-        return _OptimizerState(self._kind, self._hyper(), lr, self._slots(), n_params, dtype)
+        hyper = list(self._hyper())
+        if np.dtype(dtype) == np.float32:
+            tiny = float(np.finfo(np.float32).tiny)
+            for pos in self._epsilon_positions:
+                if 0 < hyper[pos] < tiny:
+                    hyper[pos] = tiny
+        state = _OptimizerState(self._kind, hyper, lr, [n or "" for n in self._slots()],
+                                n_params, dtype, self._slot_init())
+        # positions the rule does not use get no memory
+        state.slots = [None if not name else arr
+                       for name, arr in zip(self._slots(), state.slots)]
+        return state
 
 
 class SGD(BaseOptimizer):
@@ -173,6 +221,8 @@ class Adam(BaseOptimizer):
         Decay of the second-moment estimate, in [0, 1).
     epsilon : float, default=1e-8
         Added to the denominator for numerical stability.
+    amsgrad : bool, default=False
+        Use the running maximum of v (Reddi et al. 2018), as torch.
     sklearn_form : bool, default=False
         Use scikit-learn's placement of ε (``solver='adam'``).
 
@@ -183,28 +233,407 @@ class Adam(BaseOptimizer):
     """
 
     _kind = _KIND_ADAM
-    _slot_names = ("exp_avg", "exp_avg_sq")
+    _epsilon_positions = (2,)
     _parameter_constraints = {
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "amsgrad": ["boolean"],
         "sklearn_form": ["boolean"],
     }
 
-    def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, sklearn_form=False):
+    def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, amsgrad=False,
+                 sklearn_form=False):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.amsgrad = amsgrad
         self.sklearn_form = sklearn_form
 
+    def _validate(self):
+        super()._validate()
+        if self.amsgrad and self.sklearn_form:
+            raise ValueError("Adam: amsgrad is only available in torch's form "
+                             "(sklearn_form=False).")
+
+    def _slots(self):
+        return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq" if self.amsgrad else None)
+
     def _hyper(self):
-        return (self.beta_1, self.beta_2, self.epsilon, 1.0 if self.sklearn_form else 0.0)
+        return (self.beta_1, self.beta_2, self.epsilon, 1.0 if self.sklearn_form else 0.0,
+                1.0 if self.amsgrad else 0.0)
 
 
-#: String names accepted by ``solver=`` (besides 'lbfgs'), and their classes.
+class LocalGain(BaseOptimizer):
+    r"""Per-weight local gains: learning-rate modifiers that grow while a
+    weight's gradient keeps its sign (seed 000; Hinton's lecture 6d; Jacobs
+    1988).
+
+    .. math::
+
+        p_i &= g_i(t)\,\bar g_i(t-1) \\
+        \gamma_i &\leftarrow \begin{cases} \gamma_i + b & p_i > 0 \\
+                    \gamma_i \cdot p & p_i < 0 \\ \gamma_i & p_i = 0 \end{cases},
+        \quad \gamma_i \leftarrow \operatorname{clip}(\gamma_i, \gamma_{min}, \gamma_{max}) \\
+        \theta_i &\leftarrow \theta_i - \eta\, \gamma_i\, g_i
+
+    Gains start at 1.  With ``smoothing`` s > 0 the sign test compares with
+    a smoothed gradient :math:`\bar g(t) = (1-s) g(t) + s \bar g(t-1)`
+    (Jacobs' delta-bar-delta); s = 0 is Hinton's rule (:math:`\bar g = g`).
+    With ``momentum`` μ > 0: :math:`v \leftarrow \mu v - \eta \gamma g;\ \theta
+    \leftarrow \theta + v`.  ``bonus + penalty = 1`` makes an oscillating gain
+    drift back to 1.
+
+    The sign test needs a reliable gradient: the estimator trains full batch
+    by default with this optimizer and warns on small mini-batches.  The
+    seed's global rates were 0.01 and 0.001 (full batch, sigmoid units); it
+    is an addition to a well-chosen global rate, not a substitute for one.
+    ``rate_stats_`` on the fitted estimator summarises the gains per epoch.
+
+    Parameters
+    ----------
+    bonus : float, default=0.05
+        Additive increase b of a gain whose gradient kept its sign.
+    penalty : float, default=0.95
+        Multiplicative decrease p of a gain whose gradient flipped, in (0, 1).
+    gain_limits : (float, float), default=(0.1, 10.0)
+        Bounds of the gains (Hinton: bound them).
+    smoothing : float, default=0.0
+        s in [0, 1): 0 is Hinton's rule, > 0 Jacobs' delta-bar-delta.
+    momentum : float, default=0.0
+        μ in [0, 1).
+
+    See Also
+    --------
+    Rprop : sign-based per-weight step sizes.
+    """
+
+    _kind = _KIND_LOCALGAIN
+    full_batch = True
+    min_batch_size = 1000
+    _rate_slot = "gain"
+    _parameter_constraints = {
+        "bonus": [Interval(Real, 0, None, closed="left")],
+        "penalty": [Interval(Real, 0, 1, closed="right")],
+        "gain_limits": [tuple, list],
+        "smoothing": [Interval(Real, 0, 1, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def __init__(self, bonus=0.05, penalty=0.95, gain_limits=(0.1, 10.0), smoothing=0.0,
+                 momentum=0.0):
+        self.bonus = bonus
+        self.penalty = penalty
+        self.gain_limits = gain_limits
+        self.smoothing = smoothing
+        self.momentum = momentum
+
+    def _validate(self):
+        super()._validate()
+        lo, hi = _pair(self.gain_limits, "gain_limits")
+        if not 0 < lo <= 1 <= hi:
+            raise ValueError(f"LocalGain: gain_limits must satisfy 0 < low <= 1 <= high (gains "
+                             f"start at 1), got {self.gain_limits!r}.")
+
+    def _slots(self):
+        return ("gain", "prev_grad", "velocity" if self.momentum > 0 else None)
+
+    def _slot_init(self):
+        return {"gain": 1.0}
+
+    def _hyper(self):
+        lo, hi = self.gain_limits
+        return (self.bonus, self.penalty, lo, hi, self.smoothing, self.momentum)
+
+
+_RPROP_VARIANTS = {"rprop+": 0, "rprop-": 1, "irprop+": 2, "irprop-": 3,
+                   "minibatch-irprop-": 4}
+
+
+class Rprop(BaseOptimizer):
+    r"""Resilient back-propagation: per-weight step sizes adapted on the sign
+    of the gradient (Riedmiller & Braun 1993; Igel & Hüsken 2000; seeds 001
+    and 002).  **It ignores the learning rate** (``learning_rate_init`` and
+    any schedule): the step sizes Δ are the rates.
+
+    With :math:`c_i = g_i(t)\, g_i^{stored}(t-1)`:
+
+    .. math::
+
+        \Delta_i \leftarrow \operatorname{clip}(\Delta_i \cdot
+        \{\eta^+ \text{ if } c_i > 0;\ \eta^- \text{ if } c_i < 0;\ 1\},\
+        \Delta_{min}, \Delta_{max})
+
+    and the variants differ on a sign change (c < 0):
+
+    - ``'rprop+'``: undo the previous step (weight backtracking), store 0;
+      otherwise step :math:`-\operatorname{sign}(g)\Delta` and store g;
+    - ``'rprop-'``: always step :math:`-\operatorname{sign}(g)\Delta`;
+    - ``'irprop+'``: as rprop+, but undo only if the loss rose;
+    - ``'irprop-'`` (``torch.optim.Rprop``): no step, store 0;
+    - ``'minibatch-irprop-'`` (seed 002): still step with the decreased Δ,
+      store 0.
+
+    Rprop was designed for full batches (seed 001: the sign of a mini-batch
+    gradient is noisy): the estimator trains full batch by default and warns
+    on small mini-batches; the seed-002 variant is meant for large
+    mini-batches (250 to 2000).  ``rate_stats_`` on the fitted estimator
+    summarises the step sizes per epoch.
+
+    Parameters
+    ----------
+    variant : {'irprop-', 'irprop+', 'rprop+', 'rprop-', 'minibatch-irprop-'}, \
+            default='irprop-'
+    eta_plus : float, default=1.2
+        Increase factor, > 1.
+    eta_minus : float, default=0.5
+        Decrease factor, in (0, 1).
+    step_init : float, default=0.1
+        Δ0 (Riedmiller's value; torch uses its lr, 0.01).
+    step_min, step_max : float, default=1e-6, 50.0
+        Bounds of Δ.
+
+    Examples
+    --------
+    >>> from gainprop.optimizers import Rprop
+    >>> Rprop.seed002()  # the mini-batch iRprop- of seed 002
+    Rprop(step_init=0.001, step_max=0.006, step_min=0.001, variant='minibatch-irprop-')
+    """
+
+    _kind = _KIND_RPROP
+    full_batch = True
+    uses_learning_rate = False
+    _rate_slot = "step_size"
+    _parameter_constraints = {
+        "variant": [StrOptions(set(_RPROP_VARIANTS))],
+        "eta_plus": [Interval(Real, 1, None, closed="neither")],
+        "eta_minus": [Interval(Real, 0, 1, closed="neither")],
+        "step_init": [Interval(Real, 0, None, closed="neither")],
+        "step_min": [Interval(Real, 0, None, closed="left")],
+        "step_max": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, variant="irprop-", eta_plus=1.2, eta_minus=0.5, step_init=0.1,
+                 step_min=1e-6, step_max=50.0):
+        self.variant = variant
+        self.eta_plus = eta_plus
+        self.eta_minus = eta_minus
+        self.step_init = step_init
+        self.step_min = step_min
+        self.step_max = step_max
+
+    @classmethod
+    def seed002(cls):
+        """The mini-batch iRprop− of seed 002 with the paper's settings:
+        η+ = 1.2, η− = 0.5, Δ in [0.001, 0.006], Δ0 = Δmin ("a small
+        value"); for mini-batches of 250 to 2000, stopping at loss < 0.01."""
+        return cls(variant="minibatch-irprop-", eta_plus=1.2, eta_minus=0.5, step_init=0.001,
+                   step_min=0.001, step_max=0.006)
+
+    @property
+    def min_batch_size(self):
+        # seed 002 ran its variant on batches of 250 to 2000
+        return 250 if self.variant == "minibatch-irprop-" else 1000
+
+    def _validate(self):
+        super()._validate()
+        if not self.step_min <= self.step_init <= self.step_max:
+            raise ValueError(
+                "Rprop: need step_min <= step_init <= step_max, got "
+                f"{self.step_min}, {self.step_init}, {self.step_max}."
+            )
+
+    def _slots(self):
+        plus = self.variant in ("rprop+", "irprop+")
+        return ("step_size", "prev", "prev_delta" if plus else None)
+
+    def _slot_init(self):
+        return {"step_size": self.step_init}
+
+    def _hyper(self):
+        return (self.eta_plus, self.eta_minus, self.step_min, self.step_max,
+                _RPROP_VARIANTS[self.variant])
+
+
+class AdaGrad(BaseOptimizer):
+    r"""AdaGrad (Duchi, Hazan & Singer 2011; seed 001), as
+    ``torch.optim.Adagrad``.
+
+    .. math::
+
+        G \leftarrow G + g^2, \qquad
+        \theta \leftarrow \theta - \eta\, g / (\sqrt{G} + \epsilon)
+
+    ε is added to √G (torch's placement); the seed's η / √(ε + G) differs
+    only at ε's scale.  A sensible ``learning_rate_init`` is 0.01.
+
+    Parameters
+    ----------
+    epsilon : float, default=1e-10
+    initial_accumulator : float, default=0.0
+        Starting value of G.
+    """
+
+    _kind = _KIND_ADAGRAD
+    _slot_names = ("sum",)
+    _epsilon_positions = (0,)
+    _parameter_constraints = {
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "initial_accumulator": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(self, epsilon=1e-10, initial_accumulator=0.0):
+        self.epsilon = epsilon
+        self.initial_accumulator = initial_accumulator
+
+    def _slot_init(self):
+        return {"sum": self.initial_accumulator}
+
+    def _hyper(self):
+        return (self.epsilon,)
+
+
+class Adadelta(BaseOptimizer):
+    r"""Adadelta (Zeiler 2012; seed 001), as ``torch.optim.Adadelta``.
+
+    .. math::
+
+        E[g^2] &\leftarrow \rho E[g^2] + (1-\rho) g^2 \\
+        d &\leftarrow \frac{\sqrt{E[\Delta^2] + \epsilon}}{\sqrt{E[g^2] + \epsilon}}\, g,
+        \quad E[\Delta^2] \leftarrow \rho E[\Delta^2] + (1-\rho) d^2,
+        \quad \theta \leftarrow \theta - \eta d
+
+    Zeiler's rule needs no learning rate: use ``learning_rate_init=1.0``
+    (torch's default).  Zeiler's paper used ρ = 0.95.
+
+    Parameters
+    ----------
+    rho : float, default=0.9
+    epsilon : float, default=1e-6
+    """
+
+    _kind = _KIND_ADADELTA
+    _slot_names = ("square_avg", "acc_delta")
+    _epsilon_positions = (1,)
+    _parameter_constraints = {
+        "rho": [Interval(Real, 0, 1, closed="both")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, rho=0.9, epsilon=1e-6):
+        self.rho = rho
+        self.epsilon = epsilon
+
+    def _hyper(self):
+        return (self.rho, self.epsilon)
+
+
+class RMSprop(BaseOptimizer):
+    r"""RMSprop (Hinton, lecture 6e; seed 001), as ``torch.optim.RMSprop``.
+
+    .. math::
+
+        E[g^2] \leftarrow \alpha E[g^2] + (1-\alpha) g^2, \qquad
+        \theta \leftarrow \theta - \eta\, g / (\sqrt{E[g^2]} + \epsilon)
+
+    (The seed's "γ R + γ g²" is a typo for (1 − γ).)  ``centered`` divides
+    by :math:`\sqrt{E[g^2] - E[g]^2} + \epsilon`; ``momentum`` μ keeps a buffer
+    :math:`b \leftarrow \mu b + g / (\ldots)` and steps :math:`-\eta b`.
+    Defaults are torch's (α = 0.99); Hinton's are α = 0.9, η = 0.001.  A
+    sensible ``learning_rate_init`` is 1e-3.
+
+    Parameters
+    ----------
+    alpha : float, default=0.99
+    epsilon : float, default=1e-8
+    centered : bool, default=False
+    momentum : float, default=0.0
+    """
+
+    _kind = _KIND_RMSPROP
+    _epsilon_positions = (1,)
+    _parameter_constraints = {
+        "alpha": [Interval(Real, 0, 1, closed="both")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "centered": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def __init__(self, alpha=0.99, epsilon=1e-8, centered=False, momentum=0.0):
+        self.alpha = alpha
+        self.epsilon = epsilon
+        self.centered = centered
+        self.momentum = momentum
+
+    def _slots(self):
+        return ("square_avg", "grad_avg" if self.centered else None,
+                "momentum_buffer" if self.momentum > 0 else None)
+
+    def _hyper(self):
+        return (self.alpha, self.epsilon, 1.0 if self.centered else 0.0, self.momentum)
+
+
+class AdaMax(BaseOptimizer):
+    r"""AdaMax (Kingma & Ba 2015, section 7.1; seed 001), as
+    ``torch.optim.Adamax``.
+
+    .. math::
+
+        m \leftarrow \beta_1 m + (1-\beta_1) g, \quad
+        u \leftarrow \max(\beta_2 u, |g| + \epsilon), \quad
+        \theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t}\, \frac{m}{u}
+
+    A sensible ``learning_rate_init`` is 2e-3 (the paper's).
+
+    Parameters
+    ----------
+    beta_1 : float, default=0.9
+    beta_2 : float, default=0.999
+    epsilon : float, default=1e-8
+    """
+
+    _kind = _KIND_ADAMAX
+    _slot_names = ("exp_avg", "exp_inf")
+    _epsilon_positions = (2,)
+    _parameter_constraints = {
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def _hyper(self):
+        return (self.beta_1, self.beta_2, self.epsilon)
+
+
+def _pair(value, name):
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair of numbers, got {value!r}.") from None
+    return lo, hi
+
+
+#: String names accepted by ``solver=`` (besides 'lbfgs'): each gives its
+#: optimizer with default settings ('sgd' and 'adam' are scikit-learn's, read
+#: from the estimator's momentum, beta_1, ... parameters).
 OPTIMIZERS = {
     "sgd": SGD,
     "adam": Adam,
+    "localgain": LocalGain,
+    "rprop": Rprop,
+    "rprop+": lambda: Rprop(variant="rprop+"),
+    "rprop-": lambda: Rprop(variant="rprop-"),
+    "irprop+": lambda: Rprop(variant="irprop+"),
+    "irprop-": lambda: Rprop(variant="irprop-"),
+    "adagrad": AdaGrad,
+    "adadelta": Adadelta,
+    "rmsprop": RMSprop,
+    "adamax": AdaMax,
 }
 
 

@@ -1,0 +1,287 @@
+"""Every optimizer against its published rule (numpy), against torch.optim
+where torch has the same rule, and through the estimator."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, train_test_split
+
+from gainprop import MLPClassifier, _core
+from gainprop.optimizers import (
+    OPTIMIZERS,
+    SGD,
+    AdaGrad,
+    Adadelta,
+    Adam,
+    AdaMax,
+    LocalGain,
+    Rprop,
+    RMSprop,
+    get_optimizer,
+)
+
+from optim_reference import REGISTRY, row_id
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _gradients(rng, n, steps, dtype):
+    """Random gradients with frequent sign flips and some exact zeros."""
+    grads = []
+    for _ in range(steps):
+        g = rng.randn(n) * rng.choice([0.1, 1.0, 10.0], size=n)
+        g[rng.rand(n) < 0.1] = 0.0
+        grads.append(g.astype(dtype))
+    return grads
+
+
+def _run_c(opt, w0, grads, lr, losses, dtype, n_threads=1):
+    w = w0.astype(dtype).copy()
+    state = opt._make_state(len(w), dtype, lr)
+    out = []
+    for g, loss in zip(grads, losses):
+        state.loss = loss
+        _core.optimizer_step(w, g, state, n_threads)
+        out.append(w.copy())
+    assert state.step == len(grads)
+    return out, state
+
+
+@pytest.mark.parametrize("row", REGISTRY, ids=row_id)
+def test_matches_published_rule_float64(row):
+    opt, reference, lr = row
+    rng = np.random.RandomState(0)
+    n, steps = 1000, 50
+    w0 = rng.randn(n)
+    grads = _gradients(rng, n, steps, np.float64)
+    losses = list(rng.rand(steps))  # rises and falls (iRprop+)
+    got, _ = _run_c(opt, w0, grads, lr, losses, np.float64)
+    want = reference(opt, w0.copy(), grads, lr, losses)
+    for t, (a, b) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=f"step {t + 1}")
+
+
+@pytest.mark.parametrize("row", REGISTRY, ids=row_id)
+def test_float32_matches_to_float32_precision(row):
+    opt, reference, lr = row
+    rng = np.random.RandomState(1)
+    n, steps = 500, 50
+    w0 = rng.randn(n).astype(np.float32)
+    grads = _gradients(rng, n, steps, np.float32)
+    losses = list(rng.rand(steps))
+    got, state = _run_c(opt, w0, grads, lr, losses, np.float32)
+    assert got[-1].dtype == np.float32
+    assert all(s.dtype == np.float32 for s in state.state_dict().values())
+    want = reference(opt, w0.astype(np.float64), [g.astype(np.float64) for g in grads], lr,
+                     losses)
+    # sign-based rules can take a different branch where a float32 product
+    # rounds to zero; compare where the float64 run agrees on every sign
+    np.testing.assert_allclose(got[-1], want[-1], rtol=2e-4, atol=2e-4 * np.abs(w0).max())
+
+
+@pytest.mark.parametrize("row", REGISTRY, ids=row_id)
+def test_thread_count_does_not_change_the_step(row):
+    opt, _, lr = row
+    rng = np.random.RandomState(2)
+    n = 200_000  # several chunks, run in parallel
+    w0 = rng.randn(n)
+    grads = _gradients(rng, n, 3, np.float64)
+    one, _ = _run_c(opt, w0, grads, lr, [1.0, 2.0, 0.5], np.float64, n_threads=1)
+    two, _ = _run_c(opt, w0, grads, lr, [1.0, 2.0, 0.5], np.float64, n_threads=2)
+    np.testing.assert_array_equal(one[-1], two[-1])
+
+
+def test_seed000_gain_rule():
+    """A weight whose gradient keeps its sign gains `bonus` per step up to the
+    upper limit; one whose gradient alternates decays toward the lower one."""
+    opt = LocalGain(bonus=0.05, penalty=0.95, gain_limits=(0.1, 10.0))
+    state = opt._make_state(2, np.float64, 0.01)
+    w = np.zeros(2)
+    gains = []
+    for t in range(400):
+        g = np.array([1.0, (-1.0) ** t])
+        _core.optimizer_step(w, g, state)
+        gains.append(state.state_dict()["gain"].copy())
+    gains = np.array(gains)
+    # step 1 has no previous gradient: gains stay 1; then +0.05 per step
+    np.testing.assert_allclose(gains[:5, 0], [1.0, 1.05, 1.10, 1.15, 1.20])
+    assert gains[-1, 0] == 10.0 and gains[300, 0] == 10.0
+    np.testing.assert_allclose(gains[:4, 1], [1.0, 0.95, 0.95**2, 0.95**3])
+    assert gains[-1, 1] == pytest.approx(0.1)
+    assert np.all(np.diff(gains[:, 1]) <= 0)
+
+
+def test_string_names_and_sklearn_parameters():
+    for name in OPTIMIZERS:
+        opt = get_optimizer(name)
+        assert opt.__class__.__name__ in {"SGD", "Adam", "LocalGain", "Rprop", "AdaGrad",
+                                          "Adadelta", "RMSprop", "AdaMax"}
+    assert get_optimizer("irprop+").variant == "irprop+"
+    est = MLPClassifier(solver="sgd", momentum=0.3, nesterovs_momentum=False)
+    assert get_optimizer("sgd", est).get_params() == {"momentum": 0.3, "nesterov": False}
+    est = MLPClassifier(solver="adam", beta_1=0.7, beta_2=0.9, epsilon=1e-5)
+    assert get_optimizer("adam", est).get_params() == dict(
+        beta_1=0.7, beta_2=0.9, epsilon=1e-5, amsgrad=False, sklearn_form=True)
+
+
+@pytest.fixture(scope="module")
+def digits_split():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16.0, y, test_size=0.3, random_state=0, stratify=y)
+
+
+@pytest.mark.parametrize("solver,params", [
+    ("sgd", dict(learning_rate_init=0.05)),
+    ("adam", dict(learning_rate_init=1e-3)),
+    (SGD(momentum=0.9, nesterov=True), dict(learning_rate_init=0.05)),
+    (Adam(), dict(learning_rate_init=1e-3)),
+    (Adam(amsgrad=True), dict(learning_rate_init=1e-3)),
+    ("localgain", dict(learning_rate_init=0.1, max_iter=150)),
+    ("rprop", dict(max_iter=100)),
+    ("irprop+", dict(max_iter=100)),
+    ("rprop+", dict(max_iter=100)),
+    ("rprop-", dict(max_iter=100)),
+    (Rprop.seed002(), dict(batch_size=300, max_iter=60)),
+    ("adagrad", dict(learning_rate_init=0.05)),
+    ("adadelta", dict(learning_rate_init=1.0)),
+    ("rmsprop", dict(learning_rate_init=1e-3)),
+    (RMSprop(centered=True, momentum=0.5), dict(learning_rate_init=1e-3)),
+    ("adamax", dict(learning_rate_init=2e-3, max_iter=80)),
+], ids=lambda v: v if isinstance(v, str) else row_id((v,)) if not isinstance(v, dict) else "")
+def test_each_optimizer_learns_digits(digits_split, solver, params):
+    X_train, X_test, y_train, y_test = digits_split
+    params = {"max_iter": 40, **params}
+    clf = MLPClassifier(hidden_layer_sizes=(64,), solver=solver, random_state=0, tol=0.0,
+                        n_iter_no_change=10**6, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # batch-size advice
+        clf.fit(X_train, y_train)
+    assert clf.score(X_test, y_test) >= 0.95
+
+
+def test_full_batch_default_and_small_batch_warning(digits_split):
+    X, _, y, _ = digits_split
+    for solver in (LocalGain(), Rprop(), "rprop"):
+        clf = MLPClassifier(hidden_layer_sizes=(8,), solver=solver, max_iter=2, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)  # default batch: the whole data set, one step per epoch
+        assert clf._optimizer.step == 2
+        with pytest.warns(UserWarning, match="sign of its gradient.*full batches"):
+            clf.set_params(batch_size=32).fit(X, y)
+    # the seed-002 preset is meant for mini-batches of 250 and more
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPClassifier(hidden_layer_sizes=(8,), solver=Rprop.seed002(), batch_size=250,
+                      max_iter=1, random_state=0).fit(X, y)
+    with pytest.warns(UserWarning, match="at least 250"):
+        MLPClassifier(hidden_layer_sizes=(8,), solver=Rprop.seed002(), batch_size=50,
+                      max_iter=1, random_state=0).fit(X, y)
+
+
+def test_rprop_ignores_learning_rate_and_warns_about_schedules(digits_split):
+    from gainprop.schedules import StepDecay
+
+    X, _, y, _ = digits_split
+    a = MLPClassifier(hidden_layer_sizes=(8,), solver="rprop", learning_rate_init=1e-5,
+                      max_iter=3, random_state=0).fit(X, y)
+    b = MLPClassifier(hidden_layer_sizes=(8,), solver="rprop", learning_rate_init=0.5,
+                      max_iter=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a._params, b._params)
+    with pytest.warns(UserWarning, match="does not use the learning rate"):
+        MLPClassifier(hidden_layer_sizes=(8,), solver="rprop", learning_rate=StepDecay(),
+                      max_iter=1, random_state=0).fit(X, y)
+
+
+def test_rate_stats_diagnostics(digits_split):
+    X, _, y, _ = digits_split
+    clf = MLPClassifier(hidden_layer_sizes=(16,), solver=LocalGain(), learning_rate_init=0.1,
+                        max_iter=10, random_state=0).fit(X, y)
+    stats = clf.rate_stats_
+    assert len(stats["mean"]) == len(stats["min"]) == len(stats["max"]) == 10
+    gains = clf._optimizer.state_dict()["gain"]
+    assert stats["max"][-1] == gains.max() and stats["min"][-1] == gains.min()
+    assert stats["mean"][-1] == pytest.approx(gains.mean())
+    assert 0.1 <= stats["min"][-1] <= stats["mean"][-1] <= stats["max"][-1] <= 10
+    clf = MLPClassifier(hidden_layer_sizes=(16,), solver=Rprop(step_init=0.05), max_iter=5,
+                        random_state=0).fit(X, y)
+    assert clf.rate_stats_["max"][0] <= 0.05 * 1.2 + 1e-12
+    assert not hasattr(MLPClassifier(max_iter=2).fit(X, y), "rate_stats_")
+
+
+def test_clone_get_set_params_and_grid_search(digits_split):
+    X, _, y, _ = digits_split
+    est = MLPClassifier(hidden_layer_sizes=(8,), solver=LocalGain(bonus=0.1), max_iter=3,
+                        random_state=0)
+    params = est.get_params()
+    assert params["solver__bonus"] == 0.1
+    twin = clone(est)
+    assert twin.solver is not est.solver and twin.solver.bonus == 0.1
+    est.set_params(solver__penalty=0.8)
+    assert est.solver.penalty == 0.8
+    search = GridSearchCV(
+        MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0),
+        [{"solver": [Adam()], "solver__beta_1": [0.8, 0.9]},
+         {"solver": [Rprop()], "solver__eta_plus": [1.1, 1.3]}],
+        cv=2,
+    ).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert type(search.best_estimator_.solver) in (Adam, Rprop)
+
+
+def test_bad_hyperparameters_are_clear_errors(digits_split):
+    X, _, y, _ = digits_split
+    bad = [
+        (Rprop(eta_plus=0.9), "eta_plus"),
+        (Rprop(eta_minus=1.5), "eta_minus"),
+        (Rprop(step_init=100.0), "step_min <= step_init <= step_max"),
+        (Rprop(variant="rprop++"), "variant"),
+        (LocalGain(gain_limits=(2.0, 10.0)), "gain_limits"),
+        (LocalGain(gain_limits="wide"), "gain_limits"),
+        (LocalGain(penalty=1.5), "penalty"),
+        (AdaGrad(epsilon=0.0), "epsilon"),
+        (Adadelta(rho=1.5), "rho"),
+        (RMSprop(momentum=-0.1), "momentum"),
+        (AdaMax(beta_1=1.0), "beta_1"),
+        (Adam(amsgrad=True, sklearn_form=True), "amsgrad"),
+    ]
+    for opt, match in bad:
+        with pytest.raises(ValueError, match=match):
+            MLPClassifier(solver=opt, max_iter=1).fit(X[:50], y[:50])
+
+
+def test_state_survives_partial_fit_and_pickle_and_warm_start_resets(digits_split):
+    X, _, y, _ = digits_split
+    for solver in (Adam(), LocalGain(momentum=0.5), Rprop(variant="irprop+"), RMSprop(
+            centered=True, momentum=0.9)):
+        a = MLPClassifier(hidden_layer_sizes=(16,), solver=solver, random_state=0,
+                          learning_rate_init=0.01)
+        for _ in range(3):
+            a.partial_fit(X, y, classes=np.arange(10))
+        b = pickle.loads(pickle.dumps(a))
+        assert b._optimizer.step == a._optimizer.step == 3 * (
+            1 if solver.full_batch else int(np.ceil(len(X) / 200)))
+        for _ in range(3):
+            a.partial_fit(X, y)
+            b.partial_fit(X, y)
+        np.testing.assert_array_equal(a._params, b._params)
+        for sa, sb in zip(a._optimizer.slots, b._optimizer.slots):
+            if sa is not None:
+                np.testing.assert_array_equal(sa, sb)
+        # a warm-start fit starts the optimizer afresh, as scikit-learn does
+        a.set_params(warm_start=True, max_iter=1).fit(X, y)
+        assert a._optimizer.step == (1 if solver.full_batch else int(np.ceil(len(X) / 200)))
+
+
+def test_float32_epsilon_guard():
+    state = AdaGrad(epsilon=1e-45).set_params()._make_state(10, np.float32, 0.1)
+    assert state.hyper[0] == np.finfo(np.float32).tiny
+    state = AdaGrad(epsilon=1e-45)._make_state(10, np.float64, 0.1)
+    assert state.hyper[0] == 1e-45
