@@ -1,0 +1,428 @@
+"""gainprop's benchmark: gainprop against scikit-learn and PyTorch, in one run.
+
+    python bench/run.py [--quick] [--only 1,2,...] [--repeats N] [--threads N]
+                        [--json PATH]
+
+Each workload runs the same network, data, batch size, optimizer and epochs
+in every library (float32 unless stated), repeats alternate between the
+libraries, and the table shows median times and the ratios (how many times
+faster gainprop is).  The raw figures go to a JSON file.  Workloads (issue 6):
+
+1. online: load_digits, 64-100-10 relu, batch 1, SGD momentum 0.9 (per epoch)
+2. small mini-batch: load_digits, 64-100-10 relu, batch 32, Adam (per epoch)
+3. seed 000: 841-100-26 sigmoid, 5,000 samples, full batch, 50 epochs; gainprop
+   with local gains, scikit-learn and PyTorch with plain SGD; GEMM floor
+4. seed 002: 3072-2048-1024-512-10 relu, 10,000 samples, batch 250, Adam, one
+   epoch; GEMM floor (the same products by numpy alone)
+5. optimizer step: each optimizer's fused update on 10M float32 parameters, GB/s
+   of the bytes it must move, beside a memory copy
+6. predict throughput (rows/s) for the networks of workloads 2 and 4
+7. threads: workload 4 with 1 and 2 threads
+8. peak memory of workload 4 for the three libraries (fresh processes)
+
+PyTorch is optional: without it its columns are empty.
+"""
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+try:
+    import torch
+except ImportError:  # the benchmark runs without the peer
+    torch = None
+
+
+def _quiet():
+    from sklearn.exceptions import ConvergenceWarning
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    warnings.simplefilter("ignore", UserWarning)
+
+
+# ----------------------------------------------------------------- helpers
+def _median_times(funcs, repeats):
+    """Alternate the callables `repeats` times; median seconds of each."""
+    times = {name: [] for name in funcs}
+    for _ in range(repeats):
+        for name, fn in funcs.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}, times
+
+
+def _torch_mlp(units, activation):
+    act = {"relu": torch.nn.ReLU, "logistic": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[activation]
+    layers = []
+    for i, (a, b) in enumerate(zip(units[:-1], units[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(units) - 2:
+            layers.append(act())
+    return torch.nn.Sequential(*layers)
+
+
+def _torch_train(units, activation, X, y, batch_size, epochs, make_opt, shuffle=True):
+    net = _torch_mlp(units, activation)
+    opt = make_opt(net.parameters())
+    Xt = torch.from_numpy(X)
+    yt = torch.from_numpy(y.astype(np.int64))
+    n = len(X)
+    g = torch.Generator().manual_seed(0)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=g) if shuffle else torch.arange(n)
+        for s in range(0, n, batch_size):
+            idx = order[s : s + batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(Xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+    return net
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y
+
+
+def _gemm_floor(units, n_rows, batch_size, epochs, dtype=np.float32):
+    """Seconds numpy needs for the forward, weight-gradient and delta products
+    of `epochs` epochs (the matrix-product floor of the workload)."""
+    rng = np.random.RandomState(0)
+    Ws = [rng.randn(a, b).astype(dtype) * 0.01 for a, b in zip(units[:-1], units[1:])]
+    acts = [rng.rand(batch_size, u).astype(dtype) for u in units]
+    deltas = [rng.rand(batch_size, u).astype(dtype) for u in units]
+    n_batches = -(-n_rows // batch_size)
+    t0 = time.perf_counter()
+    for _ in range(epochs * n_batches):
+        for i, W in enumerate(Ws):
+            np.matmul(acts[i], W, out=acts[i + 1])
+        for i in range(len(Ws) - 1, -1, -1):
+            acts[i].T @ deltas[i + 1]
+            if i > 0:
+                np.matmul(deltas[i + 1], Ws[i].T, out=deltas[i])
+    return time.perf_counter() - t0
+
+
+def _row(name, times, work=None):
+    gp = times.get("gainprop")
+    out = {"workload": name, "seconds": times}
+    if gp:
+        for other in ("scikit-learn", "pytorch", "gemm floor"):
+            if times.get(other):
+                out[f"vs {other}"] = times[other] / gp
+    if work:
+        out.update(work)
+    return out
+
+
+# ---------------------------------------------------------------- workloads
+def w1_online(args):
+    from sklearn.neural_network import MLPClassifier as Sk
+
+    from gainprop import MLPClassifier as Gp
+
+    X, y = _digits()
+    if args.quick:
+        X, y = X[:300], y[:300]
+    kw = dict(hidden_layer_sizes=(100,), solver="sgd", momentum=0.9, nesterovs_momentum=False,
+              batch_size=1, learning_rate_init=0.001, max_iter=1, random_state=0)
+    funcs = {"gainprop": lambda: Gp(**kw).fit(X, y), "scikit-learn": lambda: Sk(**kw).fit(X, y)}
+    if torch is not None:
+        funcs["pytorch"] = lambda: _torch_train(
+            (64, 100, 10), "relu", X, y, 1, 1,
+            lambda p: torch.optim.SGD(p, lr=0.001, momentum=0.9))
+    med, raw = _median_times(funcs, args.repeats)
+    return _row("1 online (batch 1, SGD momentum), s/epoch", med, {"raw": raw})
+
+
+def w2_minibatch(args):
+    from sklearn.neural_network import MLPClassifier as Sk
+
+    from gainprop import MLPClassifier as Gp
+
+    X, y = _digits()
+    epochs = 2 if args.quick else 10
+    kw = dict(hidden_layer_sizes=(100,), solver="adam", batch_size=32, max_iter=epochs,
+              random_state=0, tol=0, n_iter_no_change=10**6)
+    funcs = {"gainprop": lambda: Gp(**kw).fit(X, y), "scikit-learn": lambda: Sk(**kw).fit(X, y)}
+    if torch is not None:
+        funcs["pytorch"] = lambda: _torch_train(
+            (64, 100, 10), "relu", X, y, 32, epochs, lambda p: torch.optim.Adam(p, lr=1e-3))
+    med, raw = _median_times(funcs, args.repeats)
+    med = {k: v / epochs for k, v in med.items()}
+    return _row("2 mini-batch (batch 32, Adam), s/epoch", med, {"raw": raw})
+
+
+def w3_seed000(args):
+    from sklearn.neural_network import MLPClassifier as Sk
+
+    from gainprop import MLPClassifier as Gp
+    from gainprop.optimizers import LocalGain
+
+    n, epochs = (1000, 5) if args.quick else (5000, 50)
+    rng = np.random.RandomState(0)
+    X = rng.rand(n, 841).astype(np.float32)
+    y = rng.randint(0, 26, n)
+    kw = dict(hidden_layer_sizes=(100,), activation="logistic", batch_size=n, shuffle=False,
+              learning_rate_init=0.01, max_iter=epochs, tol=0, n_iter_no_change=10**6,
+              random_state=0, alpha=0.0)
+    funcs = {
+        "gainprop": lambda: Gp(solver=LocalGain(), **kw).fit(X, y),
+        "scikit-learn": lambda: Sk(solver="sgd", momentum=0.0, **kw).fit(X, y),
+    }
+    if torch is not None:
+        funcs["pytorch"] = lambda: _torch_train(
+            (841, 100, 26), "logistic", X, y, n, epochs, lambda p: torch.optim.SGD(p, lr=0.01),
+            shuffle=False)
+    funcs["gemm floor"] = lambda: _gemm_floor((841, 100, 26), n, n, epochs)
+    med, raw = _median_times(funcs, args.repeats)
+    return _row(f"3 seed 000 (841-100-26, full batch {n}, {epochs} epochs), s", med,
+                {"raw": raw, "gemm floor ratio": med["gainprop"] / med["gemm floor"]})
+
+
+def _seed002_setup(quick):
+    n, units = (1000, (3072, 256, 128, 64, 10)) if quick else (10000, (3072, 2048, 1024, 512, 10))
+    rng = np.random.RandomState(0)
+    X = rng.rand(n, 3072).astype(np.float32)
+    y = rng.randint(0, 10, n)
+    return X, y, units
+
+
+def _gp_seed002(X, y, units, n_threads=None):
+    from gainprop import MLPClassifier as Gp
+
+    return Gp(hidden_layer_sizes=units[1:-1], solver="adam", batch_size=250, max_iter=1,
+              random_state=0, n_threads=n_threads).fit(X, y)
+
+
+def w4_seed002(args):
+    from sklearn.neural_network import MLPClassifier as Sk
+
+    X, y, units = _seed002_setup(args.quick)
+    funcs = {
+        "gainprop": lambda: _gp_seed002(X, y, units),
+        "scikit-learn": lambda: Sk(hidden_layer_sizes=units[1:-1], solver="adam",
+                                   batch_size=250, max_iter=1, random_state=0).fit(X, y),
+    }
+    if torch is not None:
+        funcs["pytorch"] = lambda: _torch_train(units, "relu", X, y, 250, 1,
+                                                lambda p: torch.optim.Adam(p, lr=1e-3))
+    funcs["gemm floor"] = lambda: _gemm_floor(units, len(X), 250, 1)
+    med, raw = _median_times(funcs, max(1, args.repeats - 2) if not args.quick else 1)
+    name = "-".join(map(str, units))
+    return _row(f"4 seed 002 ({name}, batch 250, Adam), s/epoch", med,
+                {"raw": raw, "gemm floor ratio": med["gainprop"] / med["gemm floor"]})
+
+
+def w5_optimizer_step(args):
+    from gainprop import _core
+    from gainprop.optimizers import OPTIMIZERS, get_optimizer
+
+    n = 1_000_000 if args.quick else 10_000_000
+    rng = np.random.RandomState(0)
+    w = rng.randn(n).astype(np.float32)
+    g = rng.randn(n).astype(np.float32)
+    dst = np.empty_like(w)
+    reps = 3 if args.quick else 10
+    item = 4
+
+    def bw(fn, bytes_moved):
+        fn()
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        return bytes_moved * reps / (time.perf_counter() - t0) / 1e9
+
+    copy_gbs = bw(lambda: np.copyto(dst, w), 2 * n * item)
+    threads = args.threads or os.cpu_count()
+    results = {"memory copy": copy_gbs}
+    seen = set()
+    for name in OPTIMIZERS:
+        opt = get_optimizer(name)
+        key = repr(opt)
+        if key in seen:
+            continue
+        seen.add(key)
+        state = opt._make_state(n, np.float32, 1e-3)
+        k = sum(s is not None for s in state.slots)
+        # read params, grad and each slot; write params and each slot
+        moved = (2 + k) * n * item + (1 + k) * n * item
+        results[name] = bw(lambda: _core.optimizer_step(w, g, state, threads), moved)
+    return {"workload": f"5 optimizer step ({n / 1e6:g}M float32 params), GB/s",
+            "gbs": results,
+            "fraction of copy": {k: v / copy_gbs for k, v in results.items()}}
+
+
+def w6_predict(args):
+    from gainprop import MLPClassifier as Gp
+    from sklearn.neural_network import MLPClassifier as Sk
+
+    out = {}
+    X, y = _digits()
+    Xb = np.tile(X, (20, 1))
+    kw = dict(hidden_layer_sizes=(100,), max_iter=2, random_state=0)
+    gp, sk = Gp(**kw).fit(X, y), Sk(**kw).fit(X, y)
+    funcs = {"gainprop": lambda: gp.predict_proba(Xb), "scikit-learn": lambda: sk.predict_proba(Xb)}
+    if torch is not None:
+        net = _torch_mlp((64, 100, 10), "relu")
+        Xt = torch.from_numpy(Xb)
+
+        def tp():
+            with torch.no_grad():
+                torch.softmax(net(Xt), dim=1)
+
+        funcs["pytorch"] = tp
+    med, _ = _median_times(funcs, args.repeats)
+    out["digits net, rows/s"] = {k: len(Xb) / v for k, v in med.items()}
+    X4, y4, units = _seed002_setup(args.quick)
+    gp4 = Gp(hidden_layer_sizes=units[1:-1], max_iter=1, batch_size=250, random_state=0)
+    gp4.fit(X4[:500], y4[:500])
+    sk4 = Sk(hidden_layer_sizes=units[1:-1], max_iter=1, batch_size=250, random_state=0)
+    sk4.fit(X4[:500], y4[:500])
+    funcs = {"gainprop": lambda: gp4.predict_proba(X4),
+             "scikit-learn": lambda: sk4.predict_proba(X4)}
+    if torch is not None:
+        net4 = _torch_mlp(units, "relu")
+        X4t = torch.from_numpy(X4)
+
+        def tp4():
+            with torch.no_grad():
+                torch.softmax(net4(X4t), dim=1)
+
+        funcs["pytorch"] = tp4
+    med, _ = _median_times(funcs, max(1, args.repeats - 2))
+    out["seed 002 net, rows/s"] = {k: len(X4) / v for k, v in med.items()}
+    return {"workload": "6 predict throughput", "rows_per_second": out}
+
+
+def w7_threads(args):
+    X, y, units = _seed002_setup(args.quick)
+    funcs = {"1 thread": lambda: _gp_seed002(X, y, units, 1),
+             "2 threads": lambda: _gp_seed002(X, y, units, 2)}
+    med, raw = _median_times(funcs, max(1, args.repeats - 2) if not args.quick else 1)
+    return {"workload": "7 threads (workload 4, gainprop)", "seconds": med,
+            "speed-up 1->2": med["1 thread"] / med["2 threads"]}
+
+
+_MEMORY_SNIPPET = r"""
+import sys, json, numpy as np
+sys.path.insert(0, {here!r})
+import run
+X, y, units = run._seed002_setup({quick})
+def vmhwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) * 1024
+    return 0
+lib = {lib!r}
+if lib == "pytorch":
+    import torch
+import gainprop, sklearn.neural_network
+base = vmhwm()
+if lib == "gainprop":
+    run._gp_seed002(X, y, units)
+elif lib == "scikit-learn":
+    sklearn.neural_network.MLPClassifier(hidden_layer_sizes=units[1:-1], solver="adam",
+        batch_size=250, max_iter=1, random_state=0).fit(X, y)
+else:
+    run._torch_train(units, "relu", X, y, 250, 1, lambda p: torch.optim.Adam(p, lr=1e-3))
+print(json.dumps({{"peak": vmhwm(), "base": base}}))
+"""
+
+
+def w8_memory(args):
+    libs = ["gainprop", "scikit-learn"] + (["pytorch"] if torch is not None else [])
+    out = {}
+    for lib in libs:
+        code = _MEMORY_SNIPPET.format(here=HERE, quick=args.quick, lib=lib)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              cwd=HERE, timeout=1800)
+        if proc.returncode != 0:
+            out[lib] = {"error": proc.stderr.strip().splitlines()[-1:]}
+            continue
+        rec = json.loads(proc.stdout.strip().splitlines()[-1])
+        out[lib] = {"peak MB": rec["peak"] / 1e6, "above baseline MB": (rec["peak"] - rec["base"]) / 1e6}
+    return {"workload": "8 peak memory of workload 4 (fresh process)", "memory": out}
+
+
+WORKLOADS = {1: w1_online, 2: w2_minibatch, 3: w3_seed000, 4: w4_seed002,
+             5: w5_optimizer_step, 6: w6_predict, 7: w7_threads, 8: w8_memory}
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _print(result):
+    print(f"\n== {result['workload']}")
+    if "seconds" in result:
+        for k, v in result["seconds"].items():
+            print(f"   {k:14s} {v:10.4f} s")
+        for k, v in result.items():
+            if k.startswith("vs ") or k in ("gemm floor ratio", "speed-up 1->2"):
+                label = (f"gainprop is {v:.1f}x faster than {k[3:]}" if k.startswith("vs ")
+                         else f"{k}: {v:.2f}")
+                print(f"   {label}")
+    for key in ("gbs", "rows_per_second", "memory"):
+        if key in result:
+            for k, v in result[key].items():
+                extra = ""
+                if key == "gbs":
+                    extra = f"  ({result['fraction of copy'][k]:.0%} of copy)"
+                print(f"   {k:20s} {v if isinstance(v, dict) else _fmt(v)}{extra}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat (smoke)")
+    parser.add_argument("--only", default=None, help="comma-separated workload numbers")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="n_threads for workload 5")
+    parser.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"))
+    args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 5
+    _quiet()
+    chosen = sorted(WORKLOADS) if not args.only else [int(x) for x in args.only.split(",")]
+    import gainprop
+    import sklearn
+
+    meta = {"gainprop": gainprop.__version__, "scikit-learn": sklearn.__version__,
+            "torch": getattr(torch, "__version__", None), "numpy": np.__version__,
+            "python": platform.python_version(), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "quick": args.quick, "repeats": args.repeats,
+            "command": " ".join([os.path.basename(sys.argv[0])] + (argv or sys.argv[1:]))}
+    print(f"gainprop benchmark: {meta}")
+    results = []
+    for k in chosen:
+        res = WORKLOADS[k](args)
+        _print(res)
+        results.append(res)
+        sys.stdout.flush()
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump({"meta": meta, "results": results}, f, indent=1, default=float)
+    print(f"\nraw figures: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
