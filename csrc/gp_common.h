@@ -26,11 +26,10 @@
 #define GP_COL_BLOCK 64       /* columns per column-sum task */
 
 /* Matrix products of at least this many multiply-adds are split into blocks of
- * at least GP_GEMM_MIN_BLOCK rows (or columns) of the result, at most
- * GP_GEMM_MAX_BLOCKS of them, run by our threads (see gp_gemm_rm). */
+ * at least GP_GEMM_MIN_BLOCK rows (or columns) of the result, run by our
+ * threads (see gp_gemm_rm). */
 #define GP_GEMM_PAR_MIN_FLOPS 262144.0
 #define GP_GEMM_MIN_BLOCK 256
-#define GP_GEMM_MAX_BLOCKS 16
 
 static inline int gp_threads_for(int n_threads, int64_t work)
 {

@@ -512,8 +512,17 @@ static void SFX(gp_gemm_rm)(const gp_net *net, int trans_a, int trans_b, int64_t
     const int64_t len = split_rows ? m : n;
     int64_t n_blocks = 1, blk;
     int nt;
-    if ((double)m * (double)n * (double)k >= GP_GEMM_PAR_MIN_FLOPS)
-        n_blocks = gp_min64(GP_GEMM_MAX_BLOCKS, len / GP_GEMM_MIN_BLOCK);
+    if ((double)m * (double)n * (double)k >= GP_GEMM_PAR_MIN_FLOPS) {
+        /* the most blocks of at least GP_GEMM_MIN_BLOCK from a ladder of counts
+         * that 2, 3 and 4 threads share evenly */
+        static const int64_t ladder[] = {24, 12, 8, 6, 4, 2};
+        size_t j;
+        for (j = 0; j < sizeof ladder / sizeof ladder[0]; ++j)
+            if (len / ladder[j] >= GP_GEMM_MIN_BLOCK) {
+                n_blocks = ladder[j];
+                break;
+            }
+    }
     if (n_blocks <= 1) {
         SFX(gp_gemm_block)(net, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
