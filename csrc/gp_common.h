@@ -29,7 +29,45 @@
  * at least GP_GEMM_MIN_BLOCK rows (or columns) of the result, run by our
  * threads (see gp_gemm_rm). */
 #define GP_GEMM_PAR_MIN_FLOPS 262144.0
+/* ... and products of at most this many run as plain loops, without BLAS */
+#define GP_SMALL_GEMM_FLOPS 16384.0
 #define GP_GEMM_MIN_BLOCK 256
+
+/* Accumulator lanes of element-wise reductions (see gp_l2_init). */
+#define GP_LANES 8
+
+/*
+ * GP_FOR(nt, i, n, { body }): for (i = 0; i < n; ++i) body, run by nt OpenMP
+ * threads (static schedule) when nt > 1 and on the calling thread otherwise.
+ * The serial path does not enter the OpenMP runtime at all: an inactive
+ * parallel region still costs about half a microsecond, which online learning
+ * pays several times per sample.  GP_FOR_DYNAMIC hands out iterations one at
+ * a time (blocks of a matrix product).
+ */
+#if defined(_MSC_VER)
+#define GP_PRAGMA(x) __pragma(x)
+#else
+#define GP_PRAGMA(x) _Pragma(#x)
+#endif
+#ifdef _OPENMP
+#define GP_FOR_SCHED(sched, nt, i, n, ...)                                  \
+    do {                                                                    \
+        if ((nt) > 1) {                                                     \
+            GP_PRAGMA(omp parallel for schedule(sched) num_threads(nt))     \
+            for (i = 0; i < (n); ++i) __VA_ARGS__                           \
+        } else {                                                            \
+            for (i = 0; i < (n); ++i) __VA_ARGS__                           \
+        }                                                                   \
+    } while (0)
+#else
+#define GP_FOR_SCHED(sched, nt, i, n, ...)                                  \
+    do {                                                                    \
+        (void)(nt);                                                         \
+        for (i = 0; i < (n); ++i) __VA_ARGS__                               \
+    } while (0)
+#endif
+#define GP_FOR(nt, i, n, ...) GP_FOR_SCHED(static, nt, i, n, __VA_ARGS__)
+#define GP_FOR_DYNAMIC(nt, i, n, ...) GP_FOR_SCHED(dynamic, nt, i, n, __VA_ARGS__)
 
 static inline int gp_threads_for(int n_threads, int64_t work)
 {

@@ -51,8 +51,7 @@ static void SFX(gp_bias_act)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRICT b, int
 {
     int nt = gp_threads_for(n_threads, n_rows * n_cols);
     int64_t r;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (r = 0; r < n_rows; ++r) {
+GP_FOR(nt, r, n_rows, {
         REAL *z = Z + r * n_cols;
         int64_t c;
         switch (act) {
@@ -76,7 +75,7 @@ static void SFX(gp_bias_act)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRICT b, int
             for (c = 0; c < n_cols; ++c) z[c] = z[c] + b[c];
             break;
         }
-    }
+    });
 }
 
 /* In-place softmax of each row (max subtracted, so exp never overflows). */
@@ -84,8 +83,7 @@ static void SFX(gp_softmax_rows)(REAL *Z, int64_t n_rows, int64_t n_cols, int n_
 {
     int nt = gp_threads_for(n_threads, n_rows * n_cols);
     int64_t r;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (r = 0; r < n_rows; ++r) {
+GP_FOR(nt, r, n_rows, {
         REAL *z = Z + r * n_cols;
         REAL m = z[0], s = 0;
         int64_t c;
@@ -95,7 +93,7 @@ static void SFX(gp_softmax_rows)(REAL *Z, int64_t n_rows, int64_t n_cols, int n_
             s += z[c];
         }
         for (c = 0; c < n_cols; ++c) z[c] /= s;
-    }
+    });
 }
 
 /*
@@ -116,8 +114,7 @@ static void SFX(gp_output_loss_delta)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRI
     const REAL lo = EPS, hi = (REAL)1 - EPS;
     int nt = gp_threads_for(n_threads, n_rows * n_out * 8);
     int64_t ch;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (ch = 0; ch < n_chunks; ++ch) {
+GP_FOR(nt, ch, n_chunks, {
         const int64_t r_end = gp_min64(n_rows, (ch + 1) * GP_ROW_CHUNK);
         double acc = 0.0;
         int64_t r;
@@ -186,7 +183,7 @@ static void SFX(gp_output_loss_delta)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRI
             acc += (double)s * (double)l;
         }
         partial[ch] = acc;
-    }
+    });
 }
 
 /* Output activation for prediction (no loss): Z = out_act(Z + b). */
@@ -218,8 +215,7 @@ static void SFX(gp_backprop_act)(REAL *D, const REAL *A,
     int nt = gp_threads_for(n_threads, n_rows * n_cols);
     int64_t blk;
     if (nt > n_blocks) nt = (int)n_blocks;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (blk = 0; blk < n_blocks; ++blk) {
+GP_FOR(nt, blk, n_blocks, {
         const int64_t c0 = blk * GP_COL_BLOCK;
         const int64_t w = gp_min64(GP_COL_BLOCK, n_cols - c0);
         double acc[GP_COL_BLOCK];
@@ -247,7 +243,7 @@ static void SFX(gp_backprop_act)(REAL *D, const REAL *A,
             REAL v = (REAL)(acc[c] / sw_sum);
             gb[c0 + c] = accumulate ? gb[c0 + c] + v : v;
         }
-    }
+    });
 }
 
 /*
@@ -270,8 +266,7 @@ static void SFX(gp_bn_forward_train)(REAL *GP_RESTRICT Z, REAL *GP_RESTRICT Xh,
     int nt = gp_threads_for(n_threads, m * u * 4);
     int64_t blk;
     if (nt > n_blocks) nt = (int)n_blocks;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (blk = 0; blk < n_blocks; ++blk) {
+GP_FOR(nt, blk, n_blocks, {
         const int64_t c0 = blk * GP_COL_BLOCK;
         const int64_t w = gp_min64(GP_COL_BLOCK, u - c0);
         double mean[GP_COL_BLOCK], var[GP_COL_BLOCK];
@@ -312,7 +307,7 @@ static void SFX(gp_bn_forward_train)(REAL *GP_RESTRICT Z, REAL *GP_RESTRICT Xh,
                 z[c] = SFX(gp_act)(act, gamma[c0 + c] * x + beta[c0 + c]);
             }
         }
-    }
+    });
 }
 
 /*
@@ -332,8 +327,7 @@ static void SFX(gp_bn_backward)(REAL *GP_RESTRICT D, const REAL *GP_RESTRICT A,
     int nt = gp_threads_for(n_threads, m * u * 4);
     int64_t blk;
     if (nt > n_blocks) nt = (int)n_blocks;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (blk = 0; blk < n_blocks; ++blk) {
+GP_FOR(nt, blk, n_blocks, {
         const int64_t c0 = blk * GP_COL_BLOCK;
         const int64_t w = gp_min64(GP_COL_BLOCK, u - c0);
         double sb[GP_COL_BLOCK], sg[GP_COL_BLOCK], sz[GP_COL_BLOCK];
@@ -368,7 +362,7 @@ static void SFX(gp_bn_backward)(REAL *GP_RESTRICT D, const REAL *GP_RESTRICT A,
             }
         }
         for (c = 0; c < w; ++c) gb[c0 + c] = (REAL)(sz[c] / sw_sum);
-    }
+    });
 }
 
 /* Prediction through batch normalisation with the running statistics, as one
@@ -386,12 +380,11 @@ static void SFX(gp_bn_forward_eval)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRICT
         st[c] = s;
         st[u + c] = beta[c] + s * (b[c] - run_mean[c]);
     }
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (r = 0; r < m; ++r) {
+GP_FOR(nt, r, m, {
         REAL *z = Z + r * u;
         int64_t j;
         for (j = 0; j < u; ++j) z[j] = SFX(gp_act)(act, st[j] * z[j] + st[u + j]);
-    }
+    });
     (void)c;
 }
 
@@ -404,17 +397,24 @@ static double SFX(gp_l2_init)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, i
     int nt = gp_threads_for(n_threads, n);
     int64_t ch;
     double total = 0.0;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (ch = 0; ch < n_chunks; ++ch) {
+GP_FOR(nt, ch, n_chunks, {
         const int64_t e = gp_min64(n, (ch + 1) * GP_ELEM_CHUNK);
-        double acc = 0.0;
-        int64_t i;
-        for (i = ch * GP_ELEM_CHUNK; i < e; ++i) {
-            acc += (double)W[i] * (double)W[i];
+        /* GP_LANES independent accumulators, added in a fixed order: the
+         * sum vectorises yet stays the same for any thread count */
+        double acc[GP_LANES] = {0};
+        int64_t i, j;
+        for (i = ch * GP_ELEM_CHUNK; i + GP_LANES <= e; i += GP_LANES)
+            for (j = 0; j < GP_LANES; ++j) {
+                acc[j] += (double)W[i + j] * (double)W[i + j];
+                gW[i + j] = cf * W[i + j];
+            }
+        for (; i < e; ++i) {
+            acc[0] += (double)W[i] * (double)W[i];
             gW[i] = cf * W[i];
         }
-        partial[ch] = acc;
-    }
+        for (j = 1; j < GP_LANES; ++j) acc[0] += acc[j];
+        partial[ch] = acc[0];
+    });
     for (ch = 0; ch < n_chunks; ++ch) total += partial[ch];
     return total;
 }
@@ -426,8 +426,9 @@ static void SFX(gp_gather_rows)(REAL *GP_RESTRICT dst, const REAL *GP_RESTRICT s
 {
     int nt = gp_threads_for(n_threads, n * n_cols);
     int64_t r;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (r = 0; r < n; ++r) memcpy(dst + r * n_cols, src + rows[r] * n_cols, (size_t)n_cols * sizeof(REAL));
+    GP_FOR(nt, r, n, {
+        memcpy(dst + r * n_cols, src + rows[r] * n_cols, (size_t)n_cols * sizeof(REAL));
+    });
 }
 
 /* Z (n x u) = X[rows] (CSR) @ W (n_cols x u); row i of the block is X row
@@ -439,8 +440,7 @@ static void SFX(gp_csr_matmul)(const gp_matrix *X, const int64_t *rows, int64_t 
     const REAL *val = (const REAL *)X->data;
     int nt = gp_threads_for(n_threads, n * u * 4);
     int64_t r;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (r = 0; r < n; ++r) {
+GP_FOR(nt, r, n, {
         const int64_t row = rows ? rows[r] : start + r;
         REAL *z = Z + r * u;
         int64_t p, c;
@@ -450,7 +450,7 @@ static void SFX(gp_csr_matmul)(const gp_matrix *X, const int64_t *rows, int64_t 
             const REAL *w = W + X->indices[p] * u;
             for (c = 0; c < u; ++c) z[c] += v * w[c];
         }
-    }
+    });
 }
 
 /* gW (n_cols x u) += scale * X[rows]^T (CSR) @ D (n x u).  Threads own column
@@ -465,8 +465,7 @@ static void SFX(gp_csr_grad)(const gp_matrix *X, const int64_t *rows, int64_t st
     int nt = gp_threads_for(n_threads, n * u * 4);
     int64_t blk;
     if (nt > n_blocks) nt = (int)n_blocks;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (blk = 0; blk < n_blocks; ++blk) {
+GP_FOR(nt, blk, n_blocks, {
         const int64_t c0 = blk * GP_COL_BLOCK;
         const int64_t w = gp_min64(GP_COL_BLOCK, u - c0);
         int64_t r, p, c;
@@ -479,7 +478,7 @@ static void SFX(gp_csr_grad)(const gp_matrix *X, const int64_t *rows, int64_t st
                 for (c = 0; c < w; ++c) g[c] += v * d[c];
             }
         }
-    }
+    });
 }
 
 /* C (m x n, row-major) = alpha * op(A) @ op(B) + beta * C with row-major
@@ -492,6 +491,48 @@ static void SFX(gp_gemm_block)(const gp_net *net, int trans_a, int trans_b, int6
     int M = (int)n, N = (int)m, K = (int)k, LDA = (int)ldb, LDB = (int)lda, LDC = (int)ldc;
     if (m == 0 || n == 0) return;
     GEMM(&ta, &tb, &M, &N, &K, &alpha, (REAL *)B, &LDA, (REAL *)A, &LDB, &beta, C, &LDC);
+}
+
+/*
+ * The same product for tiny shapes (online learning, small layers), as plain
+ * loops: below GP_SMALL_GEMM_FLOPS multiply-adds a BLAS call costs more than
+ * the arithmetic.  Every element is summed over k in order.
+ */
+static void SFX(gp_gemm_small)(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                               REAL alpha, const REAL *A, int64_t lda, const REAL *B, int64_t ldb,
+                               REAL beta, REAL *C, int64_t ldc)
+{
+    int64_t i, j, p;
+    for (i = 0; i < m; ++i) {
+        REAL *c = C + i * ldc;
+        if (beta == 0)
+            for (j = 0; j < n; ++j) c[j] = 0;
+        else if (beta != 1)
+            for (j = 0; j < n; ++j) c[j] *= beta;
+    }
+    if (!trans_b) { /* C += alpha op(A) B, B rows contiguous: axpy over C's rows */
+        for (i = 0; i < m; ++i) {
+            REAL *GP_RESTRICT c = C + i * ldc;
+            for (p = 0; p < k; ++p) {
+                const REAL a = alpha * (trans_a ? A[p * lda + i] : A[i * lda + p]);
+                const REAL *GP_RESTRICT b = B + p * ldb;
+                if (a == 0) continue;
+                for (j = 0; j < n; ++j) c[j] += a * b[j];
+            }
+        }
+    } else { /* C += alpha op(A) B^T: dot products of rows */
+        for (i = 0; i < m; ++i) {
+            for (j = 0; j < n; ++j) {
+                const REAL *b = B + j * ldb;
+                REAL acc = 0;
+                if (trans_a)
+                    for (p = 0; p < k; ++p) acc += A[p * lda + i] * b[p];
+                else
+                    for (p = 0; p < k; ++p) acc += A[i * lda + p] * b[p];
+                C[i * ldc + j] += alpha * acc;
+            }
+        }
+    }
 }
 
 /*
@@ -512,6 +553,11 @@ static void SFX(gp_gemm_rm)(const gp_net *net, int trans_a, int trans_b, int64_t
     const int64_t len = split_rows ? m : n;
     int64_t n_blocks = 1, blk;
     int nt;
+    if ((double)m * (double)n * (double)k <= GP_SMALL_GEMM_FLOPS) {
+        if (m > 0 && n > 0)
+            SFX(gp_gemm_small)(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     if ((double)m * (double)n * (double)k >= GP_GEMM_PAR_MIN_FLOPS) {
         /* the most blocks of at least GP_GEMM_MIN_BLOCK from a ladder of counts
          * that 2, 3 and 4 threads share evenly */
@@ -528,8 +574,7 @@ static void SFX(gp_gemm_rm)(const gp_net *net, int trans_a, int trans_b, int64_t
         return;
     }
     nt = (int)gp_min64(net->n_threads, n_blocks);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
-    for (blk = 0; blk < n_blocks; ++blk) {
+GP_FOR_DYNAMIC(nt, blk, n_blocks, {
         /* boundaries on multiples of 8 rows/columns */
         const int64_t b0 = ((len * blk / n_blocks) / 8) * 8;
         const int64_t b1 = blk + 1 == n_blocks ? len : ((len * (blk + 1) / n_blocks) / 8) * 8;
@@ -542,7 +587,7 @@ static void SFX(gp_gemm_rm)(const gp_net *net, int trans_a, int trans_b, int64_t
             SFX(gp_gemm_block)(net, trans_a, trans_b, m, b1 - b0, k, alpha, A, lda, Bb, ldb, beta,
                                C + b0, ldc);
         }
-    }
+    });
 }
 
 /* Work buffer layout: per layer i >= 1, act_i then delta_i (chunk_rows x

@@ -23,8 +23,7 @@ void SFX(gp_optim_step)(gp_optimizer *opt, int64_t n, REAL *params, const REAL *
     REAL *s2 = (REAL *)opt->state[2];
     int nt = gp_threads_for(n_threads, n);
     int64_t ch;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (ch = 0; ch < n_chunks; ++ch) {
+GP_FOR(nt, ch, n_chunks, {
         const int64_t b = ch * GP_ELEM_CHUNK, e = gp_min64(n, b + GP_ELEM_CHUNK);
         switch (opt->kind) {
         case GP_OPT_SGD:
@@ -54,7 +53,7 @@ void SFX(gp_optim_step)(gp_optimizer *opt, int64_t n, REAL *params, const REAL *
         default:
             break;
         }
-    }
+    });
     opt->t = t;
     opt->prev_loss = opt->loss;
 }
