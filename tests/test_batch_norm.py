@@ -2,12 +2,9 @@
 persistence."""
 
 import pickle
-import warnings
-
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 
 from gainprop import MLPClassifier, MLPRegressor, _core
 from gainprop._engine import Engine, Layout, Matrix

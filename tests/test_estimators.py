@@ -6,14 +6,12 @@ import pickle
 import signal
 import threading
 import time
-import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn import neural_network as sknn
 from sklearn.datasets import load_digits, make_multilabel_classification
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler

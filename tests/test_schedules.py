@@ -3,7 +3,6 @@
 import io
 import pickle
 import sys
-import warnings
 
 import numpy as np
 import pytest

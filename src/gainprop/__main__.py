@@ -8,29 +8,16 @@ compares gainprop with scikit-learn on ``load_digits`` for several solvers;
 
 import argparse
 import sys
-import time
-import warnings
-
-
-def _fit_timed(est, X, y):
-    from sklearn.exceptions import ConvergenceWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        t0 = time.perf_counter()
-        est.fit(X, y)
-        return time.perf_counter() - t0
 
 
 def letters_demo(args):
-    import numpy as np
     from sklearn.neural_network import MLPClassifier as SkMLP
 
     import gainprop
     from gainprop import MLPClassifier
     from gainprop.callbacks import ProgressBar
     from gainprop.datasets import load_letters
-    from gainprop.experiments import _plot_curves, _print_table
+    from gainprop.experiments import _fit, _plot_curves, _print_table
     from gainprop.optimizers import LocalGain
 
     n_train, n_test, epochs = args.n_train, args.n_test, args.epochs
@@ -55,7 +42,7 @@ def letters_demo(args):
     rows, curves, times = [], [], {}
     for name, est in runs:
         print(f"training: {name}", file=sys.stderr, flush=True)
-        times[name] = _fit_timed(est, X_train, y_train)
+        times[name] = _fit(est, X_train, y_train)
         rows.append((name, f"{est.score(X_train, y_train):.2%}", f"{est.score(X_test, y_test):.2%}",
                      f"{est.loss_:.4f}", f"{times[name]:.2f}"))
         curves.append((name, est.loss_curve_))
@@ -82,6 +69,7 @@ def digits(args):
 
     import gainprop
     from gainprop import MLPClassifier
+    from gainprop.experiments import _fit
 
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float64)
@@ -108,7 +96,7 @@ def digits(args):
         times = {}
         for lib, cls in (("scikit-learn", SkMLP), ("gainprop", MLPClassifier)):
             est = cls(**common)
-            times[lib] = _fit_timed(est, X_train, y_train)
+            times[lib] = _fit(est, X_train, y_train)
             speedup = times["scikit-learn"] / times[lib] if lib == "gainprop" else None
             print(f"{name if lib == 'scikit-learn' else '':24s} {lib:12s} "
                   f"{est.score(X_train, y_train):9.4f} {est.score(X_test, y_test):9.4f} "

@@ -15,7 +15,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.optimize
-import scipy.sparse as sp
 from scipy.special import expit, log_expit, log_softmax
 from sklearn.base import (
     BaseEstimator,

@@ -16,7 +16,7 @@ function, one entry in the C enum ``gp_optim_kind`` and the driver's switch,
 one class here, and one row in the test registry (``tests/optim_reference.py``).
 """
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
