@@ -59,6 +59,70 @@ _BN_VIEWS = ("bn_gamma_", "bn_beta_", "bn_running_mean_", "bn_running_var_")
 _VIEWS = ("coefs_", "intercepts_", "_views") + _BN_VIEWS
 
 
+#: Version of the pickled training state; loading refuses other versions.
+_STATE_VERSION = 1
+
+
+def _check_state(state):
+    """Validate an unpickled model's buffers against its layout: a tampered or
+    truncated pickle must raise ValueError, never reach the C core."""
+    version = state.get("_gainprop_state_version")
+    if version != _STATE_VERSION:
+        raise ValueError(f"Cannot load a gainprop model with state version {version!r}; this "
+                         f"gainprop reads version {_STATE_VERSION}.")
+    layout = state.get("_layout")
+    if not isinstance(layout, Layout):
+        raise ValueError("Corrupted gainprop model: no valid layout.")
+    units = layout.units
+    if (len(units) < 2 or not all(isinstance(u, int) and u >= 1 for u in units)
+            or Layout(units, layout.batch_norm).__dict__ != layout.__dict__):
+        raise ValueError(f"Corrupted gainprop model: inconsistent layout {units!r}.")
+    params = state.get("_params")
+    if (not isinstance(params, np.ndarray) or params.ndim != 1
+            or params.dtype not in (np.float32, np.float64)
+            or params.shape[0] != layout.n_params or not params.flags.c_contiguous):
+        raise ValueError(f"Corrupted gainprop model: the parameter buffer must be a contiguous "
+                         f"float32/float64 array of {layout.n_params} values.")
+    if not np.isfinite(params).all():
+        raise ValueError("Corrupted gainprop model: non-finite parameters.")
+    running = state.get("_running")
+    if layout.batch_norm:
+        if (not isinstance(running, np.ndarray) or running.dtype != params.dtype
+                or running.shape != (layout.n_running,) or not np.isfinite(running).all()):
+            raise ValueError("Corrupted gainprop model: bad batch-norm running statistics.")
+    elif running is not None:
+        raise ValueError("Corrupted gainprop model: running statistics without batch norm.")
+    opt = state.get("_optimizer")
+    if opt is not None:
+        slots = getattr(opt, "slots", None)
+        if (not isinstance(slots, list) or len(slots) > _core.MAX_STATE_SLOTS
+                or not isinstance(getattr(opt, "kind", None), int)
+                or len(getattr(opt, "hyper", ())) > _core.MAX_HYPERPARAMETERS):
+            raise ValueError("Corrupted gainprop model: bad optimizer state.")
+        for slot in slots:
+            if slot is not None and (not isinstance(slot, np.ndarray) or slot.dtype != params.dtype
+                                     or slot.shape != params.shape
+                                     or not slot.flags.c_contiguous):
+                raise ValueError("Corrupted gainprop model: optimizer state does not match the "
+                                 "parameters.")
+
+
+def _check_memory(layout, dtype):
+    """Refuse, before allocating, a network whose buffers cannot fit in memory:
+    parameters, gradient, best/snapshot copies and up to three optimizer slots."""
+    need = layout.n_params * np.dtype(dtype).itemsize * 6
+    try:
+        avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return
+    if need > avail:
+        raise MemoryError(
+            f"The network {list(layout.units)} has {layout.n_params:,} parameters; training it "
+            f"needs about {need / 2**30:,.1f} GiB, more than this machine's "
+            f"{avail / 2**30:,.1f} GiB. Use smaller hidden_layer_sizes."
+        )
+
+
 def _effective_n_threads(n_threads):
     """Threads for our OpenMP loops: n_threads, or all usable cores (honouring
     OMP_NUM_THREADS) when None."""
@@ -249,9 +313,13 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         # The views are rebuilt from the buffer on load.
         for key in _VIEWS:
             state.pop(key, None)
+        if "_params" in state:
+            state["_gainprop_state_version"] = _STATE_VERSION
         return state
 
     def __setstate__(self, state):
+        if "_params" in state:
+            _check_state(state)  # before any C code can touch the buffers
         super().__setstate__(state)
         if "_params" in state:
             self._set_buffer(self._params, self._layout, self._running)
@@ -295,6 +363,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             self.out_activation_ = "logistic"
 
         layout = Layout(layer_units, self.batch_norm)
+        _check_memory(layout, dtype)
         params = np.empty(layout.n_params, dtype=dtype)
         coefs = layout.coef_views(params)
         intercepts = layout.intercept_views(params)

@@ -1,0 +1,151 @@
+"""Reliability: persistence validation, memory guard, threads, numerics."""
+
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+import gainprop
+from gainprop import MLPClassifier, MLPRegressor
+from gainprop._engine import Engine, Layout, Matrix
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = load_digits(return_X_y=True)
+    clf = MLPClassifier(hidden_layer_sizes=(16,), solver="adam", max_iter=3, random_state=0)
+    return clf.fit(X / 16, y), X / 16, y
+
+
+def _tampered(clf, **changes):
+    state = clf.__getstate__()
+    for key, value in changes.items():
+        if value is KeyError:
+            state.pop(key)
+        else:
+            state[key] = value(state[key]) if callable(value) else value
+    new = object.__new__(type(clf))
+    new.__setstate__(state)
+    return new
+
+
+def test_pickle_keeps_a_version_and_round_trips(fitted):
+    clf, X, _ = fitted
+    state = clf.__getstate__()
+    assert state["_gainprop_state_version"] == 1
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize("changes,match", [
+    (dict(_params=lambda p: p[:-5].copy()), "parameter buffer"),
+    (dict(_params=lambda p: p.astype(np.int64)), "parameter buffer"),
+    (dict(_params=lambda p: np.where(np.arange(p.size) == 3, np.nan, p)), "non-finite"),
+    (dict(_layout=lambda lay: Layout([64, 17, 10])), "parameter buffer"),
+    (dict(_layout=lambda lay: "not a layout"), "layout"),
+    (dict(_gainprop_state_version=KeyError), "state version"),
+    (dict(_gainprop_state_version=99), "state version 99"),
+    (dict(_optimizer=lambda o: setattr(o, "slots", [None if s is None else s[:10]
+                                                    for s in o.slots]) or o),
+     "optimizer state"),
+    (dict(_running=np.zeros(3)), "running statistics"),
+])
+def test_tampered_pickles_raise_value_error(fitted, changes, match):
+    clf, _, _ = fitted
+    clf = pickle.loads(pickle.dumps(clf))  # a private copy to tamper with
+    with pytest.raises(ValueError, match=match):
+        _tampered(clf, **changes)
+
+
+def test_tampered_bytes_never_reach_c(fitted):
+    clf, X, y = fitted
+    blob = bytearray(pickle.dumps(clf))
+    # truncate the parameter buffer's bytes in the pickle stream: whatever
+    # happens, it is an exception at load time, not a crash later
+    for cut in (len(blob) // 3, len(blob) // 2, len(blob) - 20):
+        with pytest.raises(Exception):
+            pickle.loads(bytes(blob[:cut]))
+
+
+def test_a_network_too_large_for_memory_is_refused_before_allocating():
+    X = np.random.RandomState(0).rand(10, 5)
+    y = np.arange(10) % 2
+    with pytest.raises(MemoryError, match="parameters; training it needs"):
+        MLPClassifier(hidden_layer_sizes=(10**6, 10**6), max_iter=1).fit(X, y)
+    with pytest.raises(ValueError, match="BLAS limit"):
+        MLPClassifier(hidden_layer_sizes=(2**31,), max_iter=1).fit(X, y)
+
+
+def test_eight_fits_in_threads_equal_eight_sequential_fits():
+    X, y = load_digits(return_X_y=True)
+    X = X[:600] / 16
+
+    def fit(seed):
+        clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=5, random_state=seed,
+                            n_threads=1)
+        return clf.fit(X, y[:600])._params.copy()
+
+    sequential = [fit(s) for s in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(fit, range(8)))
+    for a, b in zip(sequential, parallel):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype,scale", [(np.float64, 1e4), (np.float32, 1e3)])
+def test_extreme_logits_give_finite_probabilities(dtype, scale):
+    rng = np.random.RandomState(0)
+    X = rng.rand(50, 4).astype(dtype)
+    y = np.arange(50) % 3
+    clf = MLPClassifier(hidden_layer_sizes=(5,), activation="identity", max_iter=1,
+                        random_state=0).fit(X, y)
+    clf.coefs_[0][...] = np.eye(4, 5, dtype=dtype)
+    clf.coefs_[1][...] = rng.choice([-scale, scale], size=(5, 3)).astype(dtype)
+    clf.intercepts_[0][...] = 0
+    clf.intercepts_[1][...] = 0
+    X = X * 0 + 1  # logits of order ±scale
+    proba = clf.predict_proba(X)
+    logp = clf.predict_log_proba(X)
+    assert proba.dtype == dtype
+    assert np.isfinite(proba).all() and np.isfinite(logp).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert logp.min() < -scale / 2  # really extreme, yet finite
+
+
+def test_float32_reductions_over_millions_of_rows():
+    rng = np.random.RandomState(0)
+    n = 2_000_000
+    X = rng.rand(n, 6).astype(np.float32)
+    Y = np.eye(3, dtype=np.float32)[rng.randint(3, size=n)]
+    layout = Layout([6, 4, 3])
+    params = rng.uniform(-1, 1, layout.n_params).astype(np.float32)
+    out = {}
+    for dtype in (np.float32, np.float64):
+        eng = Engine(layout, "tanh", "softmax", "log_loss", 0.0, 2, 4096, dtype, 6, False)
+        loss, _ = eng.loss_grad(Matrix(X, dtype), Y.astype(dtype), None, params.astype(dtype))
+        bias = np.concatenate(layout.intercept_views(eng.grad)).astype(np.float64)
+        out[np.dtype(dtype).name] = (loss, bias)
+    loss32, bias32 = out["float32"]
+    loss64, bias64 = out["float64"]
+    assert abs(loss32 - loss64) <= 1e-6 * abs(loss64)
+    np.testing.assert_allclose(bias32, bias64, rtol=1e-5, atol=1e-6)
+
+
+def test_nan_detection_in_c_and_no_flush_to_zero():
+    # importing gainprop must not turn on flush-to-zero / denormals-are-zero
+    assert gainprop.__version__
+    tiny64 = np.float64(5e-324)
+    assert tiny64 * np.float64(1.0) == tiny64 and tiny64 > 0
+    tiny32 = np.float32(1e-45)
+    assert tiny32 * np.float32(1.0) > 0
+    # a NaN weight makes the C loss check fire: partial_fit refuses the epoch
+    X, y = load_digits(return_X_y=True)
+    reg = MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", random_state=0)
+    reg.partial_fit(X[:100] / 16, y[:100].astype(float))
+    reg.coefs_[0][0, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        reg.partial_fit(X[:100] / 16, y[:100].astype(float))
