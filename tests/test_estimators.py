@@ -136,7 +136,7 @@ def test_results_do_not_depend_on_thread_count():
     X = rng.randn(600, 120)
     y = rng.randint(0, 7, 600)
     results = []
-    for n_threads in (1, 2, 3):
+    for n_threads in (1, 2, 4):
         clf = MLPClassifier(hidden_layer_sizes=(300, 150), solver="sgd", batch_size=600,
                             max_iter=3, random_state=0, n_threads=n_threads).fit(X, y)
         results.append(_weights(clf))

@@ -149,3 +149,47 @@ def test_nan_detection_in_c_and_no_flush_to_zero():
     reg.coefs_[0][0, 0] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         reg.partial_fit(X[:100] / 16, y[:100].astype(float))
+
+
+@pytest.mark.parametrize("solver", ["adam", "localgain"])
+def test_skops_round_trip_trusts_only_gainprop_types(fitted, solver):
+    sio = pytest.importorskip("skops.io")
+    _, X, y = fitted
+    from gainprop.optimizers import LocalGain
+
+    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0,
+                        solver=LocalGain() if solver == "localgain" else solver,
+                        batch_norm=solver == "localgain", batch_size=500).fit(X, y)
+    data = sio.dumps(clf)
+    untrusted = sio.get_untrusted_types(data=data)
+    assert untrusted and all(t.startswith("gainprop.") for t in untrusted)
+    back = sio.loads(data, trusted=untrusted)
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+    assert np.shares_memory(back.coefs_[0], back._params)
+
+
+def _rss_bytes():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) * 1024
+    pytest.skip("no /proc/self/status")
+
+
+def test_thousand_fit_predict_cycles_do_not_grow_memory():
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 8)
+    y = np.arange(40) % 3
+
+    def cycle():
+        clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=1, random_state=0).fit(X, y)
+        clf.predict_proba(X)
+        clf.partial_fit(X, y)
+
+    for _ in range(100):  # warm up caches and allocator pools
+        cycle()
+    before = _rss_bytes()
+    for _ in range(1000):
+        cycle()
+    grown = _rss_bytes() - before
+    assert grown < 5 * 2**20, f"resident memory grew by {grown / 2**20:.1f} MB"
