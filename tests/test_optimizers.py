@@ -285,3 +285,19 @@ def test_float32_epsilon_guard():
     assert state.hyper[0] == np.finfo(np.float32).tiny
     state = AdaGrad(epsilon=1e-45)._make_state(10, np.float64, 0.1)
     assert state.hyper[0] == 1e-45
+
+
+def test_changing_solver_between_partial_fits_starts_fresh_state(digits_split):
+    from gainprop.schedules import StepDecay
+
+    X, _, y, _ = digits_split
+    clf = MLPClassifier(hidden_layer_sizes=(8,), solver="adam", random_state=0)
+    clf.partial_fit(X, y, classes=np.arange(10))
+    clf.set_params(solver=Rprop(), learning_rate=StepDecay())
+    with pytest.warns(UserWarning, match="does not use the learning rate"):
+        clf.partial_fit(X, y)
+    assert clf._optimizer.kind == Rprop._kind and clf._optimizer.step == 1
+    assert len(clf.rate_stats_["mean"]) == 1
+    clf.set_params(solver="adam", learning_rate="constant")
+    clf.partial_fit(X, y)
+    assert clf._optimizer.kind == Adam._kind and clf._schedule_state is None

@@ -159,7 +159,7 @@ def test_skops_round_trip_trusts_only_gainprop_types(fitted, solver):
 
     clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0,
                         solver=LocalGain() if solver == "localgain" else solver,
-                        batch_norm=solver == "localgain", batch_size=500).fit(X, y)
+                        batch_norm=solver == "localgain").fit(X, y)
     data = sio.dumps(clf)
     untrusted = sio.get_untrusted_types(data=data)
     assert untrusted and all(t.startswith("gainprop.") for t in untrusted)

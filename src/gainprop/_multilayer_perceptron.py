@@ -596,7 +596,11 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         dtype = self._params.dtype
         optimizer = get_optimizer(self.solver, self)
         schedule = self._schedule()
-        fresh = not incremental or getattr(self, "_optimizer", None) is None
+        state = getattr(self, "_optimizer", None)
+        # fresh state for a new fit, and when the solver changed since the
+        # last partial_fit (the old state belongs to another rule)
+        fresh = (not incremental or state is None or state.kind != optimizer._kind
+                 or state.slot_names != tuple(n or "" for n in optimizer._slots()))
         if fresh:
             self._optimizer = optimizer._make_state(
                 self._layout.n_params, dtype, self.learning_rate_init
@@ -623,6 +627,9 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         else:
             X_train, y_train, sample_weight_train = X, y, sample_weight
             X_val = y_val = sample_weight_val = None
+        if (schedule is None) != (self._schedule_state is None):  # learning_rate changed
+            self._schedule_state = (schedule._start(self.learning_rate_init)
+                                    if schedule is not None else None)
         sstate = self._schedule_state
         if sstate is not None:
             sstate.use_validation = early_stopping
