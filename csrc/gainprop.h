@@ -141,6 +141,12 @@ int64_t gp_scratch_size(const gp_net *net);
 /* Are the OpenMP loops compiled in? */
 int gp_openmp_enabled(void);
 
+/* The instruction set the kernels run with: 0 baseline, 1 AVX2 (x86-64), and
+ * its name.  Chosen once per process from the CPU; GAINPROP_ISA=baseline in the
+ * environment forces the baseline kernels (they give the same bits). */
+int gp_isa(void);
+const char *gp_isa_name(void);
+
 #define GP_DECLARE(REAL, SFX)                                                              \
     /* Forward pass of X in chunks; out (n_rows x n_out) gets the output layer's        \
      * activation, or its pre-activation (logits) when apply_output == 0. */             \

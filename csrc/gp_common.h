@@ -33,9 +33,6 @@
 #define GP_SMALL_GEMM_FLOPS 16384.0
 #define GP_GEMM_MIN_BLOCK 256
 
-/* Accumulator lanes of element-wise reductions (see gp_l2_init). */
-#define GP_LANES 8
-
 /*
  * GP_FOR(nt, i, n, { body }): for (i = 0; i < n; ++i) body, run by nt OpenMP
  * threads (static schedule) when nt > 1 and on the calling thread otherwise.

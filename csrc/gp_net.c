@@ -5,7 +5,11 @@
 
 #include "gainprop.h"
 #include "gp_common.h"
+#include "gp_isa.h"
 
+/* The helpers below are compiled once; the kernels after them once per
+ * instruction set (GP_ISA, see gp_isa.h and gp_dispatch.c). */
+#ifndef GP_ISA_VARIANT
 int gp_openmp_enabled(void)
 {
 #ifdef _OPENMP
@@ -33,14 +37,17 @@ int64_t gp_scratch_size(const gp_net *net)
 {
     return gp_cdiv(net->chunk_rows, GP_ROW_CHUNK) + gp_cdiv(net->n_coef, GP_ELEM_CHUNK) + 1;
 }
+#endif
 
 #define REAL float
-#define SFX(name) name##_f32
+#define SFX(name) GP_ISA_NAME(name, _f32)
 #define GEMM net->sgemm
 #define EXP expf
 #define LOG logf
 #define TANH tanhf
 #define EPS FLT_EPSILON
+#define ACC float
+#define ACC_LANES 32
 #include "gp_net_impl.h"
 #undef REAL
 #undef SFX
@@ -49,12 +56,16 @@ int64_t gp_scratch_size(const gp_net *net)
 #undef LOG
 #undef TANH
 #undef EPS
+#undef ACC
+#undef ACC_LANES
 
 #define REAL double
-#define SFX(name) name##_f64
+#define SFX(name) GP_ISA_NAME(name, _f64)
 #define GEMM net->dgemm
 #define EXP exp
 #define LOG log
 #define TANH tanh
 #define EPS DBL_EPSILON
+#define ACC double
+#define ACC_LANES 16
 #include "gp_net_impl.h"

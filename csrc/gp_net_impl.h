@@ -388,7 +388,12 @@ GP_FOR(nt, r, m, {
     (void)c;
 }
 
-/* gW = (alpha / sw_sum) * W over the weight prefix; returns sum(W^2). */
+/* gW = (alpha / sw_sum) * W over the weight prefix; returns sum(W^2).
+ * The squares are summed in ACC (float for float32 networks, as scikit-learn's
+ * sdot, double for float64) over ACC_LANES independent lanes per chunk of
+ * GP_ELEM_CHUNK elements; lanes and chunks are then added in double, in a
+ * fixed order: the loop vectorises, and the sum is the same for any thread
+ * count and instruction set. */
 static double SFX(gp_l2_init)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, int64_t n,
                               double coef, double *GP_RESTRICT partial, int n_threads)
 {
@@ -399,21 +404,20 @@ static double SFX(gp_l2_init)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, i
     double total = 0.0;
 GP_FOR(nt, ch, n_chunks, {
         const int64_t e = gp_min64(n, (ch + 1) * GP_ELEM_CHUNK);
-        /* GP_LANES independent accumulators, added in a fixed order: the
-         * sum vectorises yet stays the same for any thread count */
-        double acc[GP_LANES] = {0};
+        ACC acc[ACC_LANES] = {0};
+        double sum = 0.0;
         int64_t i, j;
-        for (i = ch * GP_ELEM_CHUNK; i + GP_LANES <= e; i += GP_LANES)
-            for (j = 0; j < GP_LANES; ++j) {
-                acc[j] += (double)W[i + j] * (double)W[i + j];
+        for (i = ch * GP_ELEM_CHUNK; i + ACC_LANES <= e; i += ACC_LANES)
+            for (j = 0; j < ACC_LANES; ++j) {
+                acc[j] += (ACC)W[i + j] * (ACC)W[i + j];
                 gW[i + j] = cf * W[i + j];
             }
         for (; i < e; ++i) {
-            acc[0] += (double)W[i] * (double)W[i];
+            acc[0] += (ACC)W[i] * (ACC)W[i];
             gW[i] = cf * W[i];
         }
-        for (j = 1; j < GP_LANES; ++j) acc[0] += acc[j];
-        partial[ch] = acc[0];
+        for (j = 0; j < ACC_LANES; ++j) sum += (double)acc[j];
+        partial[ch] = sum;
     });
     for (ch = 0; ch < n_chunks; ++ch) total += partial[ch];
     return total;

@@ -3,9 +3,10 @@
 
 #include "../gainprop.h"
 #include "../gp_common.h"
+#include "../gp_isa.h"
 
 #define REAL float
-#define SFX(name) name##_f32
+#define SFX(name) GP_ISA_NAME(name, _f32)
 #define SQRT sqrtf
 #define FABS fabsf
 #include "step_impl.h"
@@ -15,7 +16,7 @@
 #undef FABS
 
 #define REAL double
-#define SFX(name) name##_f64
+#define SFX(name) GP_ISA_NAME(name, _f64)
 #define SQRT sqrt
 #define FABS fabs
 #include "step_impl.h"

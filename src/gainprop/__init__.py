@@ -40,6 +40,7 @@ def show_config(file=None):
     out = file or sys.stdout
     print(f"gainprop {__version__}", file=out)
     print(f"  OpenMP kernels: {'yes' if _core.openmp_enabled() else 'no (serial build)'}", file=out)
+    print(f"  instruction set of the kernels: {_core.kernel_isa()}", file=out)
     for pool in threadpool_info():
         print(
             f"  {pool.get('user_api')}: {pool.get('internal_api')} {pool.get('version')} "

@@ -57,6 +57,8 @@ cdef extern from "gainprop.h" nogil:
     int GP_OPT_MAX_HP
     int GP_OPT_MAX_STATE
 
+    int gp_isa()
+    const char *gp_isa_name()
     int gp_openmp_enabled()
     int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather)
     int64_t gp_scratch_size(const gp_net *net)
@@ -103,6 +105,15 @@ _CHUNK_SECONDS = 0.1
 def openmp_enabled():
     """True when the C kernels were compiled with OpenMP."""
     return bool(gp_openmp_enabled())
+
+
+def kernel_isa():
+    """The instruction set the C kernels run with: "avx2" or "baseline"."""
+    return gp_isa_name().decode()
+
+
+# Choose the kernels' instruction set now, before any of our threads exists.
+gp_isa()
 
 
 cdef inline const int64_t *_iptr(const int64_t[::1] a) noexcept nogil:

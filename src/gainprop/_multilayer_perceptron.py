@@ -33,7 +33,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
+import threading
+
+from threadpoolctl import ThreadpoolController
 
 from . import _core
 from ._engine import PREDICT_CHUNK_ROWS, TRAIN_CHUNK_ROWS, Engine, Layout, Matrix, check_sizes
@@ -121,6 +123,42 @@ def _check_memory(layout, dtype):
             f"needs about {need / 2**30:,.1f} GiB, more than this machine's "
             f"{avail / 2**30:,.1f} GiB. Use smaller hidden_layer_sizes."
         )
+
+
+def _binarize(lb, y):
+    """lb.transform(y) as booleans.  Class labels of one column (binary or
+    multiclass, the usual case) are looked up with searchsorted directly:
+    LabelBinarizer.transform checks the target type again, which costs more
+    than a short fit's epoch."""
+    classes = lb.classes_
+    if (lb.y_type_ in ("binary", "multiclass") and y.ndim == 1 and len(classes) >= 2
+            and y.dtype.kind in "biufUS" and classes.dtype.kind == y.dtype.kind):
+        idx = np.searchsorted(classes, y)
+        idx[idx == len(classes)] = 0
+        if np.array_equal(classes[idx], y):  # every label known
+            if lb.y_type_ == "binary":
+                return (idx == 1).reshape(-1, 1)
+            Y = np.zeros((len(y), len(classes)), dtype=bool)
+            Y[np.arange(len(y)), idx] = True
+            return Y
+    return lb.transform(y).astype(bool)
+
+
+_BLAS_CONTROLLER = None
+_BLAS_CONTROLLER_LOCK = threading.Lock()
+
+
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries, made once per
+    process: scanning the loaded libraries costs about a millisecond, which a
+    short fit would pay every time.  The BLAS the core calls (scipy's, through
+    scipy.linalg.cython_blas) is loaded when gainprop._core is imported, so it
+    is always in the view."""
+    global _BLAS_CONTROLLER
+    with _BLAS_CONTROLLER_LOCK:
+        if _BLAS_CONTROLLER is None:
+            _BLAS_CONTROLLER = ThreadpoolController()
+        return _BLAS_CONTROLLER
 
 
 def _effective_n_threads(n_threads):
@@ -344,7 +382,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         two thread pools never compete for cores.  A serial (no OpenMP) build
         lets BLAS use the n_threads threads instead."""
         limit = 1 if _core.openmp_enabled() else self._threads()
-        return threadpool_limits(limits=limit, user_api="blas")
+        return _blas_controller().limit(limits=limit, user_api="blas")
 
     # ------------------------------------------------------------------
     # Initialisation
@@ -1139,8 +1177,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        y = self._label_binarizer.transform(y).astype(bool)
-        return X, y
+        return X, _binarize(self._label_binarizer, y)
 
     def predict(self, X):
         """Predict using the multi-layer perceptron classifier.

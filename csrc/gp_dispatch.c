@@ -1,0 +1,71 @@
+/*
+ * The public kernels: each calls the variant for the instruction set chosen
+ * once per process (see gp_isa.h).  gp_isa() is first called while the
+ * Python module is imported, before any thread of ours exists.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gainprop.h"
+#include "gp_isa.h"
+
+static int gp_isa_level = -1; /* 0: baseline, 1: AVX2 */
+
+static int gp_isa_detect(void)
+{
+#ifdef GP_HAVE_AVX2
+    const char *env = getenv("GAINPROP_ISA");
+    if (env && strcmp(env, "baseline") == 0) return 0;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) return 1;
+#endif
+    return 0;
+}
+
+int gp_isa(void)
+{
+    if (gp_isa_level < 0) gp_isa_level = gp_isa_detect();
+    return gp_isa_level;
+}
+
+const char *gp_isa_name(void) { return gp_isa() == 1 ? "avx2" : "baseline"; }
+
+#ifdef GP_HAVE_AVX2
+#define GP_CALL(fn, DT, ...) \
+    (gp_isa() == 1 ? fn##_##DT##_avx2(__VA_ARGS__) : fn##_##DT##_base(__VA_ARGS__))
+#else
+#define GP_CALL(fn, DT, ...) fn##_##DT##_base(__VA_ARGS__)
+#endif
+
+#define GP_DISPATCH(REAL, DT)                                                                  \
+    int gp_forward_##DT(const gp_net *net, const gp_matrix *X, const REAL *params,             \
+                        const REAL *running, REAL *out, int apply_output, REAL *work)          \
+    {                                                                                          \
+        return GP_CALL(gp_forward, DT, net, X, params, running, out, apply_output, work);      \
+    }                                                                                          \
+    int gp_loss_grad_##DT(const gp_net *net, const gp_matrix *X, const REAL *Y, const REAL *sw, \
+                          const int64_t *rows, int64_t n_rows, const REAL *params, REAL *grad, \
+                          REAL *work, double *scratch, double *data_loss, double *l2)          \
+    {                                                                                          \
+        return GP_CALL(gp_loss_grad, DT, net, X, Y, sw, rows, n_rows, params, grad, work,      \
+                       scratch, data_loss, l2);                                                \
+    }                                                                                          \
+    int gp_train_batches_##DT(const gp_net *net, const gp_matrix *X, const REAL *Y,            \
+                              const REAL *sw, const int64_t *order, int64_t n_samples,         \
+                              int64_t batch_size, int64_t batch_begin, int64_t batch_end,      \
+                              const double *lrs, REAL *params, REAL *grad, REAL *running,      \
+                              gp_optimizer *opt, REAL *work, double *scratch,                  \
+                              double *loss_acc, int64_t *n_done)                               \
+    {                                                                                          \
+        return GP_CALL(gp_train_batches, DT, net, X, Y, sw, order, n_samples, batch_size,      \
+                       batch_begin, batch_end, lrs, params, grad, running, opt, work, scratch, \
+                       loss_acc, n_done);                                                      \
+    }                                                                                          \
+    void gp_optim_step_##DT(gp_optimizer *opt, int64_t n, REAL *params, const REAL *grad,      \
+                            int n_threads)                                                     \
+    {                                                                                          \
+        GP_CALL(gp_optim_step, DT, opt, n, params, grad, n_threads);                           \
+    }
+
+GP_DISPATCH(float, f32)
+GP_DISPATCH(double, f64)
