@@ -423,6 +423,48 @@ GP_FOR(nt, ch, n_chunks, {
     return total;
 }
 
+/*
+ * The weight gradient of a small layer with its L2 term, in one pass:
+ *   gW (ui x uo) = cf * W + alpha * A^T D     (A: m x ui, D: m x uo)
+ * returning sum(W^2).  Rows are taken in blocks of about 8 KB: the L2 term
+ * (and the squares, in ACC_LANES lanes) is written over the block, then the
+ * data term is added while the block is in L1.  Each element gets exactly
+ * the operations of gp_l2_init followed by gp_gemm_small; online learning
+ * saves a pass over the gradient per sample.
+ */
+static double SFX(gp_grad_small_l2)(int64_t ui, int64_t uo, int64_t m, REAL alpha,
+                                    const REAL *GP_RESTRICT A, const REAL *GP_RESTRICT D,
+                                    const REAL *GP_RESTRICT W, REAL cf, REAL *GP_RESTRICT gW)
+{
+    const int64_t R = gp_max64(1, 2048 / gp_max64(uo, 1));
+    ACC acc[ACC_LANES] = {0};
+    double total = 0.0;
+    int64_t r0, i, j, p;
+    for (r0 = 0; r0 < ui; r0 += R) {
+        const int64_t r1 = gp_min64(ui, r0 + R), e1 = r1 * uo;
+        for (i = r0 * uo; i + ACC_LANES <= e1; i += ACC_LANES)
+            for (j = 0; j < ACC_LANES; ++j) {
+                acc[j] += (ACC)W[i + j] * (ACC)W[i + j];
+                gW[i + j] = cf * W[i + j];
+            }
+        for (; i < e1; ++i) {
+            acc[0] += (ACC)W[i] * (ACC)W[i];
+            gW[i] = cf * W[i];
+        }
+        for (i = r0; i < r1; ++i) {
+            REAL *GP_RESTRICT c = gW + i * uo;
+            for (p = 0; p < m; ++p) {
+                const REAL a = alpha * A[p * ui + i];
+                const REAL *GP_RESTRICT d = D + p * uo;
+                if (a == 0) continue;
+                for (j = 0; j < uo; ++j) c[j] += a * d[j];
+            }
+        }
+    }
+    for (j = 0; j < ACC_LANES; ++j) total += (double)acc[j];
+    return total;
+}
+
 /* Copy rows order[0..n) of a dense matrix into a contiguous block. */
 static void SFX(gp_gather_rows)(REAL *GP_RESTRICT dst, const REAL *GP_RESTRICT src,
                                 const int64_t *GP_RESTRICT rows, int64_t n, int64_t n_cols,
@@ -653,6 +695,7 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
     SFX(gp_work_view) v;
     double sw_sum = 0.0, dsum = 0.0;
     int64_t s0;
+    int fuse_l2;
 
     SFX(gp_carve)(net, work, d, k, &v);
     /* batch statistics need the whole batch in one block */
@@ -666,11 +709,16 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
     }
     *sw_out = sw_sum;
 
-    /* L2 part of the weight gradient; the data part is added by the gemms */
-    if (net->alpha > 0)
+    /* L2 part of the weight gradient; the data part is added by the gemms.
+     * Small networks on one block (online learning) write both parts in one
+     * pass per layer instead (gp_grad_small_l2). */
+    fuse_l2 = net->alpha > 0 && n > 0 && n <= net->chunk_rows && !sparse;
+    for (s0 = 0; s0 < L; ++s0)
+        if ((double)net->units[s0] * (double)net->units[s0 + 1] * (double)n > GP_SMALL_GEMM_FLOPS)
+            fuse_l2 = 0;
+    *sumsq = 0.0;
+    if (net->alpha > 0 && !fuse_l2)
         *sumsq = SFX(gp_l2_init)(grad, params, net->n_coef, net->alpha / sw_sum, scratch, nt);
-    else
-        *sumsq = 0.0;
 
     for (s0 = 0; s0 < n; s0 += net->chunk_rows) {
         const int64_t m = gp_min64(net->chunk_rows, n - s0);
@@ -742,7 +790,10 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
             const REAL *W = params + net->coef_offset[i];
             REAL *gW = grad + net->coef_offset[i];
             const int acc_w = (net->alpha > 0) || !first;
-            if (i == 0 && sparse) {
+            if (fuse_l2) {
+                *sumsq += SFX(gp_grad_small_l2)(ui, uo, m, inv_sw, i == 0 ? A0 : v.act[i],
+                                                v.delta[i + 1], W, (REAL)(net->alpha / sw_sum), gW);
+            } else if (i == 0 && sparse) {
                 if (!acc_w) memset(gW, 0, (size_t)(ui * uo) * sizeof(REAL));
                 SFX(gp_csr_grad)(X, brows, bstart, m, v.delta[1], uo, 1.0 / sw_sum, gW, nt);
             } else {

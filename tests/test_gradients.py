@@ -37,11 +37,15 @@ def _objective(engine, X, Y, sw, params):
     return data_loss + l2
 
 
+# 4 rows per block: the gradient accumulates over several row blocks; 16: one
+# block, where small layers write their L2 and data terms in one pass
+@pytest.mark.parametrize("chunk_rows", [4, 16], ids=["blocks", "one-block"])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("loss,out_act,k", OUTPUTS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_gradient_matches_finite_differences(activation, loss, out_act, k, weighted, sparse):
+def test_gradient_matches_finite_differences(activation, loss, out_act, k, weighted, sparse,
+                                             chunk_rows):
     rng = np.random.RandomState(42)
     n, d = 11, 5
     X = rng.randn(n, d)
@@ -51,8 +55,7 @@ def test_gradient_matches_finite_differences(activation, loss, out_act, k, weigh
     Y = _targets(rng, loss, out_act, n, k)
     sw = rng.uniform(0.5, 2.0, n) if weighted else None
     layout = Layout([d, 6, 4, k])
-    # chunk_rows < n: the gradient accumulates over several row blocks
-    engine = Engine(layout, activation, out_act, loss, 0.3, 1, 4, np.float64, d, False)
+    engine = Engine(layout, activation, out_act, loss, 0.3, 1, chunk_rows, np.float64, d, False)
     params = rng.uniform(-0.7, 0.7, layout.n_params)
     if activation == "relu":  # keep pre-activations away from the kink
         params[: layout.n_coef] += np.sign(params[: layout.n_coef]) * 0.05
