@@ -388,12 +388,37 @@ GP_FOR(nt, r, m, {
     (void)c;
 }
 
-/* gW = (alpha / sw_sum) * W over the weight prefix; returns sum(W^2).
- * The squares are summed in ACC (float for float32 networks, as scikit-learn's
- * sdot, double for float64) over ACC_LANES independent lanes per chunk of
- * GP_ELEM_CHUNK elements; lanes and chunks are then added in double, in a
- * fixed order: the loop vectorises, and the sum is the same for any thread
- * count and instruction set. */
+/* gW[b, e) = cf * W[b, e), adding the squares W^2 into the ACC_LANES lanes
+ * acc (element i into lane (i - b) % ACC_LANES, the tail into lane 0).  ACC is
+ * float for float32 networks (as scikit-learn's sdot) and double for float64;
+ * independent lanes let the loop vectorise, and the order of the additions
+ * depends on the shapes alone (not on threads or the instruction set). */
+static inline void SFX(gp_l2_range)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, int64_t b,
+                                    int64_t e, REAL cf, ACC *GP_RESTRICT acc)
+{
+    int64_t i, j;
+    for (i = b; i + ACC_LANES <= e; i += ACC_LANES)
+        for (j = 0; j < ACC_LANES; ++j) {
+            acc[j] += (ACC)W[i + j] * (ACC)W[i + j];
+            gW[i + j] = cf * W[i + j];
+        }
+    for (; i < e; ++i) {
+        acc[0] += (ACC)W[i] * (ACC)W[i];
+        gW[i] = cf * W[i];
+    }
+}
+
+static inline double SFX(gp_lanes_sum)(const ACC *acc)
+{
+    double sum = 0.0;
+    int j;
+    for (j = 0; j < ACC_LANES; ++j) sum += (double)acc[j];
+    return sum;
+}
+
+/* gW = (alpha / sw_sum) * W over the weight prefix; returns sum(W^2), summed
+ * per chunk of GP_ELEM_CHUNK elements and then over chunks in order: the same
+ * for any thread count. */
 static double SFX(gp_l2_init)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, int64_t n,
                               double coef, double *GP_RESTRICT partial, int n_threads)
 {
@@ -403,21 +428,10 @@ static double SFX(gp_l2_init)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, i
     int64_t ch;
     double total = 0.0;
 GP_FOR(nt, ch, n_chunks, {
-        const int64_t e = gp_min64(n, (ch + 1) * GP_ELEM_CHUNK);
         ACC acc[ACC_LANES] = {0};
-        double sum = 0.0;
-        int64_t i, j;
-        for (i = ch * GP_ELEM_CHUNK; i + ACC_LANES <= e; i += ACC_LANES)
-            for (j = 0; j < ACC_LANES; ++j) {
-                acc[j] += (ACC)W[i + j] * (ACC)W[i + j];
-                gW[i + j] = cf * W[i + j];
-            }
-        for (; i < e; ++i) {
-            acc[0] += (ACC)W[i] * (ACC)W[i];
-            gW[i] = cf * W[i];
-        }
-        for (j = 0; j < ACC_LANES; ++j) sum += (double)acc[j];
-        partial[ch] = sum;
+        SFX(gp_l2_range)(gW, W, ch * GP_ELEM_CHUNK, gp_min64(n, (ch + 1) * GP_ELEM_CHUNK), cf,
+                         acc);
+        partial[ch] = SFX(gp_lanes_sum)(acc);
     });
     for (ch = 0; ch < n_chunks; ++ch) total += partial[ch];
     return total;
@@ -426,11 +440,10 @@ GP_FOR(nt, ch, n_chunks, {
 /*
  * The weight gradient of a small layer with its L2 term, in one pass:
  *   gW (ui x uo) = cf * W + alpha * A^T D     (A: m x ui, D: m x uo)
- * returning sum(W^2).  Rows are taken in blocks of about 8 KB: the L2 term
- * (and the squares, in ACC_LANES lanes) is written over the block, then the
- * data term is added while the block is in L1.  Each element gets exactly
- * the operations of gp_l2_init followed by gp_gemm_small; online learning
- * saves a pass over the gradient per sample.
+ * returning sum(W^2).  Rows are taken in blocks of about 8 KB: the L2 term is
+ * written over the block, then the data term is added while the block is in
+ * L1.  Each element gets exactly the operations of gp_l2_init followed by
+ * gp_gemm_small; online learning saves a pass over the gradient per sample.
  */
 static double SFX(gp_grad_small_l2)(int64_t ui, int64_t uo, int64_t m, REAL alpha,
                                     const REAL *GP_RESTRICT A, const REAL *GP_RESTRICT D,
@@ -438,19 +451,10 @@ static double SFX(gp_grad_small_l2)(int64_t ui, int64_t uo, int64_t m, REAL alph
 {
     const int64_t R = gp_max64(1, 2048 / gp_max64(uo, 1));
     ACC acc[ACC_LANES] = {0};
-    double total = 0.0;
     int64_t r0, i, j, p;
     for (r0 = 0; r0 < ui; r0 += R) {
-        const int64_t r1 = gp_min64(ui, r0 + R), e1 = r1 * uo;
-        for (i = r0 * uo; i + ACC_LANES <= e1; i += ACC_LANES)
-            for (j = 0; j < ACC_LANES; ++j) {
-                acc[j] += (ACC)W[i + j] * (ACC)W[i + j];
-                gW[i + j] = cf * W[i + j];
-            }
-        for (; i < e1; ++i) {
-            acc[0] += (ACC)W[i] * (ACC)W[i];
-            gW[i] = cf * W[i];
-        }
+        const int64_t r1 = gp_min64(ui, r0 + R);
+        SFX(gp_l2_range)(gW, W, r0 * uo, r1 * uo, cf, acc);
         for (i = r0; i < r1; ++i) {
             REAL *GP_RESTRICT c = gW + i * uo;
             for (p = 0; p < m; ++p) {
@@ -461,8 +465,7 @@ static double SFX(gp_grad_small_l2)(int64_t ui, int64_t uo, int64_t m, REAL alph
             }
         }
     }
-    for (j = 0; j < ACC_LANES; ++j) total += (double)acc[j];
-    return total;
+    return SFX(gp_lanes_sum)(acc);
 }
 
 /* Copy rows order[0..n) of a dense matrix into a contiguous block. */
