@@ -298,3 +298,33 @@ def test_show_config_reports_the_build(capsys):
     out = capsys.readouterr().out
     assert gainprop.__version__ in out
     assert "OpenMP kernels:" in out
+
+
+@pytest.mark.parametrize("y", [
+    np.array([3, 1, 2, 3, 1]),
+    np.array([0, 1, 1, 0]),
+    np.array([True, False, True]),
+    np.array(["b", "a", "c", "a"]),
+    np.array(["yes", "no", "no"]),
+    np.array([1.0, 2.0, 2.0]),            # floats: LabelBinarizer itself
+    np.array([7, 7, 7]),                  # one class: LabelBinarizer itself
+    np.array(["x", "y", 3], dtype=object),
+], ids=lambda y: f"{y.dtype}-{len(np.unique(y.astype(str)))}")
+def test_label_lookup_matches_label_binarizer(y):
+    from sklearn.preprocessing import LabelBinarizer
+
+    from gainprop._multilayer_perceptron import _binarize, _fit_binarizer
+
+    try:
+        ref = LabelBinarizer().fit(y)
+    except (TypeError, ValueError) as e:  # mixed types: the same error from both
+        with pytest.raises(type(e)):
+            _fit_binarizer(y)
+        return
+    lb = _fit_binarizer(y)
+    for attr in ("y_type_", "sparse_input_"):
+        assert getattr(lb, attr) == getattr(ref, attr)
+    assert lb.classes_.dtype == ref.classes_.dtype
+    np.testing.assert_array_equal(lb.classes_, ref.classes_)
+    for part in (y, y[:2]):
+        np.testing.assert_array_equal(_binarize(lb, part), ref.transform(part).astype(bool))

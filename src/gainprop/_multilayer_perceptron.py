@@ -125,6 +125,22 @@ def _check_memory(layout, dtype):
         )
 
 
+def _fit_binarizer(y):
+    """LabelBinarizer().fit(y).  For class labels of one column of integers or
+    strings (the usual case) the fitted attributes are set directly from
+    np.unique: the target-type checks of LabelBinarizer.fit cost more than a
+    short fit's epoch, and they only tell binary from multiclass here."""
+    if (y.ndim == 1 and len(y) > 0 and y.dtype.kind in "biuU"):
+        classes = np.unique(y)
+        if len(classes) >= 2:
+            lb = LabelBinarizer()
+            lb.y_type_ = "binary" if len(classes) == 2 else "multiclass"
+            lb.sparse_input_ = False
+            lb.classes_ = classes
+            return lb
+    return LabelBinarizer().fit(y)
+
+
 def _binarize(lb, y):
     """lb.transform(y) as booleans.  Class labels of one column (binary or
     multiclass, the usual case) are looked up with searchsorted directly:
@@ -1161,8 +1177,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             y = column_or_1d(y, warn=True)
 
         if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
-            self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
+            self._label_binarizer = _fit_binarizer(y)
             self.classes_ = self._label_binarizer.classes_
         else:
             classes = unique_labels(y)
