@@ -34,8 +34,49 @@
 #define GP_GEMM_MIN_BLOCK 256
 
 /*
+ * Subnormal numbers flushed to zero while gainprop's kernels run, on each of
+ * their threads, and the caller's floating-point mode restored after (as
+ * TensorFlow's thread pools do): an operation on a subnormal costs about a
+ * hundred cycles on x86, and optimizer state decays into that range (Adam and
+ * RMSprop on weights whose only gradient is the L2 term, momentum on weights
+ * of always-zero inputs) - online learning ran up to 30 times slower.  Values
+ * this small (below 1.2e-38 in float32, 2.2e-308 in float64) become zero;
+ * nothing else changes.  x86: MXCSR FTZ|DAZ; AArch64: FPCR.FZ.
+ */
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+#include <xmmintrin.h>
+typedef unsigned int gp_fpmode;
+static inline gp_fpmode gp_flush_subnormals(void)
+{
+    const unsigned int mode = _mm_getcsr();
+    _mm_setcsr(mode | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
+    return mode;
+}
+static inline void gp_restore_fpmode(gp_fpmode mode) { _mm_setcsr(mode); }
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+typedef unsigned long gp_fpmode;
+static inline gp_fpmode gp_flush_subnormals(void)
+{
+    unsigned long mode;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(mode));
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(mode | (1ul << 24))); /* FZ */
+    return mode;
+}
+static inline void gp_restore_fpmode(gp_fpmode mode)
+{
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(mode));
+}
+#else
+typedef int gp_fpmode;
+static inline gp_fpmode gp_flush_subnormals(void) { return 0; }
+static inline void gp_restore_fpmode(gp_fpmode mode) { (void)mode; }
+#endif
+
+/*
  * GP_FOR(nt, i, n, { body }): for (i = 0; i < n; ++i) body, run by nt OpenMP
  * threads (static schedule) when nt > 1 and on the calling thread otherwise.
+ * Each thread of a parallel region flushes subnormals (see above) and
+ * restores its mode at the end.
  * The serial path does not enter the OpenMP runtime at all: an inactive
  * parallel region still costs about half a microsecond, which online learning
  * pays several times per sample.  GP_FOR_DYNAMIC hands out iterations one at
@@ -50,8 +91,13 @@
 #define GP_FOR_SCHED(sched, nt, i, n, ...)                                  \
     do {                                                                    \
         if ((nt) > 1) {                                                     \
-            GP_PRAGMA(omp parallel for schedule(sched) num_threads(nt))     \
-            for (i = 0; i < (n); ++i) __VA_ARGS__                           \
+            GP_PRAGMA(omp parallel num_threads(nt))                         \
+            {                                                               \
+                const gp_fpmode gp_mode_ = gp_flush_subnormals();           \
+                GP_PRAGMA(omp for schedule(sched))                          \
+                for (i = 0; i < (n); ++i) __VA_ARGS__                       \
+                gp_restore_fpmode(gp_mode_);                                \
+            }                                                               \
         } else {                                                            \
             for (i = 0; i < (n); ++i) __VA_ARGS__                           \
         }                                                                   \

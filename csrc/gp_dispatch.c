@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gainprop.h"
+#include "gp_common.h"
 #include "gp_isa.h"
 
 static int gp_isa_level = -1; /* 0: baseline, 1: AVX2 */
@@ -30,25 +31,38 @@ int gp_isa(void)
 
 const char *gp_isa_name(void) { return gp_isa() == 1 ? "avx2" : "baseline"; }
 
+/* The kernel of the chosen instruction set, with subnormals flushed on the
+ * calling thread while it runs (gp_common.h; the parallel regions do the same
+ * on their threads) and the caller's mode restored after. */
 #ifdef GP_HAVE_AVX2
-#define GP_CALL(fn, DT, ...) \
+#define GP_PICK(fn, DT, ...) \
     (gp_isa() == 1 ? fn##_##DT##_avx2(__VA_ARGS__) : fn##_##DT##_base(__VA_ARGS__))
 #else
-#define GP_CALL(fn, DT, ...) fn##_##DT##_base(__VA_ARGS__)
+#define GP_PICK(fn, DT, ...) fn##_##DT##_base(__VA_ARGS__)
 #endif
+#define GP_CALL(fn, DT, ...)                                  \
+    do {                                                      \
+        const gp_fpmode mode_ = gp_flush_subnormals();        \
+        result_ = GP_PICK(fn, DT, __VA_ARGS__);               \
+        gp_restore_fpmode(mode_);                             \
+    } while (0)
 
 #define GP_DISPATCH(REAL, DT)                                                                  \
     int gp_forward_##DT(const gp_net *net, const gp_matrix *X, const REAL *params,             \
                         const REAL *running, REAL *out, int apply_output, REAL *work)          \
     {                                                                                          \
-        return GP_CALL(gp_forward, DT, net, X, params, running, out, apply_output, work);      \
+        int result_;                                                                           \
+        GP_CALL(gp_forward, DT, net, X, params, running, out, apply_output, work);             \
+        return result_;                                                                        \
     }                                                                                          \
     int gp_loss_grad_##DT(const gp_net *net, const gp_matrix *X, const REAL *Y, const REAL *sw, \
                           const int64_t *rows, int64_t n_rows, const REAL *params, REAL *grad, \
                           REAL *work, double *scratch, double *data_loss, double *l2)          \
     {                                                                                          \
-        return GP_CALL(gp_loss_grad, DT, net, X, Y, sw, rows, n_rows, params, grad, work,      \
-                       scratch, data_loss, l2);                                                \
+        int result_;                                                                           \
+        GP_CALL(gp_loss_grad, DT, net, X, Y, sw, rows, n_rows, params, grad, work, scratch,    \
+                data_loss, l2);                                                                \
+        return result_;                                                                        \
     }                                                                                          \
     int gp_train_batches_##DT(const gp_net *net, const gp_matrix *X, const REAL *Y,            \
                               const REAL *sw, const int64_t *order, int64_t n_samples,         \
@@ -57,14 +71,18 @@ const char *gp_isa_name(void) { return gp_isa() == 1 ? "avx2" : "baseline"; }
                               gp_optimizer *opt, REAL *work, double *scratch,                  \
                               double *loss_acc, int64_t *n_done)                               \
     {                                                                                          \
-        return GP_CALL(gp_train_batches, DT, net, X, Y, sw, order, n_samples, batch_size,      \
-                       batch_begin, batch_end, lrs, params, grad, running, opt, work, scratch, \
-                       loss_acc, n_done);                                                      \
+        int result_;                                                                           \
+        GP_CALL(gp_train_batches, DT, net, X, Y, sw, order, n_samples, batch_size,             \
+                batch_begin, batch_end, lrs, params, grad, running, opt, work, scratch,        \
+                loss_acc, n_done);                                                             \
+        return result_;                                                                        \
     }                                                                                          \
     void gp_optim_step_##DT(gp_optimizer *opt, int64_t n, REAL *params, const REAL *grad,      \
                             int n_threads)                                                     \
     {                                                                                          \
-        GP_CALL(gp_optim_step, DT, opt, n, params, grad, n_threads);                           \
+        const gp_fpmode mode_ = gp_flush_subnormals();                                         \
+        GP_PICK(gp_optim_step, DT, opt, n, params, grad, n_threads);                           \
+        gp_restore_fpmode(mode_);                                                              \
     }
 
 GP_DISPATCH(float, f32)

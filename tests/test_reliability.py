@@ -149,6 +149,32 @@ def test_nan_detection_in_c_and_no_flush_to_zero():
     reg.coefs_[0][0, 0] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         reg.partial_fit(X[:100] / 16, y[:100].astype(float))
+    # the kernels flush subnormals only while they run: the caller's mode is back
+    reg.set_params(n_threads=2).fit(X[:200] / 16, y[:200].astype(float))
+    reg.predict(X[:200] / 16)
+    assert tiny64 * np.float64(1.0) == tiny64 and tiny32 * np.float32(1.0) > 0
+
+
+@pytest.mark.parametrize("dtype,tiny", [(np.float32, 1e-39), (np.float64, 1e-310)])
+@pytest.mark.parametrize("n,threads", [(100, 1), (200_000, 2)], ids=["serial", "parallel"])
+def test_kernels_flush_subnormal_state(dtype, tiny, n, threads):
+    # subnormal operands cost ~100 cycles on x86; optimizer state decays into that
+    # range (momentum on weights of always-zero inputs).  The kernels flush
+    # subnormals to zero on every thread they run on, so a subnormal velocity
+    # becomes exactly 0 (it would stay subnormal, 0.9 * tiny, otherwise).
+    from gainprop import _core
+    from gainprop.optimizers import SGD
+
+    assert 0 < tiny < np.finfo(dtype).tiny
+    w = np.full(n, 0.5, dtype=dtype)
+    g = np.zeros(n, dtype=dtype)
+    state = SGD(momentum=0.9)._make_state(n, dtype, 0.01)
+    velocity = state.slots[0]
+    velocity[:] = tiny
+    _core.optimizer_step(w, g, state, threads)
+    assert np.all(velocity == 0)
+    assert np.all(w == 0.5)
+    assert np.asarray(tiny, dtype=dtype) * dtype(1) > 0  # the caller's mode is untouched
 
 
 @pytest.mark.parametrize("solver", ["adam", "localgain"])
