@@ -147,6 +147,12 @@ int gp_openmp_enabled(void);
 int gp_isa(void);
 const char *gp_isa_name(void);
 
+/* Do the kernels flush subnormals on this platform (see gp_common.h)?  And, for
+ * the tests: which of n_threads OpenMP threads flush right now (flags[j]);
+ * returns the number of threads that ran. */
+int gp_flushes_subnormals(void);
+int gp_probe_thread_flush(int n_threads, int *flags);
+
 #define GP_DECLARE(REAL, SFX)                                                              \
     /* Forward pass of X in chunks; out (n_rows x n_out) gets the output layer's        \
      * activation, or its pre-activation (logits) when apply_output == 0. */             \

@@ -12,6 +12,8 @@
 
 static int gp_isa_level = -1; /* 0: baseline, 1: AVX2 */
 
+GP_THREAD_LOCAL gp_fpmode gp_caller_fpmode;
+
 static int gp_isa_detect(void)
 {
 #ifdef GP_HAVE_AVX2
@@ -43,6 +45,7 @@ const char *gp_isa_name(void) { return gp_isa() == 1 ? "avx2" : "baseline"; }
 #define GP_CALL(fn, DT, ...)                                  \
     do {                                                      \
         const gp_fpmode mode_ = gp_flush_subnormals();        \
+        gp_caller_fpmode = mode_;                             \
         result_ = GP_PICK(fn, DT, __VA_ARGS__);               \
         gp_restore_fpmode(mode_);                             \
     } while (0)
@@ -81,9 +84,39 @@ const char *gp_isa_name(void) { return gp_isa() == 1 ? "avx2" : "baseline"; }
                             int n_threads)                                                     \
     {                                                                                          \
         const gp_fpmode mode_ = gp_flush_subnormals();                                         \
+        gp_caller_fpmode = mode_;                                                              \
         GP_PICK(gp_optim_step, DT, opt, n, params, grad, n_threads);                           \
         gp_restore_fpmode(mode_);                                                              \
     }
 
 GP_DISPATCH(float, f32)
 GP_DISPATCH(double, f64)
+
+/*
+ * Diagnostics for the tests: does each of n_threads OpenMP threads (the pool
+ * the kernels use when called from this thread) flush subnormals right now?
+ * flags[j] gets 1 or 0 for thread j; returns the number of threads that ran.
+ */
+int gp_probe_thread_flush(int n_threads, int *flags)
+{
+    int ran = 1;
+#if GP_FLUSHES_SUBNORMALS && defined(_OPENMP)
+    volatile float tiny = 1e-39f; /* subnormal */
+    int j;
+    for (j = 0; j < n_threads; ++j) flags[j] = 0;
+#pragma omp parallel num_threads(n_threads)
+    {
+        const int me = omp_get_thread_num();
+        flags[me] = (tiny * 1.0f) == 0.0f;
+#pragma omp single
+        ran = omp_get_num_threads();
+    }
+#else
+    volatile float tiny = 1e-39f;
+    flags[0] = (tiny * 1.0f) == 0.0f;
+    (void)n_threads;
+#endif
+    return ran;
+}
+
+int gp_flushes_subnormals(void) { return GP_FLUSHES_SUBNORMALS; }

@@ -306,6 +306,7 @@ def test_show_config_reports_the_build(capsys):
     np.array([True, False, True]),
     np.array(["b", "a", "c", "a"]),
     np.array(["yes", "no", "no"]),
+    np.array(["ab", "c", "ab"], dtype="<U32"),  # classes_ as wide as the longest label
     np.array([1.0, 2.0, 2.0]),            # floats: LabelBinarizer itself
     np.array([7, 7, 7]),                  # one class: LabelBinarizer itself
     np.array(["x", "y", 3], dtype=object),

@@ -1,6 +1,8 @@
 """Reliability: persistence validation, memory guard, threads, numerics."""
 
 import pickle
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -89,11 +91,19 @@ def test_eight_fits_in_threads_equal_eight_sequential_fits():
                             n_threads=1)
         return clf.fit(X, y[:600])._params.copy()
 
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return sorted(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+
+    before = blas_threads()
     sequential = [fit(s) for s in range(8)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         parallel = list(pool.map(fit, range(8)))
     for a, b in zip(sequential, parallel):
         np.testing.assert_array_equal(a, b)
+    # the BLAS limit of overlapping fits is lifted when the last one ends
+    assert blas_threads() == before
 
 
 @pytest.mark.parametrize("dtype,scale", [(np.float64, 1e4), (np.float32, 1e3)])
@@ -155,6 +165,13 @@ def test_nan_detection_in_c_and_no_flush_to_zero():
     assert tiny64 * np.float64(1.0) == tiny64 and tiny32 * np.float32(1.0) > 0
 
 
+def _flush_supported():
+    from gainprop import _core
+
+    return _core.flushes_subnormals()
+
+
+@pytest.mark.skipif(not _flush_supported(), reason="the kernels flush nothing on this platform")
 @pytest.mark.parametrize("dtype,tiny", [(np.float32, 1e-39), (np.float64, 1e-310)])
 @pytest.mark.parametrize("n,threads", [(100, 1), (200_000, 2)], ids=["serial", "parallel"])
 def test_kernels_flush_subnormal_state(dtype, tiny, n, threads):
@@ -219,3 +236,22 @@ def test_thousand_fit_predict_cycles_do_not_grow_memory():
         cycle()
     grown = _rss_bytes() - before
     assert grown < 5 * 2**20, f"resident memory grew by {grown / 2**20:.1f} MB"
+
+
+@pytest.mark.skipif(not _flush_supported(), reason="the kernels flush nothing on this platform")
+def test_no_thread_keeps_flushing_after_a_fit():
+    # In a fresh process the OpenMP pool is created inside the first kernel,
+    # while the calling thread flushes; its new threads inherit that mode and
+    # must be set back to the caller's at the end of each parallel region.
+    code = (
+        "import warnings; warnings.simplefilter('ignore')\n"
+        "from sklearn.datasets import load_digits\n"
+        "from gainprop import MLPClassifier, _core\n"
+        "X, y = load_digits(return_X_y=True)\n"
+        "MLPClassifier(hidden_layer_sizes=(512,), max_iter=2, n_threads=2,\n"
+        "              random_state=0).fit(X / 16, y)\n"
+        "print(_core.thread_flush_flags(2))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[False, False]"

@@ -9,6 +9,8 @@ chunks of mini-batches.  Arguments are marked IN / OUT / INOUT.
 """
 import time
 
+import numpy as np
+
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport dgemm, sgemm
@@ -59,6 +61,8 @@ cdef extern from "gainprop.h" nogil:
 
     int gp_isa()
     const char *gp_isa_name()
+    int gp_flushes_subnormals()
+    int gp_probe_thread_flush(int n_threads, int *flags)
     int gp_openmp_enabled()
     int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather)
     int64_t gp_scratch_size(const gp_net *net)
@@ -110,6 +114,21 @@ def openmp_enabled():
 def kernel_isa():
     """The instruction set the C kernels run with: "avx2" or "baseline"."""
     return gp_isa_name().decode()
+
+
+def flushes_subnormals():
+    """True when the kernels flush subnormals to zero on this platform (x86
+    with SSE, AArch64) while they run."""
+    return bool(gp_flushes_subnormals())
+
+
+def thread_flush_flags(int n_threads):
+    """For the tests: whether each thread of the OpenMP pool that the kernels
+    use from this thread flushes subnormals right now (outside any kernel,
+    all should be False)."""
+    cdef int[::1] flags = np.zeros(max(n_threads, 1), dtype=np.intc)
+    cdef int ran = gp_probe_thread_flush(n_threads, &flags[0])
+    return [bool(f) for f in flags[:ran]]
 
 
 # Choose the kernels' instruction set now, before any of our threads exists.

@@ -6,8 +6,10 @@ training runs in C (one call per epoch, GIL released), and ``solver`` also
 accepts any optimizer of :mod:`gainprop.optimizers`.
 """
 
+import contextlib
 import copy
 import os
+import threading
 import time
 import warnings
 from abc import ABC, abstractmethod
@@ -33,8 +35,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
-import threading
-
 from threadpoolctl import ThreadpoolController
 
 from . import _core
@@ -132,6 +132,8 @@ def _fit_binarizer(y):
     short fit's epoch, and they only tell binary from multiclass here."""
     if (y.ndim == 1 and len(y) > 0 and y.dtype.kind in "biuU"):
         classes = np.unique(y)
+        if classes.dtype.kind == "U":  # as unique_labels: as wide as the longest label
+            classes = classes.astype(f"<U{max(1, max(len(c) for c in classes))}")
         if len(classes) >= 2:
             lb = LabelBinarizer()
             lb.y_type_ = "binary" if len(classes) == 2 else "multiclass"
@@ -160,21 +162,41 @@ def _binarize(lb, y):
     return lb.transform(y).astype(bool)
 
 
-_BLAS_CONTROLLER = None
-_BLAS_CONTROLLER_LOCK = threading.Lock()
+class _BlasLimit:
+    """BLAS thread limits for the fits running in this process: the first fit
+    to enter sets them, the last to leave restores the original ones, so that
+    fits in several Python threads never leave BLAS limited (with per-fit
+    limits, one fit's restore would undo another's).  threadpoolctl's view of
+    the loaded libraries is made once per process: scanning them costs about a
+    millisecond, which a short fit would pay every time; the BLAS the core
+    calls (scipy's, through scipy.linalg.cython_blas) is loaded when
+    gainprop._core is imported, so it is always in the view."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._controller = None
+        self._limiter = None
+        self._active = 0
+
+    @contextlib.contextmanager
+    def __call__(self, limit):
+        with self._lock:
+            if self._active == 0:
+                if self._controller is None:
+                    self._controller = ThreadpoolController()
+                self._limiter = self._controller.limit(limits=limit, user_api="blas")
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:
+                    self._limiter.restore_original_limits()
+                    self._limiter = None
 
 
-def _blas_controller():
-    """threadpoolctl's view of the loaded BLAS libraries, made once per
-    process: scanning the loaded libraries costs about a millisecond, which a
-    short fit would pay every time.  The BLAS the core calls (scipy's, through
-    scipy.linalg.cython_blas) is loaded when gainprop._core is imported, so it
-    is always in the view."""
-    global _BLAS_CONTROLLER
-    with _BLAS_CONTROLLER_LOCK:
-        if _BLAS_CONTROLLER is None:
-            _BLAS_CONTROLLER = ThreadpoolController()
-        return _BLAS_CONTROLLER
+_blas_limit = _BlasLimit()
 
 
 def _effective_n_threads(n_threads):
@@ -396,9 +418,10 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         every large matrix product into fixed blocks that its own threads hand
         to BLAS, so the result does not depend on the thread count and the
         two thread pools never compete for cores.  A serial (no OpenMP) build
-        lets BLAS use the n_threads threads instead."""
+        lets BLAS use the n_threads threads instead (while several fits run,
+        the first one's limit holds)."""
         limit = 1 if _core.openmp_enabled() else self._threads()
-        return _blas_controller().limit(limits=limit, user_api="blas")
+        return _blas_limit(limit)
 
     # ------------------------------------------------------------------
     # Initialisation
