@@ -3,8 +3,8 @@
  * once per process (see gp_isa.h).  gp_isa() is first called while the
  * Python module is imported, before any thread of ours exists.
  */
+#include <ctype.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "gainprop.h"
 #include "gp_common.h"
@@ -14,11 +14,19 @@ static int gp_isa_level = -1; /* 0: baseline, 1: AVX2 */
 
 GP_THREAD_LOCAL gp_fpmode gp_caller_fpmode;
 
+/* Is s equal to the lower-case word w, ignoring case? */
+static int gp_is_word(const char *s, const char *w)
+{
+    for (; *s && *w; ++s, ++w)
+        if (tolower((unsigned char)*s) != *w) return 0;
+    return *s == 0 && *w == 0;
+}
+
 static int gp_isa_detect(void)
 {
 #ifdef GP_HAVE_AVX2
     const char *env = getenv("GAINPROP_ISA");
-    if (env && strcmp(env, "baseline") == 0) return 0;
+    if (env && gp_is_word(env, "baseline")) return 0;
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2")) return 1;
 #endif

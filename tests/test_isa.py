@@ -68,13 +68,24 @@ def both_builds(tmp_path_factory):
     return _fit_all(str(d / "fast.npz"), None), _fit_all(str(d / "base.npz"), "baseline")
 
 
-def test_forcing_the_baseline_is_reported():
-    env = dict(os.environ, GAINPROP_ISA="baseline")
+def _isa_in_process(value):
+    env = dict(os.environ, GAINPROP_ISA=value)
     out = subprocess.run([sys.executable, "-c",
                           "from gainprop import _core; print(_core.kernel_isa())"],
                          env=env, check=True, capture_output=True, text=True)
-    assert out.stdout.strip() == "baseline"
+    return out.stdout.strip(), out.stderr
+
+
+def test_forcing_the_baseline_is_reported():
+    assert _isa_in_process("baseline")[0] == "baseline"
+    assert _isa_in_process("Baseline")[0] == "baseline"
     assert _core.kernel_isa() in ("avx2", "baseline")
+
+
+def test_an_unknown_isa_request_warns_and_uses_the_default():
+    isa, err = _isa_in_process("sse9")
+    assert isa == _isa_in_process("auto")[0]
+    assert "GAINPROP_ISA='sse9'" in err
 
 
 @pytest.mark.skipif(_core.kernel_isa() == "baseline", reason="this CPU or build has no AVX2 kernels")

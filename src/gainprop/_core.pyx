@@ -7,7 +7,9 @@ math: it turns memoryviews into C pointers, hands C the BLAS gemm of
 scipy.linalg.cython_blas, releases the GIL, and checks for Ctrl-C between
 chunks of mini-batches.  Arguments are marked IN / OUT / INOUT.
 """
+import os
 import time
+import warnings
 
 import numpy as np
 
@@ -132,6 +134,10 @@ def thread_flush_flags(int n_threads):
 
 
 # Choose the kernels' instruction set now, before any of our threads exists.
+_isa_request = os.environ.get("GAINPROP_ISA", "")
+if _isa_request.strip().lower() not in ("", "auto", "baseline", "avx2"):
+    warnings.warn(f"GAINPROP_ISA={_isa_request!r} is not one of 'auto', 'avx2', 'baseline'; "
+                  "the kernels use the best instruction set of this CPU", RuntimeWarning)
 gp_isa()
 
 
