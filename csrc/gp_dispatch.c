@@ -50,13 +50,14 @@ const char *gp_isa_name(void) { return gp_isa() == 1 ? "avx2" : "baseline"; }
 #else
 #define GP_PICK(fn, DT, ...) fn##_##DT##_base(__VA_ARGS__)
 #endif
-#define GP_CALL(fn, DT, ...)                                  \
+#define GP_FLUSHED(stmt)                                      \
     do {                                                      \
         const gp_fpmode mode_ = gp_flush_subnormals();        \
         gp_caller_fpmode = mode_;                             \
-        result_ = GP_PICK(fn, DT, __VA_ARGS__);               \
+        stmt;                                                 \
         gp_restore_fpmode(mode_);                             \
     } while (0)
+#define GP_CALL(fn, DT, ...) GP_FLUSHED(result_ = GP_PICK(fn, DT, __VA_ARGS__))
 
 #define GP_DISPATCH(REAL, DT)                                                                  \
     int gp_forward_##DT(const gp_net *net, const gp_matrix *X, const REAL *params,             \
@@ -91,10 +92,7 @@ const char *gp_isa_name(void) { return gp_isa() == 1 ? "avx2" : "baseline"; }
     void gp_optim_step_##DT(gp_optimizer *opt, int64_t n, REAL *params, const REAL *grad,      \
                             int n_threads)                                                     \
     {                                                                                          \
-        const gp_fpmode mode_ = gp_flush_subnormals();                                         \
-        gp_caller_fpmode = mode_;                                                              \
-        GP_PICK(gp_optim_step, DT, opt, n, params, grad, n_threads);                           \
-        gp_restore_fpmode(mode_);                                                              \
+        GP_FLUSHED(GP_PICK(gp_optim_step, DT, opt, n, params, grad, n_threads));               \
     }
 
 GP_DISPATCH(float, f32)
@@ -107,22 +105,18 @@ GP_DISPATCH(double, f64)
  */
 int gp_probe_thread_flush(int n_threads, int *flags)
 {
+    volatile float tiny = 1e-39f; /* subnormal: 0 when read or produced under a flush */
     int ran = 1;
-#if GP_FLUSHES_SUBNORMALS && defined(_OPENMP)
-    volatile float tiny = 1e-39f; /* subnormal */
-    int j;
-    for (j = 0; j < n_threads; ++j) flags[j] = 0;
+#ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads)
     {
-        const int me = omp_get_thread_num();
-        flags[me] = (tiny * 1.0f) == 0.0f;
+        flags[omp_get_thread_num()] = (tiny * 1.0f) == 0.0f;
 #pragma omp single
         ran = omp_get_num_threads();
     }
 #else
-    volatile float tiny = 1e-39f;
-    flags[0] = (tiny * 1.0f) == 0.0f;
     (void)n_threads;
+    flags[0] = (tiny * 1.0f) == 0.0f;
 #endif
     return ran;
 }

@@ -698,7 +698,7 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
     SFX(gp_work_view) v;
     double sw_sum = 0.0, dsum = 0.0;
     int64_t s0;
-    int fuse_l2;
+    int fuse_l2, l;
 
     SFX(gp_carve)(net, work, d, k, &v);
     /* batch statistics need the whole batch in one block */
@@ -716,8 +716,8 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
      * Small networks on one block (online learning) write both parts in one
      * pass per layer instead (gp_grad_small_l2). */
     fuse_l2 = net->alpha > 0 && n > 0 && n <= net->chunk_rows && !sparse;
-    for (s0 = 0; s0 < L; ++s0)
-        if ((double)net->units[s0] * (double)net->units[s0 + 1] * (double)n > GP_SMALL_GEMM_FLOPS)
+    for (l = 0; l < L; ++l)
+        if ((double)net->units[l] * (double)net->units[l + 1] * (double)n > GP_SMALL_GEMM_FLOPS)
             fuse_l2 = 0;
     *sumsq = 0.0;
     if (net->alpha > 0 && !fuse_l2)
