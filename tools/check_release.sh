@@ -67,7 +67,10 @@ repaired="$(ls "$work"/wheelhouse/*.whl)"
 show="$("$T/auditwheel" show "$repaired")"
 echo "$show"
 grep -q 'manylinux_2_[0-9]*_x86_64' <<<"$show" || fail "repaired wheel has no manylinux tag"
-unzip -l "$repaired" | grep -q 'libgomp' || fail "libgomp is not bundled in the repaired wheel"
+# The listing is taken whole first: `unzip -l | grep -q` under pipefail fails
+# at random when grep stops reading at its first match (unzip gets SIGPIPE).
+repaired_listing="$(unzip -l "$repaired")"
+grep -q 'libgomp' <<<"$repaired_listing" || fail "libgomp is not bundled in the repaired wheel"
 echo "repaired: $(basename "$repaired") (libgomp bundled)"
 
 step "sdist contents, and a wheel from the unpacked sdist"

@@ -10,8 +10,11 @@ python3 -m venv --system-site-packages "$work/venv"
 pip install --quiet --no-build-isolation "$repo" \
   -Cbuild-dir="$work/build" -Ccmake.define.GAINPROP_SANITIZE=ON \
   -Ccmake.define.CMAKE_BUILD_TYPE=RelWithDebInfo
-so="$(python -c 'import gainprop._core as c; print(c.__file__)' 2>/dev/null || true)"
-nm -D "$(find "$work/venv" -name '_core*.so' | head -1)" | grep -q __asan || {
+# Whole outputs are captured before grep -q: under pipefail, a writer cut off
+# by grep's early exit (SIGPIPE) would fail the check at random.
+so="$(find "$work/venv" -name '_core*.so' -print -quit)"
+symbols="$(nm -D "$so")"
+grep -q __asan <<<"$symbols" || {
   echo "sanitize: the extension is not instrumented" >&2; exit 1; }
 asan="$(gcc -print-file-name=libasan.so)"
 ubsan="$(gcc -print-file-name=libubsan.so)"
