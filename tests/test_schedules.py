@@ -323,6 +323,11 @@ def test_divergence_raises_and_keeps_last_finite_weights():
     if n_ok:
         replay.fit(X, y)
         np.testing.assert_array_equal(replay._params, reg._params)
+        # and so is the optimizer state (momentum), restored from the copy
+        # that every epoch rewrites in place
+        for kept, replayed in zip(reg._optimizer.slots, replay._optimizer.slots):
+            np.testing.assert_array_equal(kept, replayed)
+        assert reg._optimizer.step == replay._optimizer.step
 
 
 def test_divergence_with_early_stopping_keeps_best_weights():

@@ -8,6 +8,7 @@ accepts any optimizer of :mod:`gainprop.optimizers`.
 
 import contextlib
 import copy
+import math
 import os
 import threading
 import time
@@ -63,6 +64,38 @@ _VIEWS = ("coefs_", "intercepts_", "_views") + _BN_VIEWS
 
 #: Version of the pickled training state; loading refuses other versions.
 _STATE_VERSION = 1
+
+
+def _copy_into(dst, src):
+    """src copied into dst when dst has its shape and dtype, else a new copy."""
+    if dst is None or dst.shape != src.shape or dst.dtype != src.dtype:
+        return src.copy()
+    np.copyto(dst, src)
+    return dst
+
+
+class _Snapshot:
+    """Weights, optimizer state and running statistics from before an epoch,
+    to go back to if the epoch diverges.  The same buffers serve every epoch
+    of a fit (a copy per epoch of a large network's weights and state would
+    otherwise be fresh memory every time)."""
+
+    def __init__(self):
+        self.params = self.state = self.running = None
+
+    def save(self, params, state, running):
+        self.params = _copy_into(self.params, params)
+        self.running = None if running is None else _copy_into(self.running, running)
+        self.state = state.copy(into=self.state)
+
+    def restore(self, params, running):
+        """Put the weights back; return the saved optimizer state, whose
+        arrays the caller now owns."""
+        params[...] = self.params
+        if running is not None:
+            running[...] = self.running
+        state, self.state = self.state, None
+        return state
 
 
 def _check_state(state):
@@ -374,7 +407,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             return
         running = None if self._running is None else self._running.astype(dtype)
         self._set_buffer(self._params.astype(dtype), self._layout, running)
-        if hasattr(self, "_best_params"):
+        if getattr(self, "_best_params", None) is not None:
             self._best_params = self._best_params.astype(dtype)
         if getattr(self, "_best_running", None) is not None:
             self._best_running = self._best_running.astype(dtype)
@@ -473,8 +506,9 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                                                   layout.running_views(running)):
                 gamma[...], beta[...], mean[...], var[...] = 1, 0, 0, 1
         self._set_buffer(params, layout, running)
-        self._best_params = params.copy()
-        self._best_running = None if running is None else running.copy()
+        # the best weights so far: kept only with early stopping (made by the
+        # first epoch that uses them), a copy the size of the network
+        self._best_params = self._best_running = None
         self._optimizer = None
 
         if self._is_stochastic():
@@ -701,6 +735,9 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         if early_stopping:
             (X_train, X_val, y_train, y_val, sample_weight_train,
              sample_weight_val) = self._split_validation(X, y, sample_weight)
+            if getattr(self, "_best_params", None) is None:
+                self._best_params = self._params.copy()
+                self._best_running = None if self._running is None else self._running.copy()
         else:
             X_train, y_train, sample_weight_train = X, y, sample_weight
             X_val = y_val = sample_weight_val = None
@@ -727,6 +764,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         engine = self._engine(chunk_rows, X.shape[1], not Xm.sparse and self.shuffle)
         params = self._params
         callbacks = list(self.callbacks or [])
+        saved = _Snapshot()
         t_start = time.perf_counter()
 
         try:
@@ -752,18 +790,18 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 else:
                     epoch_lr = state.lr
 
-                # what to go back to if this epoch diverges
+                # what to go back to if this epoch diverges (copied into the
+                # same buffers every epoch)
                 running = self._running
-                saved = (params.copy(), state.copy(),
-                         None if running is None else running.copy())
+                saved.save(params, state, running)
                 loss_sum, n_done, status = engine.train_epoch(
                     Xm, Y, sw, order, batch_size, batch_lrs, params, running, state
                 )
-                if status == _core.STATUS_NONFINITE_LOSS or not np.isfinite(params).all():
-                    params[...] = saved[0]
-                    self._optimizer = saved[1]
-                    if running is not None:
-                        running[...] = saved[2]
+                # the sum is NaN or infinite exactly when some weight is (a
+                # float64 sum of float32 or float64 weights cannot overflow)
+                if (status == _core.STATUS_NONFINITE_LOSS
+                        or not math.isfinite(np.add.reduce(params, dtype=np.float64))):
+                    self._optimizer = saved.restore(params, running)
                     if not early_stopping:
                         raise ValueError(
                             f"{_NONFINITE_MESSAGE} Training diverged in epoch "

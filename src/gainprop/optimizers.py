@@ -88,10 +88,23 @@ class _OptimizerState:
         """The slots in use, by name (views, not copies)."""
         return {n: s for n, s in zip(self.slot_names, self.slots) if s is not None}
 
-    def copy(self):
+    def copy(self, into=None):
+        """A deep copy.  `into`, an earlier copy of a state of the same shapes,
+        is reused: its arrays are overwritten, so that a copy per epoch
+        allocates nothing."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        new.slots = [None if s is None else s.copy() for s in self.slots]
+        reuse = into is not None and len(into.slots) == len(self.slots) and all(
+            (d is None) == (s is None) and (s is None or (d.shape == s.shape
+                                                          and d.dtype == s.dtype))
+            for d, s in zip(into.slots, self.slots))
+        if reuse:
+            for d, s in zip(into.slots, self.slots):
+                if s is not None:
+                    np.copyto(d, s)
+            new.slots = into.slots
+        else:
+            new.slots = [None if s is None else s.copy() for s in self.slots]
         return new
 
 
