@@ -70,6 +70,19 @@ typedef void (*gp_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k,
                             double *alpha, double *a, int *lda, double *b, int *ldb,
                             double *beta, double *c, int *ldc);
 
+/* CBLAS gemm with 64-bit integers, as an ILP64 OpenBLAS exports it (numpy's
+ * scipy-openblas64: scipy_cblas_sgemm64_).  When a network has one it is used
+ * instead of the Fortran gemm, with the same column-major call. */
+typedef void (*gp_cblas_sgemm64_fn)(int order, int transa, int transb, int64_t m, int64_t n,
+                                    int64_t k, float alpha, const float *a, int64_t lda,
+                                    const float *b, int64_t ldb, float beta, float *c,
+                                    int64_t ldc);
+typedef void (*gp_cblas_dgemm64_fn)(int order, int transa, int transb, int64_t m, int64_t n,
+                                    int64_t k, double alpha, const double *a, int64_t lda,
+                                    const double *b, int64_t ldb, double beta, double *c,
+                                    int64_t ldc);
+enum { GP_CBLAS_COL_MAJOR = 102, GP_CBLAS_NO_TRANS = 111, GP_CBLAS_TRANS = 112 };
+
 /* The network: shapes, activations, loss and threading.  Dtype-free. */
 typedef struct {
     int n_layers;                     /* number of weight layers (hidden + 1) */
@@ -91,6 +104,8 @@ typedef struct {
     int64_t chunk_rows;               /* rows per forward/backward pass (work size) */
     gp_sgemm_fn sgemm;
     gp_dgemm_fn dgemm;
+    gp_cblas_sgemm64_fn sgemm64;      /* optional: used instead of sgemm */
+    gp_cblas_dgemm64_fn dgemm64;      /* optional: used instead of dgemm */
 } gp_net;
 
 /* An input matrix: dense row-major (indptr == NULL) or CSR. */

@@ -42,6 +42,7 @@ int64_t gp_scratch_size(const gp_net *net)
 #define REAL float
 #define SFX(name) GP_ISA_NAME(name, _f32)
 #define GEMM net->sgemm
+#define GEMM64 net->sgemm64
 #define EXP expf
 #define LOG logf
 #define TANH tanhf
@@ -52,6 +53,7 @@ int64_t gp_scratch_size(const gp_net *net)
 #undef REAL
 #undef SFX
 #undef GEMM
+#undef GEMM64
 #undef EXP
 #undef LOG
 #undef TANH
@@ -62,6 +64,7 @@ int64_t gp_scratch_size(const gp_net *net)
 #define REAL double
 #define SFX(name) GP_ISA_NAME(name, _f64)
 #define GEMM net->dgemm
+#define GEMM64 net->dgemm64
 #define EXP exp
 #define LOG log
 #define TANH tanh

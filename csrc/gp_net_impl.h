@@ -4,6 +4,7 @@
  *   REAL   float | double
  *   SFX(x) x##_f32 | x##_f64
  *   GEMM   net->sgemm | net->dgemm
+ *   GEMM64 net->sgemm64 | net->dgemm64 (NULL: use GEMM)
  *   EXP, LOG, TANH  the math.h functions of that type
  *   EPS    FLT_EPSILON | DBL_EPSILON (log clipping, as scikit-learn)
  */
@@ -539,6 +540,12 @@ static void SFX(gp_gemm_block)(const gp_net *net, int trans_a, int trans_b, int6
     char ta = trans_b ? 'T' : 'N', tb = trans_a ? 'T' : 'N';
     int M = (int)n, N = (int)m, K = (int)k, LDA = (int)ldb, LDB = (int)lda, LDC = (int)ldc;
     if (m == 0 || n == 0) return;
+    if (GEMM64) {
+        GEMM64(GP_CBLAS_COL_MAJOR, trans_b ? GP_CBLAS_TRANS : GP_CBLAS_NO_TRANS,
+               trans_a ? GP_CBLAS_TRANS : GP_CBLAS_NO_TRANS, n, m, k, alpha, B, ldb, A, lda, beta,
+               C, ldc);
+        return;
+    }
     GEMM(&ta, &tb, &M, &N, &K, &alpha, (REAL *)B, &LDA, (REAL *)A, &LDB, &beta, C, &LDC);
 }
 

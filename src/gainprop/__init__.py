@@ -17,7 +17,9 @@ import warnings as _warnings
 # extension loads it; a value the user set is kept.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import _core  # noqa: E402
+from . import _blas, _core  # noqa: E402
+
+_blas.configure()
 from ._multilayer_perceptron import MLPClassifier, MLPRegressor  # noqa: E402
 
 __all__ = ["MLPClassifier", "MLPRegressor", "show_config", "__version__"]
@@ -41,6 +43,7 @@ def show_config(file=None):
     print(f"gainprop {__version__}", file=out)
     print(f"  OpenMP kernels: {'yes' if _core.openmp_enabled() else 'no (serial build)'}", file=out)
     print(f"  instruction set of the kernels: {_core.kernel_isa()}", file=out)
+    print(f"  matrix products: {_blas.blas_in_use()}", file=out)
     for pool in threadpool_info():
         print(
             f"  {pool.get('user_api')}: {pool.get('internal_api')} {pool.get('version')} "

@@ -23,6 +23,12 @@ cdef extern from "gainprop.h" nogil:
                                  float *, int *, float *, float *, int *)
     ctypedef void (*gp_dgemm_fn)(char *, char *, int *, int *, int *, double *, double *, int *,
                                  double *, int *, double *, double *, int *)
+    ctypedef void (*gp_cblas_sgemm64_fn)(int, int, int, int64_t, int64_t, int64_t, float,
+                                         const float *, int64_t, const float *, int64_t, float,
+                                         float *, int64_t)
+    ctypedef void (*gp_cblas_dgemm64_fn)(int, int, int, int64_t, int64_t, int64_t, double,
+                                         const double *, int64_t, const double *, int64_t,
+                                         double, double *, int64_t)
     ctypedef struct gp_net:
         int n_layers
         const int64_t *units
@@ -43,6 +49,8 @@ cdef extern from "gainprop.h" nogil:
         int64_t chunk_rows
         gp_sgemm_fn sgemm
         gp_dgemm_fn dgemm
+        gp_cblas_sgemm64_fn sgemm64
+        gp_cblas_dgemm64_fn dgemm64
     ctypedef struct gp_matrix:
         int64_t n_rows
         int64_t n_cols
@@ -133,6 +141,23 @@ def thread_flush_flags(int n_threads):
     return [bool(f) for f in flags[:ran]]
 
 
+# The gemm networks made from now on call: NULL means scipy.linalg.cython_blas's
+# Fortran sgemm / dgemm; set_ilp64_gemm installs an ILP64 CBLAS pair instead.
+cdef gp_cblas_sgemm64_fn _sgemm64 = NULL
+cdef gp_cblas_dgemm64_fn _dgemm64 = NULL
+
+
+def set_ilp64_gemm(size_t sgemm_address, size_t dgemm_address):
+    """Make networks created from now on call these CBLAS gemm functions with
+    64-bit integers (cblas_sgemm64_ / cblas_dgemm64_ of an ILP64 OpenBLAS,
+    given as addresses); 0, 0 goes back to scipy.linalg.cython_blas."""
+    global _sgemm64, _dgemm64
+    if (sgemm_address == 0) != (dgemm_address == 0):
+        raise ValueError("give both gemm addresses or neither")
+    _sgemm64 = <gp_cblas_sgemm64_fn>sgemm_address
+    _dgemm64 = <gp_cblas_dgemm64_fn>dgemm_address
+
+
 # Choose the kernels' instruction set now, before any of our threads exists.
 _isa_request = os.environ.get("GAINPROP_ISA", "")
 if _isa_request.strip().lower() not in ("", "auto", "baseline", "avx2"):
@@ -215,6 +240,8 @@ cdef class Net:
         self.net.bn_eps = bn_eps
         self.net.sgemm = <gp_sgemm_fn>sgemm
         self.net.dgemm = <gp_dgemm_fn>dgemm
+        self.net.sgemm64 = _sgemm64
+        self.net.dgemm64 = _dgemm64
 
     @property
     def chunk_rows(self):

@@ -1,0 +1,115 @@
+"""The core's matrix products: numpy's OpenBLAS (ILP64 CBLAS) by default when
+numpy ships one, scipy.linalg.cython_blas otherwise or with GAINPROP_BLAS=scipy.
+Both must give the same products (to rounding) and the same training."""
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+
+import gainprop
+from gainprop import MLPClassifier, MLPRegressor, _blas, _core
+
+HAS_NUMPY_OPENBLAS = _blas.find_numpy_openblas() is not None
+
+
+@pytest.fixture
+def use_blas(monkeypatch):
+    """Switch the BLAS of networks made from now on; the default comes back."""
+
+    def switch(value):
+        if value is None:
+            monkeypatch.delenv("GAINPROP_BLAS", raising=False)
+        else:
+            monkeypatch.setenv("GAINPROP_BLAS", value)
+        return _blas.configure()
+
+    yield switch
+    monkeypatch.delenv("GAINPROP_BLAS", raising=False)
+    _blas.configure()
+
+
+def _forward(clf, X):
+    a = X
+    for i, (W, b) in enumerate(zip(clf.coefs_, clf.intercepts_)):
+        a = a @ W.astype(np.float64) + b
+        if i < len(clf.coefs_) - 1:
+            a = np.maximum(a, 0)
+    return a
+
+
+@pytest.mark.skipif(not HAS_NUMPY_OPENBLAS, reason="this numpy ships no ILP64 OpenBLAS")
+def test_default_is_numpys_openblas(use_blas):
+    assert use_blas(None).startswith("numpy's OpenBLAS")
+    assert _blas.blas_in_use().startswith("numpy's OpenBLAS")
+    out = io.StringIO()
+    gainprop.show_config(file=out)
+    assert "matrix products: numpy's OpenBLAS" in out.getvalue()
+
+
+def test_scipy_can_be_forced(use_blas):
+    assert use_blas("scipy") == "scipy.linalg.cython_blas"
+    out = io.StringIO()
+    gainprop.show_config(file=out)
+    assert "matrix products: scipy.linalg.cython_blas" in out.getvalue()
+
+
+@pytest.mark.parametrize("value", [None, "scipy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_of_each_blas_match_numpy(use_blas, value, dtype):
+    # wide enough layers that the products go to BLAS (and in blocks to threads)
+    use_blas(value)
+    rng = np.random.RandomState(0)
+    X = rng.rand(300, 96).astype(dtype)
+    y = rng.rand(300, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = MLPRegressor(hidden_layer_sizes=(512, 256), max_iter=2, random_state=0,
+                           n_threads=2).fit(X, y)
+    rtol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(reg.predict(X), _forward(reg, X.astype(np.float64)), rtol=rtol,
+                               atol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_training_agrees_across_blas(use_blas, dtype):
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(dtype)
+    fits = {}
+    for value in (None, "scipy"):
+        use_blas(value)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits[value] = MLPClassifier(hidden_layer_sizes=(256,), solver="adam", max_iter=3,
+                                        random_state=0, n_threads=2).fit(X, y)
+    a, b = fits[None], fits["scipy"]
+    rtol = 2e-3 if dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=rtol)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=rtol, atol=rtol)
+
+
+def test_results_do_not_depend_on_the_thread_count_with_either_blas(use_blas):
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32)
+    for value in (None, "scipy"):
+        use_blas(value)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            one, two = (MLPClassifier(hidden_layer_sizes=(600,), solver="adam", batch_size=400,
+                                      max_iter=2, random_state=0, n_threads=t).fit(X, y)
+                        for t in (1, 2))
+        np.testing.assert_array_equal(one._params, two._params)
+
+
+def test_unknown_value_warns_and_uses_the_default(use_blas):
+    with pytest.warns(RuntimeWarning, match="GAINPROP_BLAS"):
+        chosen = use_blas("mkl")
+    assert chosen == (use_blas(None))
+
+
+def test_gemm_addresses_come_in_pairs():
+    with pytest.raises(ValueError, match="both"):
+        _core.set_ilp64_gemm(1, 0)
