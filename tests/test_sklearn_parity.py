@@ -39,11 +39,25 @@ def _assert_same_weights(sk, gp, tol):
 
 def test_initial_weights_equal_sklearn(digits):
     X, y = digits
-    for activation in ("relu", "logistic"):
-        sk, gp = _pair("MLPClassifier", hidden_layer_sizes=(13, 7), activation=activation,
+    # (1100, 70): layers drawn in several blocks of rows (_draw_into)
+    for activation, hidden in (("relu", (13, 7)), ("logistic", (13, 7)), ("relu", (1100, 70))):
+        sk, gp = _pair("MLPClassifier", hidden_layer_sizes=hidden, activation=activation,
                        solver="sgd", max_iter=1, learning_rate_init=1e-300, random_state=3)
         _fit_both(sk, gp, X, y)
         _assert_same_weights(sk, gp, 1e-15)
+
+
+@pytest.mark.parametrize("draw", ["uniform", "normal"])
+def test_blockwise_draws_equal_one_draw(draw):
+    from gainprop._multilayer_perceptron import _DRAW_BLOCK, _draw_into
+
+    shape = (3 * _DRAW_BLOCK // 500 + 7, 500)
+    one, blocks = np.random.RandomState(5), np.random.RandomState(5)
+    expected = getattr(one, draw)(-0.2, 0.3, shape).astype(np.float32)
+    out = np.empty(shape, dtype=np.float32)
+    _draw_into(out, getattr(blocks, draw), -0.2, 0.3)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(one.uniform(size=3), blocks.uniform(size=3))
 
 
 FULL_BATCH_CASES = [

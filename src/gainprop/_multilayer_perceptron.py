@@ -66,6 +66,21 @@ _VIEWS = ("coefs_", "intercepts_", "_views") + _BN_VIEWS
 _STATE_VERSION = 1
 
 
+def _draw_into(out, draw, a, b):
+    """out[...] = draw(a, b, out.shape), a block of rows at a time.  A
+    RandomState draws its numbers one after another whatever the block sizes
+    (tested), so the values are those of one call, without a float64
+    temporary the size of the layer (fresh memory, slow to touch)."""
+    rows = max(1, _DRAW_BLOCK // max(1, out.shape[1]))
+    for r0 in range(0, out.shape[0], rows):
+        block = out[r0 : r0 + rows]
+        block[...] = draw(a, b, block.shape)
+
+
+#: Random numbers drawn per block by _draw_into (512 KB of float64).
+_DRAW_BLOCK = 1 << 16
+
+
 def _copy_into(dst, src):
     """src copied into dst when dst has its shape and dtype, else a new copy."""
     if dst is None or dst.shape != src.shape or dst.dtype != src.dtype:
@@ -483,21 +498,20 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         # default this is scikit-learn's Glorot-uniform, same calls, same order
         for i in range(self.n_layers_ - 1):
             fan_in, fan_out = layer_units[i], layer_units[i + 1]
-            shape = (fan_in, fan_out)
             if kind == "glorot_uniform":
                 factor = 2.0 if self.activation == "logistic" else 6.0
                 bound = np.sqrt(factor / (fan_in + fan_out))
-                coefs[i][...] = rs.uniform(-bound, bound, shape)
+                _draw_into(coefs[i], rs.uniform, -bound, bound)
                 intercepts[i][...] = rs.uniform(-bound, bound, fan_out)
             elif kind == "kaiming_normal":  # He et al. 2015: N(0, 2 / fan_in)
-                coefs[i][...] = rs.normal(0.0, np.sqrt(2.0 / fan_in), shape)
+                _draw_into(coefs[i], rs.normal, 0.0, np.sqrt(2.0 / fan_in))
                 intercepts[i][...] = 0.0
             elif kind == "kaiming_uniform":  # same variance, uniform
                 bound = np.sqrt(6.0 / fan_in)
-                coefs[i][...] = rs.uniform(-bound, bound, shape)
+                _draw_into(coefs[i], rs.uniform, -bound, bound)
                 intercepts[i][...] = 0.0
             else:  # ("uniform", a): seed 000's U(-a, a) for weights and biases
-                coefs[i][...] = rs.uniform(-a, a, shape)
+                _draw_into(coefs[i], rs.uniform, -a, a)
                 intercepts[i][...] = rs.uniform(-a, a, fan_out)
         running = None
         if layout.batch_norm:  # γ = 1, β = 0; running mean 0, variance 1 (as torch)
