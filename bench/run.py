@@ -5,8 +5,9 @@
 
 Each workload runs the same network, data, batch size, optimizer and epochs
 in every library (float32 unless stated), repeats alternate between the
-libraries, and the table shows median times and the ratios (how many times
-faster gainprop is).  The raw figures go to a JSON file.  Workloads (issue 6):
+libraries (in reverse order every other repeat), and the table shows median
+times and the ratios (how many times faster gainprop is).  The raw figures
+go to a JSON file.  Workloads (issue 6):
 
 1. online: load_digits, 64-100-10 relu, batch 1, SGD momentum 0.9 (per epoch, fits
    of 3 epochs)
@@ -56,10 +57,16 @@ def _quiet():
 
 # ----------------------------------------------------------------- helpers
 def _median_times(funcs, repeats):
-    """Alternate the callables `repeats` times; median seconds of each."""
+    """Alternate the callables `repeats` times; median seconds of each.  Every
+    other repeat runs them in reverse order (A B C, C B A, A B C, ...), so that
+    no library always runs right after the same one: on this machine a run
+    right after another library's large allocations pays more for fresh
+    memory."""
     times = {name: [] for name in funcs}
-    for _ in range(repeats):
-        for name, fn in funcs.items():
+    names = list(funcs)
+    for r in range(repeats):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            fn = funcs[name]
             gc.collect()
             t0 = time.perf_counter()
             fn()
