@@ -3,6 +3,7 @@
 import io
 import pickle
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from gainprop import MLPClassifier, MLPRegressor
 from gainprop._engine import Engine, Matrix
 from gainprop.callbacks import EpochRecord, ProgressBar
 from gainprop.model_selection import learning_rate_sweep
+from gainprop.optimizers import get_optimizer
 from gainprop.schedules import (
     CosineAnnealing,
     Cyclic,
@@ -328,6 +330,29 @@ def test_divergence_raises_and_keeps_last_finite_weights():
         for kept, replayed in zip(reg._optimizer.slots, replay._optimizer.slots):
             np.testing.assert_array_equal(kept, replayed)
         assert reg._optimizer.step == replay._optimizer.step
+
+
+@pytest.mark.parametrize("solver", ["adam", "localgain", "sgd", "adagrad"])
+def test_divergence_in_the_first_epoch_restores_the_starting_state(solver):
+    # before any step the snapshot keeps the state's starting values, not a
+    # copy: what comes back must equal a fresh state (gains 1, ...).  With this
+    # rate the first batch steps and the second one's loss overflows float32.
+    X, y = _diverging_data()
+    reg = MLPRegressor(hidden_layer_sizes=(20,), solver=solver, learning_rate_init=1e15,
+                       batch_size=50, max_iter=5, random_state=0)
+    with pytest.raises(ValueError, match="non-finite"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        reg.fit(X.astype(np.float32), y.astype(np.float32))
+    assert reg.n_iter_ == 0
+    fresh = get_optimizer(solver, reg)._make_state(reg._layout.n_params, reg._params.dtype,
+                                                   reg.learning_rate_init)
+    assert reg._optimizer.step == 0 and reg._optimizer.slot_names == fresh.slot_names
+    for kept, start in zip(reg._optimizer.slots, fresh.slots):
+        if start is None:
+            assert kept is None
+        else:
+            assert kept.dtype == start.dtype
+            np.testing.assert_array_equal(kept, start)
 
 
 def test_divergence_with_early_stopping_keeps_best_weights():

@@ -97,11 +97,20 @@ class _Snapshot:
 
     def __init__(self):
         self.params = self.state = self.running = None
+        self.start = None
 
     def save(self, params, state, running):
         self.params = _copy_into(self.params, params)
         self.running = None if running is None else _copy_into(self.running, running)
-        self.state = state.copy(into=self.state)
+        if state.step == 0:
+            # a state that has taken no step holds its starting values, one
+            # value per slot (as _make_state fills it): keep those, not a copy
+            # (in a fit of one epoch the copy would be all the snapshot costs)
+            self.start = (type(state), dict(state.__dict__),
+                          [None if a is None else (a[0], a.shape) for a in state.slots])
+        else:
+            self.start = None
+            self.state = state.copy(into=self.state)
 
     def restore(self, params, running):
         """Put the weights back; return the saved optimizer state, whose
@@ -109,6 +118,13 @@ class _Snapshot:
         params[...] = self.params
         if running is not None:
             running[...] = self.running
+        if self.start is not None:
+            cls, attrs, fills = self.start
+            state = object.__new__(cls)
+            state.__dict__.update(attrs)
+            state.slots = [None if f is None else np.full(f[1], f[0], dtype=f[0].dtype)
+                           for f in fills]
+            return state
         state, self.state = self.state, None
         return state
 

@@ -73,7 +73,8 @@ class _OptimizerState:
         self.lr = float(lr)
         self.slot_names = tuple(slot_names)
         slot_init = slot_init or {}
-        self.slots = [np.full(n_params, slot_init.get(name, 0.0), dtype=dtype)
+        # an unnamed position is one the rule does not use: no memory
+        self.slots = [np.full(n_params, slot_init.get(name, 0.0), dtype=dtype) if name else None
                       for name in slot_names]
         self.step = 0
         self.prev_loss = np.inf
@@ -157,12 +158,8 @@ class BaseOptimizer(BaseEstimator):
             for pos in self._epsilon_positions:
                 if 0 < hyper[pos] < tiny:
                     hyper[pos] = tiny
-        state = _OptimizerState(self._kind, hyper, lr, [n or "" for n in self._slots()],
-                                n_params, dtype, self._slot_init())
-        # positions the rule does not use get no memory
-        state.slots = [None if not name else arr
-                       for name, arr in zip(self._slots(), state.slots)]
-        return state
+        return _OptimizerState(self._kind, hyper, lr, [n or "" for n in self._slots()],
+                               n_params, dtype, self._slot_init())
 
 
 class SGD(BaseOptimizer):
