@@ -2,6 +2,7 @@
 numpy ships one, scipy.linalg.cython_blas otherwise or with GAINPROP_BLAS=scipy.
 Both must give the same products (to rounding) and the same training."""
 
+import ctypes
 import io
 import warnings
 
@@ -50,6 +51,55 @@ def test_default_is_numpys_openblas(use_blas):
     assert "matrix products: numpy's OpenBLAS" in out.getvalue()
 
 
+@pytest.mark.skipif(not HAS_NUMPY_OPENBLAS, reason="this numpy ships no ILP64 OpenBLAS")
+def test_networks_get_numpys_gemm_addresses(use_blas):
+    use_blas(None)
+    assert _core.ilp64_gemm_addresses() == _blas.find_numpy_openblas()[:2]
+    use_blas("scipy")
+    assert _core.ilp64_gemm_addresses() == (0, 0)
+
+
+_SGEMM64 = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int64,
+                            ctypes.c_int64, ctypes.c_int64, ctypes.c_float, ctypes.c_void_p,
+                            ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_float,
+                            ctypes.c_void_p, ctypes.c_int64)
+
+
+@pytest.mark.skipif(not HAS_NUMPY_OPENBLAS, reason="this numpy ships no ILP64 OpenBLAS")
+def test_training_calls_the_ilp64_gemm_with_column_major_arguments(use_blas):
+    # a recording shim in front of numpy's sgemm: the core must call it, in
+    # column-major order, for the forward product C (B x 256) = X (B x 64) W
+    # (64 x 256) as C^T = W^T X^T, and give the same weights as numpy's
+    # gemm called directly.  One thread: the shim runs Python.
+    use_blas(None)
+    sgemm, dgemm = _core.ilp64_gemm_addresses()
+    real = _SGEMM64(sgemm)
+    calls = []
+
+    def record(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        calls.append((order, ta, tb, m, n, k, lda, ldb, ldc))
+        real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+    shim = _SGEMM64(record)
+    X, y = load_digits(return_X_y=True)
+    X = (X[:400] / 16).astype(np.float32)
+    params = dict(hidden_layer_sizes=(256,), solver="adam", batch_size=200, max_iter=1,
+                  random_state=0, n_threads=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        direct = MLPClassifier(**params).fit(X, y[:400])
+        _core.set_ilp64_gemm(ctypes.cast(shim, ctypes.c_void_p).value, dgemm)
+        try:
+            shimmed = MLPClassifier(**params).fit(X, y[:400])
+        finally:
+            _blas.configure()
+    assert calls
+    assert {c[0] for c in calls} == {102}
+    assert {c[1] for c in calls} | {c[2] for c in calls} <= {111, 112}
+    assert (102, 111, 111, 256, 200, 64, 256, 64, 256) in calls  # the forward product
+    np.testing.assert_array_equal(shimmed._params, direct._params)
+
+
 def test_scipy_can_be_forced(use_blas):
     assert use_blas("scipy") == "scipy.linalg.cython_blas"
     out = io.StringIO()
@@ -74,6 +124,7 @@ def test_products_of_each_blas_match_numpy(use_blas, value, dtype):
                                atol=rtol)
 
 
+@pytest.mark.skipif(not HAS_NUMPY_OPENBLAS, reason="this numpy ships no ILP64 OpenBLAS")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_training_agrees_across_blas(use_blas, dtype):
     X, y = load_digits(return_X_y=True)

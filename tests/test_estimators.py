@@ -275,6 +275,18 @@ def test_early_stopping_restores_best_weights(digits):
     np.testing.assert_array_equal(clf._params, clf._best_params)
 
 
+def test_warm_start_can_turn_early_stopping_on_and_off(digits):
+    X, y = digits
+    clf = MLPClassifier(hidden_layer_sizes=(10,), max_iter=3, warm_start=True, random_state=0)
+    clf.fit(X, y)
+    clf.set_params(early_stopping=True).fit(X, y)
+    assert len(clf.validation_scores_) == 3
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    np.testing.assert_array_equal(clf._params, clf._best_params)
+    clf.set_params(early_stopping=False).fit(X, y)
+    assert len(clf.loss_curve_) == 9 and np.isfinite(clf.best_loss_)
+
+
 def test_usable_in_pipeline_and_grid_search(digits):
     X, y = digits
     pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(32,), max_iter=100,

@@ -32,18 +32,36 @@ def _numpy_dirs():
     return package + os.sep, os.path.join(os.path.dirname(package), "numpy.libs") + os.sep
 
 
+def _loaded(path):
+    """The already-loaded library at path (never a second copy of it)."""
+    if os.name == "nt":  # LoadLibrary returns the loaded module's handle
+        return ctypes.CDLL(path)
+    return ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LOCAL)
+
+
+def _is_ilp64(dll):
+    """The library says it was built with 64-bit integers (its config string,
+    as numpy.show_config reports it: "OpenBLAS 0.3.31 USE64BITINT ...")."""
+    get_config = dll.scipy_openblas_get_config64_
+    get_config.restype = ctypes.c_char_p
+    get_config.argtypes = []
+    return b"USE64BITINT" in (get_config() or b"")
+
+
 def find_numpy_openblas():
     """(sgemm address, dgemm address, description) of numpy's OpenBLAS, or
     None when numpy does not ship an ILP64 OpenBLAS we can call."""
     from threadpoolctl import ThreadpoolController
 
     dirs = _numpy_dirs()
-    for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
-        path = os.path.realpath(lib.filepath)
-        if not path.startswith(dirs):
+    for lib in ThreadpoolController().lib_controllers:
+        path = os.path.realpath(lib.filepath or "")
+        if lib.user_api != "blas" or not path.startswith(dirs):
             continue
         try:
-            dll = ctypes.CDLL(lib.filepath)  # already loaded: the same handle
+            dll = _loaded(lib.filepath)
+            if not _is_ilp64(dll):
+                continue
             sgemm, dgemm = (ctypes.cast(getattr(dll, name), ctypes.c_void_p).value
                             for name in _SYMBOLS)
         except (OSError, AttributeError):
@@ -66,7 +84,13 @@ def configure():
         warnings.warn(f"GAINPROP_BLAS={os.environ['GAINPROP_BLAS']!r} is not one of 'numpy', "
                       "'scipy'; using the default", RuntimeWarning, stacklevel=2)
         request = ""
-    found = None if request == "scipy" else find_numpy_openblas()
+    found = None
+    if request != "scipy":
+        try:
+            found = find_numpy_openblas()
+        except Exception as exc:  # never let the lookup break the import
+            warnings.warn(f"gainprop could not look up numpy's OpenBLAS ({exc!r}); matrix "
+                          "products use scipy.linalg.cython_blas", RuntimeWarning, stacklevel=2)
     if found is None:
         _core.set_ilp64_gemm(0, 0)
         _in_use = "scipy.linalg.cython_blas"

@@ -158,6 +158,12 @@ def set_ilp64_gemm(size_t sgemm_address, size_t dgemm_address):
     _dgemm64 = <gp_cblas_dgemm64_fn>dgemm_address
 
 
+def ilp64_gemm_addresses():
+    """(sgemm, dgemm) addresses networks made now will call; (0, 0) when they
+    call scipy.linalg.cython_blas."""
+    return <size_t>_sgemm64, <size_t>_dgemm64
+
+
 # Choose the kernels' instruction set now, before any of our threads exists.
 _isa_request = os.environ.get("GAINPROP_ISA", "")
 if _isa_request.strip().lower() not in ("", "auto", "baseline", "avx2"):

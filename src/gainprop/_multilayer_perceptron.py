@@ -233,7 +233,7 @@ class _BlasLimit:
     limits, one fit's restore would undo another's).  threadpoolctl's view of
     the loaded libraries is made once per process: scanning them costs about a
     millisecond, which a short fit would pay every time; the BLAS the core
-    calls (scipy's, through scipy.linalg.cython_blas) is loaded when
+    calls (numpy's OpenBLAS or scipy's, see gainprop._blas) is loaded before
     gainprop._core is imported, so it is always in the view."""
 
     def __init__(self):
@@ -768,9 +768,16 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             if getattr(self, "_best_params", None) is None:
                 self._best_params = self._params.copy()
                 self._best_running = None if self._running is None else self._running.copy()
+            if getattr(self, "validation_scores_", None) is None:
+                # a warm start that turned early stopping on (scikit-learn
+                # fails here: its validation_scores_ is None)
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
         else:
             X_train, y_train, sample_weight_train = X, y, sample_weight
             X_val = y_val = sample_weight_val = None
+            if getattr(self, "best_loss_", None) is None:  # a warm start that turned it off
+                self.best_loss_ = np.inf
         if (schedule is None) != (self._schedule_state is None):  # learning_rate changed
             self._schedule_state = (schedule._start(self.learning_rate_init)
                                     if schedule is not None else None)
@@ -827,10 +834,12 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 loss_sum, n_done, status = engine.train_epoch(
                     Xm, Y, sw, order, batch_size, batch_lrs, params, running, state
                 )
-                # the sum is NaN or infinite exactly when some weight is (a
-                # float64 sum of float32 or float64 weights cannot overflow)
+                # one read of the weights: their sum is finite when they all
+                # are (a float64 sum of huge float64 weights can overflow, so
+                # a non-finite sum is checked weight by weight)
                 if (status == _core.STATUS_NONFINITE_LOSS
-                        or not math.isfinite(np.add.reduce(params, dtype=np.float64))):
+                        or (not math.isfinite(np.add.reduce(params, dtype=np.float64))
+                            and not np.isfinite(params).all())):
                     self._optimizer = saved.restore(params, running)
                     if not early_stopping:
                         raise ValueError(
