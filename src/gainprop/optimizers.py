@@ -73,8 +73,12 @@ class _OptimizerState:
         self.lr = float(lr)
         self.slot_names = tuple(slot_names)
         slot_init = slot_init or {}
-        # an unnamed position is one the rule does not use: no memory
-        self.slots = [np.full(n_params, slot_init.get(name, 0.0), dtype=dtype) if name else None
+        # an unnamed position is one the rule does not use: no memory.  Zeros
+        # come from calloc: the pages are zeroed when first touched (by the
+        # first step), not written once here and again there
+        self.slots = [None if not name
+                      else np.zeros(n_params, dtype=dtype) if slot_init.get(name, 0.0) == 0
+                      else np.full(n_params, slot_init[name], dtype=dtype)
                       for name in slot_names]
         self.step = 0
         self.prev_loss = np.inf
