@@ -36,7 +36,10 @@
         int64_t batch_end, const double *lrs, REAL *params, REAL *grad, REAL *running,         \
         gp_optimizer *opt, REAL *work, double *scratch, double *loss_acc, int64_t *n_done);    \
     void gp_optim_step_##DT##_##ISA(gp_optimizer *opt, int64_t n, REAL *params,                \
-                                    const REAL *grad, int n_threads);
+                                    const REAL *grad, int n_threads);                          \
+    /* internal: the rule on params[begin, end) for step t, no threading */                    \
+    void gp_optim_range_##DT##_##ISA(const gp_optimizer *opt, int64_t t, int64_t begin,        \
+                                     int64_t end, REAL *params, const REAL *grad);
 
 GP_ISA_DECLARE(float, f32, base)
 GP_ISA_DECLARE(double, f64, base)

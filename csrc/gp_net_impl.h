@@ -409,6 +409,23 @@ static inline void SFX(gp_l2_range)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRIC
     }
 }
 
+/* The squares of W[b, e) into the lanes acc as gp_l2_range adds them (the
+ * same sum), with gW[b, e) = 0: the L2 term folded into the step (below). */
+static inline void SFX(gp_l2_zero_range)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W,
+                                         int64_t b, int64_t e, ACC *GP_RESTRICT acc)
+{
+    int64_t i, j;
+    for (i = b; i + ACC_LANES <= e; i += ACC_LANES)
+        for (j = 0; j < ACC_LANES; ++j) {
+            acc[j] += (ACC)W[i + j] * (ACC)W[i + j];
+            gW[i + j] = 0;
+        }
+    for (; i < e; ++i) {
+        acc[0] += (ACC)W[i] * (ACC)W[i];
+        gW[i] = 0;
+    }
+}
+
 static inline double SFX(gp_lanes_sum)(const ACC *acc)
 {
     double sum = 0.0;
@@ -436,6 +453,36 @@ GP_FOR(nt, ch, n_chunks, {
     });
     for (ch = 0; ch < n_chunks; ++ch) total += partial[ch];
     return total;
+}
+
+/* gW = 0 over the weight prefix; returns sum(W^2) exactly as gp_l2_init does. */
+static double SFX(gp_l2_zero_init)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, int64_t n,
+                                   double *GP_RESTRICT partial, int n_threads)
+{
+    const int64_t n_chunks = gp_cdiv(n, GP_ELEM_CHUNK);
+    int nt = gp_threads_for(n_threads, n);
+    int64_t ch;
+    double total = 0.0;
+GP_FOR(nt, ch, n_chunks, {
+        ACC acc[ACC_LANES] = {0};
+        SFX(gp_l2_zero_range)(gW, W, ch * GP_ELEM_CHUNK, gp_min64(n, (ch + 1) * GP_ELEM_CHUNK),
+                              acc);
+        partial[ch] = SFX(gp_lanes_sum)(acc);
+    });
+    for (ch = 0; ch < n_chunks; ++ch) total += partial[ch];
+    return total;
+}
+
+/* Does a batch of n rows take the small-layer path that writes each weight
+ * gradient with its L2 term in one pass (gp_grad_small_l2)? */
+static int SFX(gp_small_l2_fusable)(const gp_net *net, int64_t n, int sparse)
+{
+    int l;
+    if (!(net->alpha > 0) || n <= 0 || n > net->chunk_rows || sparse) return 0;
+    for (l = 0; l < net->n_layers; ++l)
+        if ((double)net->units[l] * (double)net->units[l + 1] * (double)n > GP_SMALL_GEMM_FLOPS)
+            return 0;
+    return 1;
 }
 
 /*
@@ -695,7 +742,8 @@ static void SFX(gp_carve)(const gp_net *net, REAL *work, int64_t n_features, int
 static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL *Y,
                               const REAL *sw, const int64_t *rows, int64_t start, int64_t n,
                               const REAL *params, REAL *grad, REAL *running, REAL *work,
-                              double *scratch, double *data_sum, double *sw_out, double *sumsq)
+                              double *scratch, double *data_sum, double *sw_out, double *sumsq,
+                              int l2_deferred)
 {
     const int L = net->n_layers;
     const int nt = net->n_threads;
@@ -705,7 +753,7 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
     SFX(gp_work_view) v;
     double sw_sum = 0.0, dsum = 0.0;
     int64_t s0;
-    int fuse_l2, l;
+    int fuse_l2;
 
     SFX(gp_carve)(net, work, d, k, &v);
     /* batch statistics need the whole batch in one block */
@@ -721,13 +769,13 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
 
     /* L2 part of the weight gradient; the data part is added by the gemms.
      * Small networks on one block (online learning) write both parts in one
-     * pass per layer instead (gp_grad_small_l2). */
-    fuse_l2 = net->alpha > 0 && n > 0 && n <= net->chunk_rows && !sparse;
-    for (l = 0; l < L; ++l)
-        if ((double)net->units[l] * (double)net->units[l + 1] * (double)n > GP_SMALL_GEMM_FLOPS)
-            fuse_l2 = 0;
+     * pass per layer instead (gp_grad_small_l2).  With l2_deferred the caller
+     * folds the L2 term into the optimizer step (gp_step_l2): the weight part
+     * of grad holds zeros on entry, the data part accumulates onto them, and
+     * *sumsq is left 0. */
+    fuse_l2 = !l2_deferred && SFX(gp_small_l2_fusable)(net, n, sparse);
     *sumsq = 0.0;
-    if (net->alpha > 0 && !fuse_l2)
+    if (net->alpha > 0 && !fuse_l2 && !l2_deferred)
         *sumsq = SFX(gp_l2_init)(grad, params, net->n_coef, net->alpha / sw_sum, scratch, nt);
 
     for (s0 = 0; s0 < n; s0 += net->chunk_rows) {
@@ -827,7 +875,6 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
         }
     }
     if (n == 0) { /* no rows: the gradient is the L2 part alone */
-        int i;
         if (!(net->alpha > 0)) memset(grad, 0, (size_t)net->n_coef * sizeof(REAL));
         memset(grad + net->intercept_offset[0], 0,
                (size_t)(net->n_params - net->intercept_offset[0]) * sizeof(REAL));
@@ -880,10 +927,47 @@ int SFX(gp_loss_grad)(const gp_net *net, const gp_matrix *X, const REAL *Y, cons
 {
     double dsum, sw_sum, sumsq;
     int st = SFX(gp_batch_grad)(net, X, Y, sw, rows, 0, n_rows, params, grad, NULL, work,
-                                scratch, &dsum, &sw_sum, &sumsq);
+                                scratch, &dsum, &sw_sum, &sumsq, 0);
     *data_loss = sw_sum > 0 ? dsum / sw_sum : 0.0;
     *l2 = sw_sum > 0 ? 0.5 * net->alpha * sumsq / sw_sum : 0.0;
     return st;
+}
+
+/*
+ * One optimizer step with the L2 term folded in.  Per range of GP_ELEM_CHUNK
+ * elements, while the range is in cache: grad += cf * W over the weights (the
+ * gradient gp_l2_init and the products would have given, to rounding), the
+ * rule's update, then sum(W^2) of the new weights and grad = 0 over the
+ * weights.  The next batch's products accumulate onto those zeros and its
+ * loss takes the sum, so the weights and their gradient are read once per
+ * batch (by the step) instead of twice.  Returns sum(W^2), summed as
+ * gp_l2_init sums it.
+ */
+static double SFX(gp_step_l2)(const gp_net *net, gp_optimizer *opt, REAL *params, REAL *grad,
+                              REAL cf, double *partial)
+{
+    const int64_t n = net->n_params, nc = net->n_coef;
+    const int64_t t = opt->t + 1;
+    const int64_t n_chunks = gp_cdiv(n, GP_ELEM_CHUNK);
+    int nt = gp_threads_for(net->n_threads, n);
+    int64_t ch;
+    double total = 0.0;
+GP_FOR(nt, ch, n_chunks, {
+        const int64_t b = ch * GP_ELEM_CHUNK, e = gp_min64(n, b + GP_ELEM_CHUNK);
+        const int64_t ec = gp_min64(e, nc);
+        int64_t i;
+        for (i = b; i < ec; ++i) grad[i] += cf * params[i];
+        SFX(gp_optim_range)(opt, t, b, e, params, grad);
+        if (b < nc) {
+            ACC acc[ACC_LANES] = {0};
+            SFX(gp_l2_zero_range)(grad, params, b, ec, acc);
+            partial[ch] = SFX(gp_lanes_sum)(acc);
+        }
+    });
+    for (ch = 0; ch < gp_cdiv(nc, GP_ELEM_CHUNK); ++ch) total += partial[ch];
+    opt->t = t;
+    opt->prev_loss = opt->loss;
+    return total;
 }
 
 int SFX(gp_train_batches)(const gp_net *net, const gp_matrix *X, const REAL *Y, const REAL *sw,
@@ -892,23 +976,38 @@ int SFX(gp_train_batches)(const gp_net *net, const gp_matrix *X, const REAL *Y, 
                           REAL *params, REAL *grad, REAL *running, gp_optimizer *opt, REAL *work,
                           double *scratch, double *loss_acc, int64_t *n_done)
 {
+    /* The L2 term goes into the step (gp_step_l2) unless the batches take the
+     * small-layer path, which writes it with the gradient in one pass anyway. */
+    const int defer = net->alpha > 0 && net->n_coef > 0
+                      && !SFX(gp_small_l2_fusable)(net, batch_size, X->indptr != NULL);
     int64_t b;
     *n_done = 0;
+    if (!defer) opt->l2_sumsq = -1.0;
+    else if (opt->l2_sumsq < 0) /* first call of the pass */
+        opt->l2_sumsq = SFX(gp_l2_zero_init)(grad, params, net->n_coef, scratch, net->n_threads);
     for (b = batch_begin; b < batch_end; ++b) {
         const int64_t r0 = b * batch_size;
         const int64_t nb = gp_min64(batch_size, n_samples - r0);
         double dsum, sw_sum, sumsq, batch_loss;
         if (nb <= 0) break;
         int st = SFX(gp_batch_grad)(net, X, Y, sw, order ? order + r0 : NULL, r0, nb, params,
-                                    grad, running, work, scratch, &dsum, &sw_sum, &sumsq);
+                                    grad, running, work, scratch, &dsum, &sw_sum, &sumsq, defer);
         if (st != GP_OK) return st;
+        if (defer) sumsq = opt->l2_sumsq;
         /* scikit-learn's batch loss: mean data loss (times loss_scale) + L2 term */
         batch_loss = net->loss_scale * dsum / sw_sum + 0.5 * net->alpha * sumsq / sw_sum;
-        if (!isfinite(batch_loss)) return GP_NONFINITE_LOSS;
+        if (!isfinite(batch_loss)) {
+            opt->l2_sumsq = -1.0; /* grad holds a gradient now, not zeros */
+            return GP_NONFINITE_LOSS;
+        }
         *loss_acc += batch_loss * (double)nb;
         if (lrs) opt->lr = lrs[b];
         opt->loss = batch_loss;
-        SFX(gp_optim_step)(opt, net->n_params, params, grad, net->n_threads);
+        if (defer)
+            opt->l2_sumsq = SFX(gp_step_l2)(net, opt, params, grad,
+                                            (REAL)(net->alpha / sw_sum), scratch);
+        else
+            SFX(gp_optim_step)(opt, net->n_params, params, grad, net->n_threads);
         *n_done += 1;
     }
     return GP_OK;

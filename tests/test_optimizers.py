@@ -301,3 +301,50 @@ def test_changing_solver_between_partial_fits_starts_fresh_state(digits_split):
     clf.set_params(solver="adam", learning_rate="constant")
     clf.partial_fit(X, y)
     assert clf._optimizer.kind == Adam._kind and clf._schedule_state is None
+
+
+@pytest.mark.parametrize("rule", ["adam", "sgd", "localgain", "rprop", "adagrad"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_minibatch_loop_with_l2_in_the_step_matches_a_replay(rule, dtype):
+    # In the C loop the L2 term goes into the optimizer step (gp_step_l2: the
+    # step adds alpha/n * W to the data gradient, then leaves sum(W^2) for the
+    # next batch's loss and zeros for its products).  Replayed batch by batch
+    # with the core's full gradient (loss_grad: its own L2 pass) and the plain
+    # step, the weights and the losses must agree.  200 hidden units: no
+    # small-layer path; 14,810 parameters: several ranges of the step, the
+    # last one part weights, part biases; 230 rows in batches of 50 and row
+    # blocks of 20 (the last batch is short; several calls into C per epoch).
+    from gainprop._engine import Engine, Layout, Matrix
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(230, 64).astype(dtype)
+    Y = np.eye(10, dtype=dtype)[rng.randint(0, 10, 230)]
+    layout = Layout([64, 200, 10])
+    opt = get_optimizer(rule, MLPClassifier(momentum=0.9, learning_rate_init=0.01))
+    w0 = rng.uniform(-0.2, 0.2, layout.n_params).astype(dtype)
+
+    eng = Engine(layout, "relu", "softmax", "log_loss", 0.05, 2, 20, dtype, 64, False)
+    w, state = w0.copy(), opt._make_state(layout.n_params, dtype, 0.01)
+    c_losses = []
+    for _ in range(2):
+        loss_sum, n_done, status = eng.train_epoch(Matrix(X, dtype), Y, None, None, 50, None, w,
+                                                   None, state)
+        assert status == _core.STATUS_OK and n_done == 5
+        c_losses.append(loss_sum / 230)
+
+    ref = Engine(layout, "relu", "softmax", "log_loss", 0.05, 2, 20, dtype, 64, False)
+    v, rstate = w0.copy(), opt._make_state(layout.n_params, dtype, 0.01)
+    losses = []
+    for _ in range(2):
+        total = 0.0
+        for r0 in range(0, 230, 50):
+            data, l2 = ref.loss_grad(Matrix(X[r0:r0 + 50], dtype), Y[r0:r0 + 50], None, v)
+            rstate.loss = data + l2
+            total += (data + l2) * len(X[r0:r0 + 50])
+            _core.optimizer_step(v, ref.grad, rstate, 2)
+        losses.append(total / 230)
+    assert state.step == rstate.step == 10
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(c_losses, losses, rtol=tol)
+    np.testing.assert_allclose(w, v, rtol=tol, atol=tol)
+    assert not np.array_equal(w, w0)

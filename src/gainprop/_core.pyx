@@ -65,6 +65,7 @@ cdef extern from "gainprop.h" nogil:
         double loss
         double prev_loss
         void *state[4]
+        double l2_sumsq
     int GP_MAX_LAYERS
     int GP_OPT_MAX_HP
     int GP_OPT_MAX_STATE
@@ -364,6 +365,7 @@ cdef class Net:
         opt.t = optimizer.step
         opt.loss = optimizer.prev_loss
         opt.prev_loss = optimizer.prev_loss
+        opt.l2_sumsq = -1.0
         slots = optimizer.slots
         for j in range(GP_OPT_MAX_STATE):
             if j < len(slots) and slots[j] is not None:
@@ -449,6 +451,7 @@ def optimizer_step(floating[::1] params,            # INOUT
     opt.t = optimizer.step
     opt.loss = getattr(optimizer, "loss", optimizer.prev_loss)
     opt.prev_loss = optimizer.prev_loss
+    opt.l2_sumsq = -1.0
     slots = optimizer.slots
     for j in range(GP_OPT_MAX_STATE):
         if j < len(slots) and slots[j] is not None:
