@@ -147,10 +147,13 @@ typedef struct {
     double loss;                     /* loss at the current weights (loss-aware rules) */
     double prev_loss;                /* loss at the previous step */
     void *state[GP_OPT_MAX_STATE];
-    /* Carried between the gp_train_batches calls of one pass over the data (set
-     * it to -1 before the first): sum(W^2) of the current weights when the L2
-     * term is folded into the step and the weight part of grad is zero, else
-     * -1.  Nothing else reads it. */
+    /* Carried between the gp_train_batches calls of one pass over the data;
+     * nothing else reads them.  l2_carried = 0 before the first call (a
+     * zero-filled struct is right); while it is 1, l2_sumsq is sum(W^2) of the
+     * current weights and the weight part of grad is zero (the L2 term is folded
+     * into the step).  Between the calls of a pass, params and grad must not
+     * change. */
+    int l2_carried;
     double l2_sumsq;
 } gp_optimizer;
 
@@ -191,8 +194,8 @@ int gp_probe_thread_flush(int n_threads, int *flags);
      * batch's reported loss times its size to *loss_acc; *n_done gets the number of     \
      * batches stepped.  lrs (NULL: opt->lr) gives the rate of each batch of the epoch.  \
      * Stops without stepping at a non-finite batch loss (GP_NONFINITE_LOSS).  Set       \
-     * opt->l2_sumsq = -1 before the first call of a pass; the weight part of grad is    \
-     * then left as work memory (zero), not the last gradient. */                        \
+     * opt->l2_carried = 0 before the first call of a pass and leave params and grad     \
+     * alone between its calls; grad is work memory (its weight part ends zero). */      \
     int gp_train_batches_##SFX(const gp_net *net, const gp_matrix *X, const REAL *Y,      \
                                const REAL *sw, const int64_t *order, int64_t n_samples,   \
                                int64_t batch_size, int64_t batch_begin,                   \

@@ -982,9 +982,12 @@ int SFX(gp_train_batches)(const gp_net *net, const gp_matrix *X, const REAL *Y, 
                       && !SFX(gp_small_l2_fusable)(net, batch_size, X->indptr != NULL);
     int64_t b;
     *n_done = 0;
-    if (!defer) opt->l2_sumsq = -1.0;
-    else if (opt->l2_sumsq < 0) /* first call of the pass */
+    if (!defer) {
+        opt->l2_carried = 0;
+    } else if (!opt->l2_carried) { /* first call of the pass */
         opt->l2_sumsq = SFX(gp_l2_zero_init)(grad, params, net->n_coef, scratch, net->n_threads);
+        opt->l2_carried = 1;
+    }
     for (b = batch_begin; b < batch_end; ++b) {
         const int64_t r0 = b * batch_size;
         const int64_t nb = gp_min64(batch_size, n_samples - r0);
@@ -997,7 +1000,7 @@ int SFX(gp_train_batches)(const gp_net *net, const gp_matrix *X, const REAL *Y, 
         /* scikit-learn's batch loss: mean data loss (times loss_scale) + L2 term */
         batch_loss = net->loss_scale * dsum / sw_sum + 0.5 * net->alpha * sumsq / sw_sum;
         if (!isfinite(batch_loss)) {
-            opt->l2_sumsq = -1.0; /* grad holds a gradient now, not zeros */
+            opt->l2_carried = 0; /* grad holds a gradient now, not zeros */
             return GP_NONFINITE_LOSS;
         }
         *loss_acc += batch_loss * (double)nb;

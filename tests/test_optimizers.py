@@ -303,31 +303,49 @@ def test_changing_solver_between_partial_fits_starts_fresh_state(digits_split):
     assert clf._optimizer.kind == Adam._kind and clf._schedule_state is None
 
 
-@pytest.mark.parametrize("rule", ["adam", "sgd", "localgain", "rprop", "adagrad"])
+REPLAY_CASES = [(rule, "plain") for rule in ("adam", "sgd", "localgain", "rprop", "irprop+",
+                                              "adagrad")]
+REPLAY_CASES += [(rule, case) for rule in ("adam", "irprop+")
+                 for case in ("weighted", "sparse", "shuffled")]
+
+
+@pytest.mark.parametrize("rule,case", REPLAY_CASES, ids=lambda v: str(v))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_minibatch_loop_with_l2_in_the_step_matches_a_replay(rule, dtype):
+def test_minibatch_loop_with_l2_in_the_step_matches_a_replay(rule, case, dtype):
     # In the C loop the L2 term goes into the optimizer step (gp_step_l2: the
     # step adds alpha/n * W to the data gradient, then leaves sum(W^2) for the
     # next batch's loss and zeros for its products).  Replayed batch by batch
     # with the core's full gradient (loss_grad: its own L2 pass) and the plain
     # step, the weights and the losses must agree.  200 hidden units: no
-    # small-layer path; 14,810 parameters: several ranges of the step, the
+    # small-layer path; 15,010 parameters: several ranges of the step, the
     # last one part weights, part biases; 230 rows in batches of 50 and row
     # blocks of 20 (the last batch is short; several calls into C per epoch).
+    # irprop+ steps on the loss (with its L2 term); sample weights set the
+    # L2 coefficient (alpha / their sum); CSR input accumulates its first
+    # layer's gradient onto the zeros.
+    import scipy.sparse as sp
+
     from gainprop._engine import Engine, Layout, Matrix
 
     rng = np.random.RandomState(0)
     X = rng.rand(230, 64).astype(dtype)
+    if case == "sparse":
+        X[rng.rand(230, 64) < 0.7] = 0
+        X = sp.csr_matrix(X)
     Y = np.eye(10, dtype=dtype)[rng.randint(0, 10, 230)]
+    sw = rng.uniform(0.2, 3.0, 230).astype(dtype) if case == "weighted" else None
+    order = rng.permutation(230).astype(np.int64) if case == "shuffled" else None
+    rows_of = order if order is not None else np.arange(230)
     layout = Layout([64, 200, 10])
     opt = get_optimizer(rule, MLPClassifier(momentum=0.9, learning_rate_init=0.01))
     w0 = rng.uniform(-0.2, 0.2, layout.n_params).astype(dtype)
+    dense_gather = order is not None and case != "sparse"
 
-    eng = Engine(layout, "relu", "softmax", "log_loss", 0.05, 2, 20, dtype, 64, False)
+    eng = Engine(layout, "relu", "softmax", "log_loss", 0.05, 2, 20, dtype, 64, dense_gather)
     w, state = w0.copy(), opt._make_state(layout.n_params, dtype, 0.01)
     c_losses = []
     for _ in range(2):
-        loss_sum, n_done, status = eng.train_epoch(Matrix(X, dtype), Y, None, None, 50, None, w,
+        loss_sum, n_done, status = eng.train_epoch(Matrix(X, dtype), Y, sw, order, 50, None, w,
                                                    None, state)
         assert status == _core.STATUS_OK and n_done == 5
         c_losses.append(loss_sum / 230)
@@ -338,9 +356,11 @@ def test_minibatch_loop_with_l2_in_the_step_matches_a_replay(rule, dtype):
     for _ in range(2):
         total = 0.0
         for r0 in range(0, 230, 50):
-            data, l2 = ref.loss_grad(Matrix(X[r0:r0 + 50], dtype), Y[r0:r0 + 50], None, v)
+            rows = rows_of[r0:r0 + 50]
+            data, l2 = ref.loss_grad(Matrix(X[rows], dtype), np.ascontiguousarray(Y[rows]),
+                                     None if sw is None else np.ascontiguousarray(sw[rows]), v)
             rstate.loss = data + l2
-            total += (data + l2) * len(X[r0:r0 + 50])
+            total += (data + l2) * len(rows)
             _core.optimizer_step(v, ref.grad, rstate, 2)
         losses.append(total / 230)
     assert state.step == rstate.step == 10

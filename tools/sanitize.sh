@@ -12,7 +12,7 @@ pip install --quiet --no-build-isolation "$repo" \
   -Ccmake.define.CMAKE_BUILD_TYPE=RelWithDebInfo
 # Whole outputs are captured before grep -q: under pipefail, a writer cut off
 # by grep's early exit (SIGPIPE) would fail the check at random.
-so="$(find "$work/venv" -name '_core*.so' -print -quit)"
+so="$(find "$work/venv" -path '*/gainprop/_core*.so' -print -quit)"
 symbols="$(nm -D "$so")"
 grep -q __asan <<<"$symbols" || {
   echo "sanitize: the extension is not instrumented" >&2; exit 1; }

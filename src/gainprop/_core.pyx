@@ -65,6 +65,7 @@ cdef extern from "gainprop.h" nogil:
         double loss
         double prev_loss
         void *state[4]
+        int l2_carried
         double l2_sumsq
     int GP_MAX_LAYERS
     int GP_OPT_MAX_HP
@@ -326,7 +327,7 @@ cdef class Net:
                     int64_t batch_size,
                     const double[::1] batch_lrs,       # IN  rate of each batch, or None
                     floating[::1] params,              # INOUT
-                    floating[::1] grad,                # OUT (last batch's gradient)
+                    floating[::1] grad,                # work memory (gradients)
                     floating[::1] running,             # INOUT batch-norm running stats, or None
                     optimizer,                         # INOUT: an _OptimizerState
                     floating[::1] work, double[::1] scratch):
@@ -365,7 +366,7 @@ cdef class Net:
         opt.t = optimizer.step
         opt.loss = optimizer.prev_loss
         opt.prev_loss = optimizer.prev_loss
-        opt.l2_sumsq = -1.0
+        opt.l2_carried = 0
         slots = optimizer.slots
         for j in range(GP_OPT_MAX_STATE):
             if j < len(slots) and slots[j] is not None:
@@ -451,7 +452,7 @@ def optimizer_step(floating[::1] params,            # INOUT
     opt.t = optimizer.step
     opt.loss = getattr(optimizer, "loss", optimizer.prev_loss)
     opt.prev_loss = optimizer.prev_loss
-    opt.l2_sumsq = -1.0
+    opt.l2_carried = 0
     slots = optimizer.slots
     for j in range(GP_OPT_MAX_STATE):
         if j < len(slots) and slots[j] is not None:
