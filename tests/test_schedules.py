@@ -355,6 +355,28 @@ def test_divergence_in_the_first_epoch_restores_the_starting_state(solver):
             np.testing.assert_array_equal(kept, start)
 
 
+def test_divergence_in_the_first_epoch_restores_per_weight_starting_values():
+    # an optimizer whose slot starts from an array (not one value throughout):
+    # the snapshot must copy it, not rebuild it from its first element
+    from gainprop.optimizers import LocalGain
+
+    class RampedGains(LocalGain):
+        def _slot_init(self):
+            return {"gain": np.linspace(0.5, 2.0, self.n_params_)}
+
+    X, y = _diverging_data()
+    opt = RampedGains()
+    reg = MLPRegressor(hidden_layer_sizes=(20,), solver=opt, learning_rate_init=1e15,
+                       batch_size=50, max_iter=5, random_state=0)
+    opt.n_params_ = 5 * 20 + 20 + 20 * 1 + 1
+    with pytest.raises(ValueError, match="non-finite"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        reg.fit(X.astype(np.float32), y.astype(np.float32))
+    assert reg.n_iter_ == 0 and not reg._optimizer.uniform_start
+    np.testing.assert_array_equal(reg._optimizer.slots[0],
+                                  np.linspace(0.5, 2.0, opt.n_params_).astype(np.float32))
+
+
 def test_divergence_with_early_stopping_keeps_best_weights():
     X, y = _diverging_data()
     with pytest.warns(ConvergenceWarning, match="diverged"):

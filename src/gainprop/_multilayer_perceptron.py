@@ -102,7 +102,7 @@ class _Snapshot:
     def save(self, params, state, running):
         self.params = _copy_into(self.params, params)
         self.running = None if running is None else _copy_into(self.running, running)
-        if state.step == 0:
+        if state.step == 0 and getattr(state, "uniform_start", False):
             # a state that has taken no step holds its starting values, one
             # value per slot (as _make_state fills it): keep those, not a copy
             # (in a fit of one epoch the copy would be all the snapshot costs)

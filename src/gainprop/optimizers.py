@@ -76,12 +76,18 @@ class _OptimizerState:
         # an unnamed position is one the rule does not use: no memory.  Zeros
         # come from calloc: the pages are zeroed when first touched (by the
         # first step), not written once here and again there
-        self.slots = [None if not name
-                      else np.zeros(n_params, dtype=dtype) if slot_init.get(name, 0.0) == 0
-                      else np.full(n_params, slot_init[name], dtype=dtype)
-                      for name in slot_names]
+        def start(name):
+            value = slot_init.get(name, 0.0)
+            if np.ndim(value) == 0 and value == 0:
+                return np.zeros(n_params, dtype=dtype)
+            return np.full(n_params, value, dtype=dtype)  # one value, or one per weight
+
+        self.slots = [start(name) if name else None for name in slot_names]
         self.step = 0
         self.prev_loss = np.inf
+        #: every slot starts as one value throughout (so a state that has taken
+        #: no step can be rebuilt from its first elements; see _Snapshot)
+        self.uniform_start = all(np.ndim(v) == 0 for v in slot_init.values())
 
     def astype(self, dtype):
         """Cast the slots to dtype (the compute dtype follows X)."""
