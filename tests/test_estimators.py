@@ -285,6 +285,13 @@ def test_warm_start_can_turn_early_stopping_on_and_off(digits):
     np.testing.assert_array_equal(clf._params, clf._best_params)
     clf.set_params(early_stopping=False).fit(X, y)
     assert len(clf.loss_curve_) == 9 and np.isfinite(clf.best_loss_)
+    assert clf._best_params is None
+    # on again: a new validation history from the current weights, not the
+    # best weights of the first early-stopping fit
+    after_off = clf._params.copy()
+    clf.set_params(early_stopping=True, learning_rate_init=1e-300).fit(X, y)
+    assert len(clf.validation_scores_) == 3
+    np.testing.assert_array_equal(clf._params, after_off)
 
 
 def test_usable_in_pipeline_and_grid_search(digits):

@@ -355,6 +355,29 @@ def test_divergence_in_the_first_epoch_restores_the_starting_state(solver):
             np.testing.assert_array_equal(kept, start)
 
 
+def test_divergence_after_steps_restores_the_state_from_before_the_epoch():
+    # mini-batches: the diverging epoch steps several times before its loss
+    # overflows, and the snapshot's buffers have been rewritten every epoch
+    # since the third; what comes back must be the state after the last good
+    # epoch, as a replay of that many epochs gives it
+    X, y = _diverging_data()
+    params = dict(hidden_layer_sizes=(20,), solver="sgd", batch_size=20,
+                  learning_rate_init=0.00058, tol=0, n_iter_no_change=10**6, random_state=0)
+    reg = MLPRegressor(max_iter=100, **params)
+    with pytest.raises(ValueError, match="non-finite"):
+        reg.fit(X, y)
+    n_ok = reg.n_iter_
+    assert n_ok >= 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        replay = MLPRegressor(max_iter=n_ok, **params).fit(X, y)
+    np.testing.assert_array_equal(reg._params, replay._params)
+    for kept, replayed in zip(reg._optimizer.slots, replay._optimizer.slots):
+        np.testing.assert_array_equal(kept, replayed)
+    assert reg._optimizer.step == replay._optimizer.step == n_ok * 10
+    assert reg._optimizer.lr == replay._optimizer.lr
+
+
 def test_divergence_in_the_first_epoch_restores_per_weight_starting_values():
     # an optimizer whose slot starts from an array (not one value throughout):
     # the snapshot must copy it, not rebuild it from its first element
@@ -372,7 +395,7 @@ def test_divergence_in_the_first_epoch_restores_per_weight_starting_values():
     with pytest.raises(ValueError, match="non-finite"), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         reg.fit(X.astype(np.float32), y.astype(np.float32))
-    assert reg.n_iter_ == 0 and not reg._optimizer.uniform_start
+    assert reg.n_iter_ == 0
     np.testing.assert_array_equal(reg._optimizer.slots[0],
                                   np.linspace(0.5, 2.0, opt.n_params_).astype(np.float32))
 

@@ -81,6 +81,12 @@ def _draw_into(out, draw, a, b):
 _DRAW_BLOCK = 1 << 16
 
 
+def _uniform(a):
+    """Is every element of a equal (and not NaN)?"""
+    lo = a.min()
+    return bool(lo == a.max())
+
+
 def _copy_into(dst, src):
     """src copied into dst when dst has its shape and dtype, else a new copy."""
     if dst is None or dst.shape != src.shape or dst.dtype != src.dtype:
@@ -102,10 +108,11 @@ class _Snapshot:
     def save(self, params, state, running):
         self.params = _copy_into(self.params, params)
         self.running = None if running is None else _copy_into(self.running, running)
-        if state.step == 0 and getattr(state, "uniform_start", False):
-            # a state that has taken no step holds its starting values, one
-            # value per slot (as _make_state fills it): keep those, not a copy
-            # (in a fit of one epoch the copy would be all the snapshot costs)
+        if state.step == 0 and all(a is None or _uniform(a) for a in state.slots):
+            # a state that has taken no step holds its starting values, most
+            # often one value per slot: keep those, not a copy (in a fit of one
+            # epoch the copy would be all the snapshot costs; the check reads
+            # each slot once and allocates nothing)
             self.start = (type(state), dict(state.__dict__),
                           [None if a is None else (a[0], a.shape) for a in state.slots])
         else:
@@ -766,11 +773,11 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             (X_train, X_val, y_train, y_val, sample_weight_train,
              sample_weight_val) = self._split_validation(X, y, sample_weight)
             if getattr(self, "_best_params", None) is None:
+                # a new fit, or a warm start that turned early stopping (back)
+                # on: a new validation history from the current weights
+                # (scikit-learn fails here: its validation_scores_ is None)
                 self._best_params = self._params.copy()
                 self._best_running = None if self._running is None else self._running.copy()
-            if getattr(self, "validation_scores_", None) is None:
-                # a warm start that turned early stopping on (scikit-learn
-                # fails here: its validation_scores_ is None)
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
         else:
@@ -778,6 +785,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             X_val = y_val = sample_weight_val = None
             if getattr(self, "best_loss_", None) is None:  # a warm start that turned it off
                 self.best_loss_ = np.inf
+            # the best weights belong to early stopping: not kept, not pickled
+            self._best_params = self._best_running = None
         if (schedule is None) != (self._schedule_state is None):  # learning_rate changed
             self._schedule_state = (schedule._start(self.learning_rate_init)
                                     if schedule is not None else None)

@@ -85,9 +85,6 @@ class _OptimizerState:
         self.slots = [start(name) if name else None for name in slot_names]
         self.step = 0
         self.prev_loss = np.inf
-        #: every slot starts as one value throughout (so a state that has taken
-        #: no step can be rebuilt from its first elements; see _Snapshot)
-        self.uniform_start = all(np.ndim(v) == 0 for v in slot_init.values())
 
     def astype(self, dtype):
         """Cast the slots to dtype (the compute dtype follows X)."""
