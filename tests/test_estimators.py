@@ -294,6 +294,17 @@ def test_warm_start_can_turn_early_stopping_on_and_off(digits):
     np.testing.assert_array_equal(clf._params, after_off)
 
 
+def test_warm_start_from_lbfgs_to_a_stochastic_solver(digits):
+    X, y = digits
+    clf = MLPClassifier(hidden_layer_sizes=(10,), solver="lbfgs", max_iter=20, warm_start=True,
+                        random_state=0).fit(X, y)
+    lbfgs_loss = clf.loss_
+    clf.set_params(solver="adam", max_iter=3).fit(X, y)
+    assert len(clf.loss_curve_) == 3 and clf.n_iter_ == 3
+    # went on from lbfgs' weights (a fresh start's first epoch is near 2.4)
+    assert clf.loss_curve_[0] < 1.1 * lbfgs_loss
+
+
 def test_usable_in_pipeline_and_grid_search(digits):
     X, y = digits
     pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(32,), max_iter=100,

@@ -768,6 +768,11 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        if getattr(self, "loss_curve_", None) is None:
+            # a warm start from lbfgs, which keeps no per-epoch history
+            # (scikit-learn fails here)
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
         early_stopping = self.early_stopping
         if early_stopping:
             (X_train, X_val, y_train, y_val, sample_weight_train,
