@@ -389,40 +389,24 @@ GP_FOR(nt, r, m, {
     (void)c;
 }
 
-/* gW[b, e) = cf * W[b, e), adding the squares W^2 into the ACC_LANES lanes
- * acc (element i into lane (i - b) % ACC_LANES, the tail into lane 0).  ACC is
+/* gW[b, e) = cf * W[b, e) (or 0 when zero is set: the L2 term folded into
+ * the step, gp_step_l2), adding the squares W^2 into the ACC_LANES lanes acc
+ * (element i into lane (i - b) % ACC_LANES, the tail into lane 0).  ACC is
  * float for float32 networks (as scikit-learn's sdot) and double for float64;
  * independent lanes let the loop vectorise, and the order of the additions
  * depends on the shapes alone (not on threads or the instruction set). */
 static inline void SFX(gp_l2_range)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, int64_t b,
-                                    int64_t e, REAL cf, ACC *GP_RESTRICT acc)
+                                    int64_t e, REAL cf, int zero, ACC *GP_RESTRICT acc)
 {
     int64_t i, j;
     for (i = b; i + ACC_LANES <= e; i += ACC_LANES)
         for (j = 0; j < ACC_LANES; ++j) {
             acc[j] += (ACC)W[i + j] * (ACC)W[i + j];
-            gW[i + j] = cf * W[i + j];
+            gW[i + j] = zero ? (REAL)0 : cf * W[i + j];
         }
     for (; i < e; ++i) {
         acc[0] += (ACC)W[i] * (ACC)W[i];
-        gW[i] = cf * W[i];
-    }
-}
-
-/* The squares of W[b, e) into the lanes acc as gp_l2_range adds them (the
- * same sum), with gW[b, e) = 0: the L2 term folded into the step (below). */
-static inline void SFX(gp_l2_zero_range)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W,
-                                         int64_t b, int64_t e, ACC *GP_RESTRICT acc)
-{
-    int64_t i, j;
-    for (i = b; i + ACC_LANES <= e; i += ACC_LANES)
-        for (j = 0; j < ACC_LANES; ++j) {
-            acc[j] += (ACC)W[i + j] * (ACC)W[i + j];
-            gW[i + j] = 0;
-        }
-    for (; i < e; ++i) {
-        acc[0] += (ACC)W[i] * (ACC)W[i];
-        gW[i] = 0;
+        gW[i] = zero ? (REAL)0 : cf * W[i];
     }
 }
 
@@ -434,11 +418,11 @@ static inline double SFX(gp_lanes_sum)(const ACC *acc)
     return sum;
 }
 
-/* gW = (alpha / sw_sum) * W over the weight prefix; returns sum(W^2), summed
- * per chunk of GP_ELEM_CHUNK elements and then over chunks in order: the same
- * for any thread count. */
+/* gW = (alpha / sw_sum) * W over the weight prefix (0 when zero is set);
+ * returns sum(W^2), summed per chunk of GP_ELEM_CHUNK elements and then over
+ * chunks in order: the same for any thread count. */
 static double SFX(gp_l2_init)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, int64_t n,
-                              double coef, double *GP_RESTRICT partial, int n_threads)
+                              double coef, int zero, double *GP_RESTRICT partial, int n_threads)
 {
     const int64_t n_chunks = gp_cdiv(n, GP_ELEM_CHUNK);
     const REAL cf = (REAL)coef;
@@ -448,25 +432,7 @@ static double SFX(gp_l2_init)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, i
 GP_FOR(nt, ch, n_chunks, {
         ACC acc[ACC_LANES] = {0};
         SFX(gp_l2_range)(gW, W, ch * GP_ELEM_CHUNK, gp_min64(n, (ch + 1) * GP_ELEM_CHUNK), cf,
-                         acc);
-        partial[ch] = SFX(gp_lanes_sum)(acc);
-    });
-    for (ch = 0; ch < n_chunks; ++ch) total += partial[ch];
-    return total;
-}
-
-/* gW = 0 over the weight prefix; returns sum(W^2) exactly as gp_l2_init does. */
-static double SFX(gp_l2_zero_init)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, int64_t n,
-                                   double *GP_RESTRICT partial, int n_threads)
-{
-    const int64_t n_chunks = gp_cdiv(n, GP_ELEM_CHUNK);
-    int nt = gp_threads_for(n_threads, n);
-    int64_t ch;
-    double total = 0.0;
-GP_FOR(nt, ch, n_chunks, {
-        ACC acc[ACC_LANES] = {0};
-        SFX(gp_l2_zero_range)(gW, W, ch * GP_ELEM_CHUNK, gp_min64(n, (ch + 1) * GP_ELEM_CHUNK),
-                              acc);
+                         zero, acc);
         partial[ch] = SFX(gp_lanes_sum)(acc);
     });
     for (ch = 0; ch < n_chunks; ++ch) total += partial[ch];
@@ -502,7 +468,7 @@ static double SFX(gp_grad_small_l2)(int64_t ui, int64_t uo, int64_t m, REAL alph
     int64_t r0, i, j, p;
     for (r0 = 0; r0 < ui; r0 += R) {
         const int64_t r1 = gp_min64(ui, r0 + R);
-        SFX(gp_l2_range)(gW, W, r0 * uo, r1 * uo, cf, acc);
+        SFX(gp_l2_range)(gW, W, r0 * uo, r1 * uo, cf, 0, acc);
         for (i = r0; i < r1; ++i) {
             REAL *GP_RESTRICT c = gW + i * uo;
             for (p = 0; p < m; ++p) {
@@ -776,7 +742,7 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
     fuse_l2 = !l2_deferred && SFX(gp_small_l2_fusable)(net, n, sparse);
     *sumsq = 0.0;
     if (net->alpha > 0 && !fuse_l2 && !l2_deferred)
-        *sumsq = SFX(gp_l2_init)(grad, params, net->n_coef, net->alpha / sw_sum, scratch, nt);
+        *sumsq = SFX(gp_l2_init)(grad, params, net->n_coef, net->alpha / sw_sum, 0, scratch, nt);
 
     for (s0 = 0; s0 < n; s0 += net->chunk_rows) {
         const int64_t m = gp_min64(net->chunk_rows, n - s0);
@@ -960,7 +926,7 @@ GP_FOR(nt, ch, n_chunks, {
         SFX(gp_optim_range)(opt, t, b, e, params, grad);
         if (b < nc) {
             ACC acc[ACC_LANES] = {0};
-            SFX(gp_l2_zero_range)(grad, params, b, ec, acc);
+            SFX(gp_l2_range)(grad, params, b, ec, 0, 1, acc);
             partial[ch] = SFX(gp_lanes_sum)(acc);
         }
     });
@@ -985,7 +951,8 @@ int SFX(gp_train_batches)(const gp_net *net, const gp_matrix *X, const REAL *Y, 
     if (!defer) {
         opt->l2_carried = 0;
     } else if (!opt->l2_carried) { /* first call of the pass */
-        opt->l2_sumsq = SFX(gp_l2_zero_init)(grad, params, net->n_coef, scratch, net->n_threads);
+        opt->l2_sumsq = SFX(gp_l2_init)(grad, params, net->n_coef, 0.0, 1, scratch,
+                                        net->n_threads);
         opt->l2_carried = 1;
     }
     for (b = batch_begin; b < batch_end; ++b) {

@@ -41,7 +41,7 @@ from threadpoolctl import ThreadpoolController
 from . import _core
 from ._engine import PREDICT_CHUNK_ROWS, TRAIN_CHUNK_ROWS, Engine, Layout, Matrix, check_sizes
 from .callbacks import EpochRecord
-from .optimizers import OPTIMIZERS, BaseOptimizer, get_optimizer
+from .optimizers import OPTIMIZERS, BaseOptimizer, _copy_into, get_optimizer
 from .schedules import BaseSchedule
 
 _NONFINITE_MESSAGE = (
@@ -85,14 +85,6 @@ def _uniform(a):
     """Is every element of a equal (and not NaN)?"""
     lo = a.min()
     return bool(lo == a.max())
-
-
-def _copy_into(dst, src):
-    """src copied into dst when dst has its shape and dtype, else a new copy."""
-    if dst is None or dst.shape != src.shape or dst.dtype != src.dtype:
-        return src.copy()
-    np.copyto(dst, src)
-    return dst
 
 
 class _Snapshot:

@@ -102,18 +102,18 @@ class _OptimizerState:
         allocates nothing."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        reuse = into is not None and len(into.slots) == len(self.slots) and all(
-            (d is None) == (s is None) and (s is None or (d.shape == s.shape
-                                                          and d.dtype == s.dtype))
-            for d, s in zip(into.slots, self.slots))
-        if reuse:
-            for d, s in zip(into.slots, self.slots):
-                if s is not None:
-                    np.copyto(d, s)
-            new.slots = into.slots
-        else:
-            new.slots = [None if s is None else s.copy() for s in self.slots]
+        old = (into.slots if into is not None and len(into.slots) == len(self.slots)
+               else [None] * len(self.slots))
+        new.slots = [None if s is None else _copy_into(d, s) for d, s in zip(old, self.slots)]
         return new
+
+
+def _copy_into(dst, src):
+    """src copied into dst when dst has its shape and dtype, else a new copy."""
+    if dst is None or dst.shape != src.shape or dst.dtype != src.dtype:
+        return src.copy()
+    np.copyto(dst, src)
+    return dst
 
 
 class BaseOptimizer(BaseEstimator):
