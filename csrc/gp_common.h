@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "gainprop.h"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -92,6 +94,15 @@ static inline void gp_restore_fpmode(gp_fpmode mode) { (void)mode; }
 extern GP_THREAD_LOCAL gp_fpmode gp_caller_fpmode;
 
 /*
+ * Fork (gp_dispatch.c): gp_pool_started is set once a parallel region has
+ * run; a child forked after that gets gp_fork_serial = 1 (pthread_atfork)
+ * and runs every loop on its calling thread, because the OpenMP runtime's
+ * pool did not survive the fork (libgomp would wait for it forever).
+ */
+extern volatile int gp_pool_started;
+extern volatile int gp_fork_serial;
+
+/*
  * GP_FOR(nt, i, n, { body }): for (i = 0; i < n; ++i) body, run by nt OpenMP
  * threads (static schedule) when nt > 1 and on the calling thread otherwise.
  * Each thread of a parallel region flushes subnormals (see above); at its end
@@ -99,7 +110,8 @@ extern GP_THREAD_LOCAL gp_fpmode gp_caller_fpmode;
  * The serial path does not enter the OpenMP runtime at all: an inactive
  * parallel region still costs about half a microsecond, which online learning
  * pays several times per sample.  GP_FOR_DYNAMIC hands out iterations one at
- * a time (blocks of a matrix product).
+ * a time (blocks of a matrix product).  After a fork (above) every loop runs
+ * on the calling thread.
  */
 #if defined(_MSC_VER)
 #define GP_PRAGMA(x) __pragma(x)
@@ -109,8 +121,9 @@ extern GP_THREAD_LOCAL gp_fpmode gp_caller_fpmode;
 #ifdef _OPENMP
 #define GP_FOR_SCHED(sched, nt, i, n, ...)                                  \
     do {                                                                    \
-        if ((nt) > 1) {                                                     \
+        if ((nt) > 1 && !gp_fork_serial) {                                  \
             const gp_fpmode gp_caller_ = gp_caller_fpmode;                  \
+            gp_pool_started = 1;                                            \
             GP_PRAGMA(omp parallel num_threads(nt))                         \
             {                                                               \
                 (void)gp_flush_subnormals();                                \
@@ -146,5 +159,11 @@ static inline int gp_threads_for(int n_threads, int64_t work)
 static inline int64_t gp_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t gp_max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t gp_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Structural checks shared by the entry points (gp_net.c): 1 when sound. */
+int gp_net_ok(const gp_net *net);
+int gp_matrix_ok(const gp_net *net, const gp_matrix *X);
+int gp_buffers_ok(const gp_net *net, const gp_buffers *buf, int64_t n_features, int dense_gather,
+                  int need_grad, int need_running);
 
 #endif /* GP_COMMON_H */

@@ -1,10 +1,18 @@
 /*
- * The public kernels: each calls the variant for the instruction set chosen
- * once per process (see gp_isa.h).  gp_isa() is first called while the
- * Python module is imported, before any thread of ours exists.
+ * The public kernels and the state of the threads that run them.
+ *
+ * Each public kernel calls the variant for the instruction set chosen once per
+ * process (see gp_isa.h); gp_isa() is first called while the Python module is
+ * imported, before any thread of ours exists.  Around every kernel, on the
+ * calling thread: subnormals are flushed (gp_common.h) and, in OpenMP builds,
+ * BLAS is held at one thread (below); both are restored after.
  */
 #include <ctype.h>
 #include <stdlib.h>
+
+#if !defined(_WIN32)
+#include <pthread.h>
+#endif
 
 #include "gainprop.h"
 #include "gp_common.h"
@@ -13,6 +21,15 @@
 static int gp_isa_level = -1; /* 0: baseline, 1: AVX2 */
 
 GP_THREAD_LOCAL gp_fpmode gp_caller_fpmode;
+volatile int gp_pool_started = 0;
+volatile int gp_fork_serial = 0;
+
+#if defined(_OPENMP) && !defined(_WIN32)
+static void gp_atfork_child(void)
+{
+    if (gp_pool_started) gp_fork_serial = 1;
+}
+#endif
 
 /* Is s equal to the lower-case word w, ignoring case? */
 static int gp_is_word(const char *s, const char *w)
@@ -33,66 +50,142 @@ static int gp_isa_detect(void)
     return 0;
 }
 
+/* Called at import, before any thread of ours exists: the place for the
+ * process's one-time setup. */
 int gp_isa(void)
 {
-    if (gp_isa_level < 0) gp_isa_level = gp_isa_detect();
+    if (gp_isa_level < 0) {
+        gp_isa_level = gp_isa_detect();
+#if defined(_OPENMP) && !defined(_WIN32)
+        pthread_atfork(NULL, NULL, gp_atfork_child);
+#endif
+    }
     return gp_isa_level;
 }
 
 const char *gp_isa_name(void) { return gp_isa() == 1 ? "avx2" : "baseline"; }
 
-/* The kernel of the chosen instruction set, with subnormals flushed on the
- * calling thread while it runs (gp_common.h; the parallel regions do the same
- * on their threads) and the caller's mode restored after. */
+int gp_serial_after_fork(void) { return gp_fork_serial; }
+
+/*
+ * BLAS held at one thread while any kernel runs (OpenMP builds).  The
+ * kernels split every large product into blocks fixed by the shapes and run
+ * them on their own threads; BLAS's own threading would change the summation
+ * order with the number of threads.  OpenBLAS's pthreads builds (numpy's and
+ * scipy's wheels) keep one thread count for the whole process (even
+ * openblas_set_num_threads_local sets it for every thread, measured), so the
+ * calls in flight are counted: the first sets one thread, the last puts the
+ * caller's count back.  The functions are those of the library the products
+ * call, installed by the Python layer (gp_set_blas_threads); without them
+ * the Python layer limits BLAS itself.
+ */
+static gp_blas_get_threads_fn gp_blas_get = NULL;
+static gp_blas_threads_fn gp_blas_set = NULL;
+#ifdef _OPENMP
+static omp_lock_t gp_blas_lock;
+static int gp_blas_lock_ready = 0;
+static int gp_blas_users = 0;
+static int gp_blas_saved = 0;
+#endif
+
+void gp_set_blas_threads(gp_blas_get_threads_fn get, gp_blas_threads_fn set)
+{
+#ifdef _OPENMP
+    if (!gp_blas_lock_ready) {
+        omp_init_lock(&gp_blas_lock);
+        gp_blas_lock_ready = 1;
+    }
+    omp_set_lock(&gp_blas_lock);
+    if (gp_blas_users == 0) {
+        gp_blas_get = get;
+        gp_blas_set = set;
+    }
+    omp_unset_lock(&gp_blas_lock);
+#else
+    (void)get;
+    (void)set;
+#endif
+}
+
+int gp_blas_threads_held(void)
+{
+#ifdef _OPENMP
+    return gp_blas_set != NULL;
+#else
+    return 0;
+#endif
+}
+
+static void gp_blas_hold(void)
+{
+#ifdef _OPENMP
+    if (!gp_blas_set) return;
+    omp_set_lock(&gp_blas_lock);
+    if (gp_blas_users++ == 0) {
+        gp_blas_saved = gp_blas_get();
+        if (gp_blas_saved != 1) gp_blas_set(1);
+    }
+    omp_unset_lock(&gp_blas_lock);
+#endif
+}
+
+static void gp_blas_release(void)
+{
+#ifdef _OPENMP
+    if (!gp_blas_set) return;
+    omp_set_lock(&gp_blas_lock);
+    if (--gp_blas_users == 0 && gp_blas_saved != 1) gp_blas_set(gp_blas_saved);
+    omp_unset_lock(&gp_blas_lock);
+#endif
+}
+
+/* The kernel of the chosen instruction set, with the calling thread's
+ * floating-point mode and BLAS set for it, and both restored after. */
 #ifdef GP_HAVE_AVX2
 #define GP_PICK(fn, DT, ...) \
     (gp_isa() == 1 ? fn##_##DT##_avx2(__VA_ARGS__) : fn##_##DT##_base(__VA_ARGS__))
 #else
 #define GP_PICK(fn, DT, ...) fn##_##DT##_base(__VA_ARGS__)
 #endif
-#define GP_FLUSHED(stmt)                                      \
+#define GP_CALL(fn, DT, ...)                                  \
     do {                                                      \
         const gp_fpmode mode_ = gp_flush_subnormals();        \
         gp_caller_fpmode = mode_;                             \
-        stmt;                                                 \
+        gp_blas_hold();                                       \
+        result_ = GP_PICK(fn, DT, __VA_ARGS__);               \
+        gp_blas_release();                                    \
         gp_restore_fpmode(mode_);                             \
     } while (0)
-#define GP_CALL(fn, DT, ...) GP_FLUSHED(result_ = GP_PICK(fn, DT, __VA_ARGS__))
 
 #define GP_DISPATCH(REAL, DT)                                                                  \
-    int gp_forward_##DT(const gp_net *net, const gp_matrix *X, const REAL *params,             \
-                        const REAL *running, REAL *out, int apply_output, REAL *work)          \
+    int gp_forward_##DT(const gp_net *net, const gp_matrix *X, const gp_buffers *buf,          \
+                        REAL *out, int apply_output)                                           \
     {                                                                                          \
         int result_;                                                                           \
-        GP_CALL(gp_forward, DT, net, X, params, running, out, apply_output, work);             \
+        GP_CALL(gp_forward, DT, net, X, buf, out, apply_output);                               \
         return result_;                                                                        \
     }                                                                                          \
-    int gp_loss_grad_##DT(const gp_net *net, const gp_matrix *X, const REAL *Y, const REAL *sw, \
-                          const int64_t *rows, int64_t n_rows, const REAL *params, REAL *grad, \
-                          REAL *work, double *scratch, double *data_loss, double *l2)          \
+    int gp_loss_grad_##DT(const gp_net *net, const gp_data *data, const gp_buffers *buf,       \
+                          double *data_loss, double *l2)                                       \
     {                                                                                          \
         int result_;                                                                           \
-        GP_CALL(gp_loss_grad, DT, net, X, Y, sw, rows, n_rows, params, grad, work, scratch,    \
-                data_loss, l2);                                                                \
+        GP_CALL(gp_loss_grad, DT, net, data, buf, data_loss, l2);                              \
         return result_;                                                                        \
     }                                                                                          \
-    int gp_train_batches_##DT(const gp_net *net, const gp_matrix *X, const REAL *Y,            \
-                              const REAL *sw, const int64_t *order, int64_t n_samples,         \
-                              int64_t batch_size, int64_t batch_begin, int64_t batch_end,      \
-                              const double *lrs, REAL *params, REAL *grad, REAL *running,      \
-                              gp_optimizer *opt, REAL *work, double *scratch,                  \
-                              double *loss_acc, int64_t *n_done)                               \
+    int gp_train_batches_##DT(const gp_net *net, const gp_data *data, const gp_buffers *buf,   \
+                              gp_optimizer *opt, gp_epoch *epoch, int64_t batch_begin,         \
+                              int64_t batch_end)                                               \
     {                                                                                          \
         int result_;                                                                           \
-        GP_CALL(gp_train_batches, DT, net, X, Y, sw, order, n_samples, batch_size,             \
-                batch_begin, batch_end, lrs, params, grad, running, opt, work, scratch,        \
-                loss_acc, n_done);                                                             \
+        GP_CALL(gp_train_batches, DT, net, data, buf, opt, epoch, batch_begin, batch_end);     \
         return result_;                                                                        \
     }                                                                                          \
-    void gp_optim_step_##DT(gp_optimizer *opt, int64_t n, REAL *params, const REAL *grad,      \
-                            int n_threads)                                                     \
+    int gp_optim_step_##DT(gp_optimizer *opt, int64_t n, REAL *params, REAL *grad,             \
+                           gp_l2_fold *l2, int n_threads)                                      \
     {                                                                                          \
-        GP_FLUSHED(GP_PICK(gp_optim_step, DT, opt, n, params, grad, n_threads));               \
+        int result_;                                                                           \
+        GP_CALL(gp_optim_step, DT, opt, n, params, grad, l2, n_threads);                       \
+        return result_;                                                                        \
     }
 
 GP_DISPATCH(float, f32)
@@ -108,6 +201,11 @@ int gp_probe_thread_flush(int n_threads, int *flags)
     volatile float tiny = 1e-39f; /* subnormal: 0 when read or produced under a flush */
     int ran = 1;
 #ifdef _OPENMP
+    if (gp_fork_serial) { /* no OpenMP runtime call in a forked child */
+        flags[0] = (tiny * 1.0f) == 0.0f;
+        return 1;
+    }
+    gp_pool_started = 1;
 #pragma omp parallel num_threads(n_threads)
     {
         flags[omp_get_thread_num()] = (tiny * 1.0f) == 0.0f;

@@ -23,23 +23,20 @@
 /* GP_ISA_NAME(gp_forward, _f32) -> gp_forward_f32_<GP_ISA> */
 #define GP_ISA_NAME(name, dt) GP_ISA_CAT(name, dt, GP_ISA)
 
-#define GP_ISA_DECLARE(REAL, DT, ISA)                                                         \
-    int gp_forward_##DT##_##ISA(const gp_net *net, const gp_matrix *X, const REAL *params,    \
-                                const REAL *running, REAL *out, int apply_output, REAL *work); \
-    int gp_loss_grad_##DT##_##ISA(const gp_net *net, const gp_matrix *X, const REAL *Y,        \
-                                  const REAL *sw, const int64_t *rows, int64_t n_rows,         \
-                                  const REAL *params, REAL *grad, REAL *work,                  \
-                                  double *scratch, double *data_loss, double *l2);             \
-    int gp_train_batches_##DT##_##ISA(                                                         \
-        const gp_net *net, const gp_matrix *X, const REAL *Y, const REAL *sw,                  \
-        const int64_t *order, int64_t n_samples, int64_t batch_size, int64_t batch_begin,      \
-        int64_t batch_end, const double *lrs, REAL *params, REAL *grad, REAL *running,         \
-        gp_optimizer *opt, REAL *work, double *scratch, double *loss_acc, int64_t *n_done);    \
-    void gp_optim_step_##DT##_##ISA(gp_optimizer *opt, int64_t n, REAL *params,                \
-                                    const REAL *grad, int n_threads);                          \
-    /* internal: the rule on params[begin, end) for step t, no threading */                    \
-    void gp_optim_range_##DT##_##ISA(const gp_optimizer *opt, int64_t t, int64_t begin,        \
-                                     int64_t end, REAL *params, const REAL *grad);
+#define GP_ISA_DECLARE(REAL, DT, ISA)                                                          \
+    int gp_forward_##DT##_##ISA(const gp_net *net, const gp_matrix *X, const gp_buffers *buf,  \
+                                REAL *out, int apply_output);                                  \
+    int gp_loss_grad_##DT##_##ISA(const gp_net *net, const gp_data *data,                      \
+                                  const gp_buffers *buf, double *data_loss, double *l2);       \
+    int gp_train_batches_##DT##_##ISA(const gp_net *net, const gp_data *data,                  \
+                                      const gp_buffers *buf, gp_optimizer *opt,                \
+                                      gp_epoch *epoch, int64_t batch_begin,                    \
+                                      int64_t batch_end);                                      \
+    int gp_optim_step_##DT##_##ISA(gp_optimizer *opt, int64_t n, REAL *params, REAL *grad,     \
+                                   gp_l2_fold *l2, int n_threads);                             \
+    /* internal: the L2 term's start over grad[0, n) (optim/step_impl.h) */                    \
+    double gp_l2_start_##DT##_##ISA(REAL *grad, const REAL *W, int64_t n, double cf,           \
+                                    double *partial, int n_threads);
 
 GP_ISA_DECLARE(float, f32, base)
 GP_ISA_DECLARE(double, f64, base)

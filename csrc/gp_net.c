@@ -37,6 +37,63 @@ int64_t gp_scratch_size(const gp_net *net)
 {
     return gp_cdiv(net->chunk_rows, GP_ROW_CHUNK) + gp_cdiv(net->n_coef, GP_ELEM_CHUNK) + 1;
 }
+
+/* The layout of the parameter buffer is the one gainprop.h describes, piece
+ * by piece: every W_i, every b_i, then γ_i and β_i with batch norm. */
+int gp_net_ok(const gp_net *net)
+{
+    int64_t offset = 0;
+    int i;
+    if (!net || net->n_layers < 1 || net->n_layers > GP_MAX_LAYERS || !net->units
+        || !net->coef_offset || !net->intercept_offset || net->n_threads < 1
+        || net->chunk_rows < 1 || net->hidden_activation < 0
+        || net->hidden_activation >= GP_ACT_N_KINDS || net->output_activation < 0
+        || net->output_activation >= GP_ACT_N_KINDS || net->loss < 0
+        || net->loss >= GP_LOSS_N_KINDS || (!net->dgemm && !net->dgemm64)
+        || (!net->sgemm && !net->sgemm64))
+        return 0;
+    for (i = 0; i <= net->n_layers; ++i)
+        if (net->units[i] < 1 || net->units[i] > INT32_MAX) return 0;
+    for (i = 0; i < net->n_layers; ++i) {
+        if (net->coef_offset[i] != offset) return 0;
+        offset += net->units[i] * net->units[i + 1];
+    }
+    if (net->n_coef != offset) return 0;
+    for (i = 0; i < net->n_layers; ++i) {
+        if (net->intercept_offset[i] != offset) return 0;
+        offset += net->units[i + 1];
+    }
+    if (net->batch_norm) {
+        const int64_t bn0 = offset;
+        if (!net->bn_offset) return 0;
+        for (i = 0; i + 1 < net->n_layers; ++i) {
+            if (net->bn_offset[i] != offset) return 0;
+            offset += 2 * net->units[i + 1];
+        }
+        if (net->n_running != offset - bn0) return 0;
+    }
+    return net->n_params == offset;
+}
+
+int gp_matrix_ok(const gp_net *net, const gp_matrix *X)
+{
+    if (X->n_rows < 0 || X->n_cols != net->units[0]) return 0;
+    if (X->n_rows == 0) return 1;
+    if (!X->indptr) return X->data != NULL;
+    return X->indices != NULL && X->indptr[0] == 0 && X->indptr[X->n_rows] >= 0
+           && (X->data != NULL || X->indptr[X->n_rows] == 0);
+}
+
+int gp_buffers_ok(const gp_net *net, const gp_buffers *buf, int64_t n_features, int dense_gather,
+                  int need_grad, int need_running)
+{
+    /* training (need_grad) also needs the scratch of its reductions */
+    return buf->params && buf->work && (!net->batch_norm || !need_running || buf->running)
+           && buf->work_len >= gp_work_size(net, n_features, net->units[net->n_layers],
+                                            dense_gather)
+           && (!need_grad
+               || (buf->grad && buf->scratch && buf->scratch_len >= gp_scratch_size(net)));
+}
 #endif
 
 #define REAL float
@@ -47,8 +104,6 @@ int64_t gp_scratch_size(const gp_net *net)
 #define LOG logf
 #define TANH tanhf
 #define EPS FLT_EPSILON
-#define ACC float
-#define ACC_LANES 32
 #include "gp_net_impl.h"
 #undef REAL
 #undef SFX
@@ -58,8 +113,6 @@ int64_t gp_scratch_size(const gp_net *net)
 #undef LOG
 #undef TANH
 #undef EPS
-#undef ACC
-#undef ACC_LANES
 
 #define REAL double
 #define SFX(name) GP_ISA_NAME(name, _f64)
@@ -69,6 +122,4 @@ int64_t gp_scratch_size(const gp_net *net)
 #define LOG log
 #define TANH tanh
 #define EPS DBL_EPSILON
-#define ACC double
-#define ACC_LANES 16
 #include "gp_net_impl.h"

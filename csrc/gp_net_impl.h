@@ -389,99 +389,6 @@ GP_FOR(nt, r, m, {
     (void)c;
 }
 
-/* gW[b, e) = cf * W[b, e) (or 0 when zero is set: the L2 term folded into
- * the step, gp_step_l2), adding the squares W^2 into the ACC_LANES lanes acc
- * (element i into lane (i - b) % ACC_LANES, the tail into lane 0).  ACC is
- * float for float32 networks (as scikit-learn's sdot) and double for float64;
- * independent lanes let the loop vectorise, and the order of the additions
- * depends on the shapes alone (not on threads or the instruction set). */
-static inline void SFX(gp_l2_range)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, int64_t b,
-                                    int64_t e, REAL cf, int zero, ACC *GP_RESTRICT acc)
-{
-    int64_t i, j;
-    for (i = b; i + ACC_LANES <= e; i += ACC_LANES)
-        for (j = 0; j < ACC_LANES; ++j) {
-            acc[j] += (ACC)W[i + j] * (ACC)W[i + j];
-            gW[i + j] = zero ? (REAL)0 : cf * W[i + j];
-        }
-    for (; i < e; ++i) {
-        acc[0] += (ACC)W[i] * (ACC)W[i];
-        gW[i] = zero ? (REAL)0 : cf * W[i];
-    }
-}
-
-static inline double SFX(gp_lanes_sum)(const ACC *acc)
-{
-    double sum = 0.0;
-    int j;
-    for (j = 0; j < ACC_LANES; ++j) sum += (double)acc[j];
-    return sum;
-}
-
-/* gW = (alpha / sw_sum) * W over the weight prefix (0 when zero is set);
- * returns sum(W^2), summed per chunk of GP_ELEM_CHUNK elements and then over
- * chunks in order: the same for any thread count. */
-static double SFX(gp_l2_init)(REAL *GP_RESTRICT gW, const REAL *GP_RESTRICT W, int64_t n,
-                              double coef, int zero, double *GP_RESTRICT partial, int n_threads)
-{
-    const int64_t n_chunks = gp_cdiv(n, GP_ELEM_CHUNK);
-    const REAL cf = (REAL)coef;
-    int nt = gp_threads_for(n_threads, n);
-    int64_t ch;
-    double total = 0.0;
-GP_FOR(nt, ch, n_chunks, {
-        ACC acc[ACC_LANES] = {0};
-        SFX(gp_l2_range)(gW, W, ch * GP_ELEM_CHUNK, gp_min64(n, (ch + 1) * GP_ELEM_CHUNK), cf,
-                         zero, acc);
-        partial[ch] = SFX(gp_lanes_sum)(acc);
-    });
-    for (ch = 0; ch < n_chunks; ++ch) total += partial[ch];
-    return total;
-}
-
-/* Does a batch of n rows take the small-layer path that writes each weight
- * gradient with its L2 term in one pass (gp_grad_small_l2)? */
-static int SFX(gp_small_l2_fusable)(const gp_net *net, int64_t n, int sparse)
-{
-    int l;
-    if (!(net->alpha > 0) || n <= 0 || n > net->chunk_rows || sparse) return 0;
-    for (l = 0; l < net->n_layers; ++l)
-        if ((double)net->units[l] * (double)net->units[l + 1] * (double)n > GP_SMALL_GEMM_FLOPS)
-            return 0;
-    return 1;
-}
-
-/*
- * The weight gradient of a small layer with its L2 term, in one pass:
- *   gW (ui x uo) = cf * W + alpha * A^T D     (A: m x ui, D: m x uo)
- * returning sum(W^2).  Rows are taken in blocks of about 8 KB: the L2 term is
- * written over the block, then the data term is added while the block is in
- * L1.  Each element gets exactly the operations of gp_l2_init followed by
- * gp_gemm_small; online learning saves a pass over the gradient per sample.
- */
-static double SFX(gp_grad_small_l2)(int64_t ui, int64_t uo, int64_t m, REAL alpha,
-                                    const REAL *GP_RESTRICT A, const REAL *GP_RESTRICT D,
-                                    const REAL *GP_RESTRICT W, REAL cf, REAL *GP_RESTRICT gW)
-{
-    const int64_t R = gp_max64(1, 2048 / gp_max64(uo, 1));
-    ACC acc[ACC_LANES] = {0};
-    int64_t r0, i, j, p;
-    for (r0 = 0; r0 < ui; r0 += R) {
-        const int64_t r1 = gp_min64(ui, r0 + R);
-        SFX(gp_l2_range)(gW, W, r0 * uo, r1 * uo, cf, 0, acc);
-        for (i = r0; i < r1; ++i) {
-            REAL *GP_RESTRICT c = gW + i * uo;
-            for (p = 0; p < m; ++p) {
-                const REAL a = alpha * A[p * ui + i];
-                const REAL *GP_RESTRICT d = D + p * uo;
-                if (a == 0) continue;
-                for (j = 0; j < uo; ++j) c[j] += a * d[j];
-            }
-        }
-    }
-    return SFX(gp_lanes_sum)(acc);
-}
-
 /* Copy rows order[0..n) of a dense matrix into a contiguous block. */
 static void SFX(gp_gather_rows)(REAL *GP_RESTRICT dst, const REAL *GP_RESTRICT src,
                                 const int64_t *GP_RESTRICT rows, int64_t n, int64_t n_cols,
@@ -672,10 +579,9 @@ typedef struct {
     REAL *sw_block;
 } SFX(gp_work_view);
 
-static void SFX(gp_carve)(const gp_net *net, REAL *work, int64_t n_features, int64_t n_out,
-                          SFX(gp_work_view) *v)
+static void SFX(gp_carve)(const gp_net *net, REAL *work, SFX(gp_work_view) *v)
 {
-    const int64_t R = net->chunk_rows;
+    const int64_t R = net->chunk_rows, n_out = net->units[net->n_layers];
     int i;
     for (i = 1; i <= net->n_layers; ++i) {
         v->act[i] = work;
@@ -695,55 +601,92 @@ static void SFX(gp_carve)(const gp_net *net, REAL *work, int64_t n_features, int
     work += R;
     /* last, so that callers that never gather dense rows need not allocate it */
     v->x_block = work;
-    (void)n_features;
+}
+
+
+/*
+ * The forward pass of one block of m rows, layer by layer: hidden layer i
+ * gets act[i+1] = f(A_i W_i + b_i), with batch normalisation when the net has
+ * it (batch statistics when training, which also update the running ones if
+ * running is not NULL; the running statistics otherwise).  The output layer's
+ * product A W goes to logits; its bias and activation are left to the caller
+ * (fused with the loss when training).  A0 is the block's dense inputs, or
+ * NULL for the CSR rows of X (rows[0..m), or start..start+m when rows is NULL).
+ */
+static void SFX(gp_forward_block)(const gp_net *net, const gp_matrix *X, const int64_t *rows,
+                                  int64_t start, int64_t m, const REAL *A0, const REAL *params,
+                                  REAL *running, int training, SFX(gp_work_view) *v,
+                                  REAL *logits)
+{
+    const int L = net->n_layers, nt = net->n_threads;
+    const REAL *A = A0;
+    int i;
+    for (i = 0; i < L; ++i) {
+        const int64_t ui = net->units[i], uo = net->units[i + 1];
+        const REAL *W = params + net->coef_offset[i];
+        const REAL *b = params + net->intercept_offset[i];
+        REAL *Z = i == L - 1 ? logits : v->act[i + 1];
+        if (i == 0 && !A0)
+            SFX(gp_csr_matmul)(X, rows, start, m, W, uo, Z, nt);
+        else
+            SFX(gp_gemm_rm)(net, 0, 0, m, uo, ui, (REAL)1, A, ui, W, uo, (REAL)0, Z, uo);
+        if (i == L - 1) break;
+        if (net->batch_norm) {
+            const REAL *gamma = params + net->bn_offset[i];
+            REAL *rs = running ? running + (net->bn_offset[i] - net->bn_offset[0]) : NULL;
+            if (training)
+                SFX(gp_bn_forward_train)(Z, v->xhat[i + 1], b, gamma, gamma + uo, m, uo,
+                                         net->hidden_activation, net->bn_eps, net->bn_momentum,
+                                         rs, rs ? rs + uo : NULL, v->bn_stat[i + 1], nt);
+            else
+                SFX(gp_bn_forward_eval)(Z, b, gamma, gamma + uo, rs, rs + uo, net->bn_eps, m, uo,
+                                        net->hidden_activation, v->bn_stat[i + 1], nt);
+        } else {
+            SFX(gp_bias_act)(Z, b, m, uo, net->hidden_activation, nt);
+        }
+        A = Z;
+    }
+}
+
+/* Sum of the sample weights of rows rows[0..n) (or start..start+n); n
+ * without weights. */
+static double SFX(gp_weight_sum)(const REAL *sw, const int64_t *rows, int64_t start, int64_t n)
+{
+    double sum = 0.0;
+    int64_t r;
+    if (!sw) return (double)n;
+    for (r = 0; r < n; ++r) sum += (double)sw[rows ? rows[r] : start + r];
+    return sum;
 }
 
 /*
- * Gradient of one batch: rows rows[0..n) (or start..start+n when rows is
- * NULL), processed in blocks of at most chunk_rows rows whose weight and bias
- * gradients accumulate.  grad gets d/dθ [weighted mean loss + L2].
- * Returns the weighted data-loss sum in *data_sum, sum of weights in *sw_out,
- * sum(W^2) in *sumsq (0 when alpha == 0).
+ * Gradient of the data term of one batch, rows rows[0..n) (or start..start+n
+ * when rows is NULL) whose weights sum to sw_sum > 0, processed in blocks of
+ * at most chunk_rows rows whose gradients accumulate; returns the weighted
+ * data-loss sum.  With l2 set the weights' part of grad is accumulated onto:
+ * it holds the batch's L2 term (gp_l2_start, or the previous step's fold);
+ * otherwise every part is overwritten.
  */
-static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL *Y,
-                              const REAL *sw, const int64_t *rows, int64_t start, int64_t n,
-                              const REAL *params, REAL *grad, REAL *running, REAL *work,
-                              double *scratch, double *data_sum, double *sw_out, double *sumsq,
-                              int l2_deferred)
+static double SFX(gp_batch_grad)(const gp_net *net, const gp_data *data, const int64_t *rows,
+                                 int64_t start, int64_t n, double sw_sum,
+                                 const gp_buffers *buf, REAL *running, int l2)
 {
     const int L = net->n_layers;
     const int nt = net->n_threads;
+    const gp_matrix *X = &data->X;
     const int64_t d = X->n_cols, k = net->units[L];
     const int sparse = X->indptr != NULL;
-    const REAL *Xd = (const REAL *)X->data;
+    const REAL *Xd = (const REAL *)X->data, *Y = (const REAL *)data->Y;
+    const REAL *sw = (const REAL *)data->sw;
+    const REAL *params = (const REAL *)buf->params;
+    REAL *grad = (REAL *)buf->grad;
+    double *scratch = buf->scratch;
+    const REAL inv_sw = (REAL)(1.0 / sw_sum);
     SFX(gp_work_view) v;
-    double sw_sum = 0.0, dsum = 0.0;
+    double dsum = 0.0;
     int64_t s0;
-    int fuse_l2;
 
-    SFX(gp_carve)(net, work, d, k, &v);
-    /* batch statistics need the whole batch in one block */
-    if (net->batch_norm && n > net->chunk_rows) return GP_BAD_ARGUMENT;
-
-    if (sw) {
-        int64_t r;
-        for (r = 0; r < n; ++r) sw_sum += (double)sw[rows ? rows[r] : start + r];
-    } else {
-        sw_sum = (double)n;
-    }
-    *sw_out = sw_sum;
-
-    /* L2 part of the weight gradient; the data part is added by the gemms.
-     * Small networks on one block (online learning) write both parts in one
-     * pass per layer instead (gp_grad_small_l2).  With l2_deferred the caller
-     * folds the L2 term into the optimizer step (gp_step_l2): the weight part
-     * of grad holds zeros on entry, the data part accumulates onto them, and
-     * *sumsq is left 0. */
-    fuse_l2 = !l2_deferred && SFX(gp_small_l2_fusable)(net, n, sparse);
-    *sumsq = 0.0;
-    if (net->alpha > 0 && !fuse_l2 && !l2_deferred)
-        *sumsq = SFX(gp_l2_init)(grad, params, net->n_coef, net->alpha / sw_sum, 0, scratch, nt);
-
+    SFX(gp_carve)(net, (REAL *)buf->work, &v);
     for (s0 = 0; s0 < n; s0 += net->chunk_rows) {
         const int64_t m = gp_min64(net->chunk_rows, n - s0);
         const int64_t *brows = rows ? rows + s0 : NULL;
@@ -751,7 +694,6 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
         const int first = (s0 == 0);
         const REAL *A0 = NULL;
         const REAL *T, *S;
-        const REAL inv_sw = (REAL)(1.0 / sw_sum);
         int i;
         int64_t ch;
 
@@ -779,27 +721,7 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
             S = sw ? sw + bstart : NULL;
         }
 
-        /* forward */
-        for (i = 0; i < L; ++i) {
-            const int64_t ui = net->units[i], uo = net->units[i + 1];
-            const REAL *W = params + net->coef_offset[i];
-            const REAL *b = params + net->intercept_offset[i];
-            REAL *Z = v.act[i + 1];
-            if (i == 0 && sparse)
-                SFX(gp_csr_matmul)(X, brows, bstart, m, W, uo, Z, nt);
-            else
-                SFX(gp_gemm_rm)(net, 0, 0, m, uo, ui, (REAL)1, i == 0 ? A0 : v.act[i], ui, W, uo,
-                                (REAL)0, Z, uo);
-            if (i < L - 1 && net->batch_norm) {
-                const REAL *gamma = params + net->bn_offset[i];
-                REAL *rm = running ? running + (net->bn_offset[i] - net->bn_offset[0]) : NULL;
-                SFX(gp_bn_forward_train)(Z, v.xhat[i + 1], b, gamma, gamma + uo, m, uo,
-                                         net->hidden_activation, net->bn_eps, net->bn_momentum,
-                                         rm, rm ? rm + uo : NULL, v.bn_stat[i + 1], nt);
-            } else if (i < L - 1) {
-                SFX(gp_bias_act)(Z, b, m, uo, net->hidden_activation, nt);
-            }
-        }
+        SFX(gp_forward_block)(net, X, brows, bstart, m, A0, params, running, 1, &v, v.act[L]);
         /* output activation, loss and delta, fused; the delta overwrites act[L] */
         SFX(gp_output_loss_delta)(v.act[L], params + net->intercept_offset[L - 1], T, S, m, k,
                                   net->loss, net->output_activation, scratch, nt);
@@ -813,11 +735,8 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
             const int64_t ui = net->units[i], uo = net->units[i + 1];
             const REAL *W = params + net->coef_offset[i];
             REAL *gW = grad + net->coef_offset[i];
-            const int acc_w = (net->alpha > 0) || !first;
-            if (fuse_l2) {
-                *sumsq += SFX(gp_grad_small_l2)(ui, uo, m, inv_sw, i == 0 ? A0 : v.act[i],
-                                                v.delta[i + 1], W, (REAL)(net->alpha / sw_sum), gW);
-            } else if (i == 0 && sparse) {
+            const int acc_w = l2 || !first;
+            if (i == 0 && sparse) {
                 if (!acc_w) memset(gW, 0, (size_t)(ui * uo) * sizeof(REAL));
                 SFX(gp_csr_grad)(X, brows, bstart, m, v.delta[1], uo, 1.0 / sw_sum, gW, nt);
             } else {
@@ -840,145 +759,130 @@ static int SFX(gp_batch_grad)(const gp_net *net, const gp_matrix *X, const REAL 
             }
         }
     }
-    if (n == 0) { /* no rows: the gradient is the L2 part alone */
-        if (!(net->alpha > 0)) memset(grad, 0, (size_t)net->n_coef * sizeof(REAL));
-        memset(grad + net->intercept_offset[0], 0,
-               (size_t)(net->n_params - net->intercept_offset[0]) * sizeof(REAL));
-    }
-    *data_sum = dsum;
-    return GP_OK;
+    return dsum;
 }
 
-int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const REAL *params,
-                    const REAL *running, REAL *out, int apply_output, REAL *work)
+int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const gp_buffers *buf, REAL *out,
+                    int apply_output)
 {
     const int L = net->n_layers;
-    const int nt = net->n_threads;
     const int64_t d = X->n_cols, k = net->units[L];
-    const int sparse = X->indptr != NULL;
+    const REAL *params = (const REAL *)buf->params;
     SFX(gp_work_view) v;
     int64_t s0;
-    SFX(gp_carve)(net, work, d, k, &v);
+    if (!gp_net_ok(net) || !gp_matrix_ok(net, X) || !gp_buffers_ok(net, buf, d, 0, 0, 1)
+        || (X->n_rows > 0 && !out))
+        return GP_BAD_ARGUMENT;
+    SFX(gp_carve)(net, (REAL *)buf->work, &v);
     for (s0 = 0; s0 < X->n_rows; s0 += net->chunk_rows) {
         const int64_t m = gp_min64(net->chunk_rows, X->n_rows - s0);
-        const REAL *A = sparse ? NULL : (const REAL *)X->data + s0 * d;
-        int i;
-        for (i = 0; i < L; ++i) {
-            const int64_t ui = net->units[i], uo = net->units[i + 1];
-            const REAL *W = params + net->coef_offset[i];
-            const REAL *b = params + net->intercept_offset[i];
-            REAL *Z = (i == L - 1) ? out + s0 * k : v.act[i + 1];
-            if (i == 0 && sparse)
-                SFX(gp_csr_matmul)(X, NULL, s0, m, W, uo, Z, nt);
-            else
-                SFX(gp_gemm_rm)(net, 0, 0, m, uo, ui, (REAL)1, A, ui, W, uo, (REAL)0, Z, uo);
-            if (i < L - 1 && net->batch_norm) {
-                const REAL *gamma = params + net->bn_offset[i];
-                const REAL *rm = running + (net->bn_offset[i] - net->bn_offset[0]);
-                SFX(gp_bn_forward_eval)(Z, b, gamma, gamma + uo, rm, rm + uo, net->bn_eps, m, uo,
-                                        net->hidden_activation, v.bn_stat[i + 1], nt);
-            } else if (i < L - 1)
-                SFX(gp_bias_act)(Z, b, m, uo, net->hidden_activation, nt);
-            else
-                SFX(gp_output_act)(Z, b, m, uo, net->output_activation, apply_output, nt);
-            A = Z;
-        }
+        const REAL *A0 = X->indptr ? NULL : (const REAL *)X->data + s0 * d;
+        REAL *logits = out + s0 * k;
+        SFX(gp_forward_block)(net, X, NULL, s0, m, A0, params, (REAL *)buf->running, 0, &v,
+                              logits);
+        SFX(gp_output_act)(logits, params + net->intercept_offset[L - 1], m, k,
+                           net->output_activation, apply_output, net->n_threads);
     }
     return GP_OK;
 }
 
-int SFX(gp_loss_grad)(const gp_net *net, const gp_matrix *X, const REAL *Y, const REAL *sw,
-                      const int64_t *rows, int64_t n_rows, const REAL *params, REAL *grad,
-                      REAL *work, double *scratch, double *data_loss, double *l2)
+/* Are the data's targets and weights there, and the net's data X? */
+static int SFX(gp_data_ok)(const gp_net *net, const gp_data *data)
 {
-    double dsum, sw_sum, sumsq;
-    int st = SFX(gp_batch_grad)(net, X, Y, sw, rows, 0, n_rows, params, grad, NULL, work,
-                                scratch, &dsum, &sw_sum, &sumsq, 0);
-    *data_loss = sw_sum > 0 ? dsum / sw_sum : 0.0;
-    *l2 = sw_sum > 0 ? 0.5 * net->alpha * sumsq / sw_sum : 0.0;
-    return st;
+    return gp_matrix_ok(net, &data->X) && (data->X.n_rows == 0 || data->Y);
 }
 
-/*
- * One optimizer step with the L2 term folded in.  Per range of GP_ELEM_CHUNK
- * elements, while the range is in cache: grad += cf * W over the weights (the
- * gradient gp_l2_init and the products would have given, to rounding), the
- * rule's update, then sum(W^2) of the new weights and grad = 0 over the
- * weights.  The next batch's products accumulate onto those zeros and its
- * loss takes the sum, so the weights and their gradient are read once per
- * batch (by the step) instead of twice.  Returns sum(W^2), summed as
- * gp_l2_init sums it.
- */
-static double SFX(gp_step_l2)(const gp_net *net, gp_optimizer *opt, REAL *params, REAL *grad,
-                              REAL cf, double *partial)
+int SFX(gp_loss_grad)(const gp_net *net, const gp_data *data, const gp_buffers *buf,
+                      double *data_loss, double *l2)
 {
-    const int64_t n = net->n_params, nc = net->n_coef;
-    const int64_t t = opt->t + 1;
-    const int64_t n_chunks = gp_cdiv(n, GP_ELEM_CHUNK);
-    int nt = gp_threads_for(net->n_threads, n);
-    int64_t ch;
-    double total = 0.0;
-GP_FOR(nt, ch, n_chunks, {
-        const int64_t b = ch * GP_ELEM_CHUNK, e = gp_min64(n, b + GP_ELEM_CHUNK);
-        const int64_t ec = gp_min64(e, nc);
-        int64_t i;
-        for (i = b; i < ec; ++i) grad[i] += cf * params[i];
-        SFX(gp_optim_range)(opt, t, b, e, params, grad);
-        if (b < nc) {
-            ACC acc[ACC_LANES] = {0};
-            SFX(gp_l2_range)(grad, params, b, ec, 0, 1, acc);
-            partial[ch] = SFX(gp_lanes_sum)(acc);
-        }
-    });
-    for (ch = 0; ch < gp_cdiv(nc, GP_ELEM_CHUNK); ++ch) total += partial[ch];
-    opt->t = t;
-    opt->prev_loss = opt->loss;
-    return total;
+    const int64_t n = data->X.n_rows;
+    const int use_l2 = net->alpha > 0;
+    double sw_sum, sumsq = 0.0, dsum = 0.0;
+    if (!gp_net_ok(net) || !SFX(gp_data_ok)(net, data)
+        || !gp_buffers_ok(net, buf, data->X.n_cols, 0, 1, 0)
+        || (net->batch_norm && n > net->chunk_rows))
+        return GP_BAD_ARGUMENT;
+    sw_sum = SFX(gp_weight_sum)((const REAL *)data->sw, NULL, 0, n);
+    if (!(sw_sum > 0)) return GP_BAD_ARGUMENT;
+    /* L2 first: grad = alpha / sw_sum W, onto which the data term accumulates */
+    if (use_l2)
+        sumsq = SFX(gp_l2_start)((REAL *)buf->grad, (const REAL *)buf->params, net->n_coef,
+                                 net->alpha / sw_sum, buf->scratch, net->n_threads);
+    dsum = SFX(gp_batch_grad)(net, data, NULL, 0, n, sw_sum, buf, NULL, use_l2);
+    *data_loss = dsum / sw_sum;
+    *l2 = 0.5 * net->alpha * sumsq / sw_sum;
+    return GP_OK;
 }
 
-int SFX(gp_train_batches)(const gp_net *net, const gp_matrix *X, const REAL *Y, const REAL *sw,
-                          const int64_t *order, int64_t n_samples, int64_t batch_size,
-                          int64_t batch_begin, int64_t batch_end, const double *lrs,
-                          REAL *params, REAL *grad, REAL *running, gp_optimizer *opt, REAL *work,
-                          double *scratch, double *loss_acc, int64_t *n_done)
+/* alpha / (the weight of the first batch from b on whose weights do not sum
+ * to 0): the L2 factor of the next batch a pass steps on (0 past its end). */
+static double SFX(gp_next_l2_coef)(const gp_net *net, const gp_data *data, const gp_epoch *ep,
+                                   int64_t b)
 {
-    /* The L2 term goes into the step (gp_step_l2) unless the batches take the
-     * small-layer path, which writes it with the gradient in one pass anyway. */
-    const int defer = net->alpha > 0 && net->n_coef > 0
-                      && !SFX(gp_small_l2_fusable)(net, batch_size, X->indptr != NULL);
-    int64_t b;
-    *n_done = 0;
-    if (!defer) {
-        opt->l2_carried = 0;
-    } else if (!opt->l2_carried) { /* first call of the pass */
-        opt->l2_sumsq = SFX(gp_l2_init)(grad, params, net->n_coef, 0.0, 1, scratch,
-                                        net->n_threads);
-        opt->l2_carried = 1;
+    const int64_t n = data->X.n_rows, bs = ep->batch_size;
+    for (; b * bs < n; ++b) {
+        const double w = SFX(gp_weight_sum)((const REAL *)data->sw,
+                                            ep->order ? ep->order + b * bs : NULL, b * bs,
+                                            gp_min64(bs, n - b * bs));
+        if (w != 0) return net->alpha / w;
     }
+    return 0.0;
+}
+
+int SFX(gp_train_batches)(const gp_net *net, const gp_data *data, const gp_buffers *buf,
+                          gp_optimizer *opt, gp_epoch *ep, int64_t batch_begin, int64_t batch_end)
+{
+    const int64_t n_samples = data->X.n_rows, bs = ep->batch_size;
+    const int use_l2 = net->alpha > 0;
+    REAL *params = (REAL *)buf->params, *grad = (REAL *)buf->grad;
+    gp_l2_fold fold;
+    int64_t b;
+    if (!gp_net_ok(net) || !SFX(gp_data_ok)(net, data)
+        || !gp_buffers_ok(net, buf, data->X.n_cols, ep->order && !data->X.indptr, 1, 1)
+        || bs < 1 || (net->batch_norm && bs > net->chunk_rows) || batch_begin < 0
+        || (ep->lrs && ep->n_lrs < gp_cdiv(n_samples, bs)) || !gp_optimizer_complete(opt))
+        return GP_BAD_ARGUMENT;
+    /* The L2 term is folded into each step (gp_l2_fold): between the steps of
+     * a pass, the weights' gradient holds the next batch's L2 term and
+     * l2_sumsq the square sum of the current weights.  The pass's first call
+     * puts them there. */
+    if (use_l2 && !ep->l2_carried) {
+        ep->l2_sumsq = SFX(gp_l2_start)(grad, params, net->n_coef,
+                                        SFX(gp_next_l2_coef)(net, data, ep, batch_begin),
+                                        buf->scratch, net->n_threads);
+        ep->l2_carried = 1;
+    }
+    fold.n_coef = net->n_coef;
+    fold.partial = buf->scratch;
     for (b = batch_begin; b < batch_end; ++b) {
-        const int64_t r0 = b * batch_size;
-        const int64_t nb = gp_min64(batch_size, n_samples - r0);
-        double dsum, sw_sum, sumsq, batch_loss;
+        const int64_t r0 = b * bs;
+        const int64_t nb = gp_min64(bs, n_samples - r0);
+        const int64_t *rows = ep->order ? ep->order + r0 : NULL;
+        double sw_sum, dsum, batch_loss, sumsq;
         if (nb <= 0) break;
-        int st = SFX(gp_batch_grad)(net, X, Y, sw, order ? order + r0 : NULL, r0, nb, params,
-                                    grad, running, work, scratch, &dsum, &sw_sum, &sumsq, defer);
-        if (st != GP_OK) return st;
-        if (defer) sumsq = opt->l2_sumsq;
+        sw_sum = SFX(gp_weight_sum)((const REAL *)data->sw, rows, r0, nb);
+        if (sw_sum == 0) { /* no weight: no step, no statistics, nothing added to the loss */
+            ep->n_done += 1;
+            ep->n_skipped += 1;
+            continue;
+        }
+        dsum = SFX(gp_batch_grad)(net, data, rows, r0, nb, sw_sum, buf, (REAL *)buf->running,
+                                  use_l2);
+        sumsq = use_l2 ? ep->l2_sumsq : 0.0;
         /* scikit-learn's batch loss: mean data loss (times loss_scale) + L2 term */
         batch_loss = net->loss_scale * dsum / sw_sum + 0.5 * net->alpha * sumsq / sw_sum;
         if (!isfinite(batch_loss)) {
-            opt->l2_carried = 0; /* grad holds a gradient now, not zeros */
+            ep->l2_carried = 0; /* grad holds a gradient now, not an L2 term */
             return GP_NONFINITE_LOSS;
         }
-        *loss_acc += batch_loss * (double)nb;
-        if (lrs) opt->lr = lrs[b];
+        ep->loss_sum += batch_loss * (double)nb;
+        if (ep->lrs) opt->lr = ep->lrs[b];
         opt->loss = batch_loss;
-        if (defer)
-            opt->l2_sumsq = SFX(gp_step_l2)(net, opt, params, grad,
-                                            (REAL)(net->alpha / sw_sum), scratch);
-        else
-            SFX(gp_optim_step)(opt, net->n_params, params, grad, net->n_threads);
-        *n_done += 1;
+        if (use_l2) fold.coef = SFX(gp_next_l2_coef)(net, data, ep, b + 1);
+        SFX(gp_optim_step)(opt, net->n_params, params, grad, use_l2 ? &fold : NULL,
+                           net->n_threads);
+        if (use_l2) ep->l2_sumsq = fold.sumsq;
+        ep->n_done += 1;
     }
     return GP_OK;
 }

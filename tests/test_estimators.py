@@ -344,7 +344,7 @@ def test_show_config_reports_the_build(capsys):
 def test_label_lookup_matches_label_binarizer(y):
     from sklearn.preprocessing import LabelBinarizer
 
-    from gainprop._multilayer_perceptron import _binarize, _fit_binarizer
+    from gainprop._labels import binarize as _binarize, fit_binarizer as _fit_binarizer
 
     try:
         ref = LabelBinarizer().fit(y)

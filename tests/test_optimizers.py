@@ -272,9 +272,9 @@ def test_state_survives_partial_fit_and_pickle_and_warm_start_resets(digits_spli
             a.partial_fit(X, y)
             b.partial_fit(X, y)
         np.testing.assert_array_equal(a._params, b._params)
-        for sa, sb in zip(a._optimizer.slots, b._optimizer.slots):
-            if sa is not None:
-                np.testing.assert_array_equal(sa, sb)
+        assert a._optimizer.slots.keys() == b._optimizer.slots.keys()
+        for name, slot in a._optimizer.slots.items():
+            np.testing.assert_array_equal(slot, b._optimizer.slots[name])
         # a warm-start fit starts the optimizer afresh, as scikit-learn does
         a.set_params(warm_start=True, max_iter=1).fit(X, y)
         assert a._optimizer.step == (1 if solver.full_batch else int(np.ceil(len(X) / 200)))
@@ -282,9 +282,9 @@ def test_state_survives_partial_fit_and_pickle_and_warm_start_resets(digits_spli
 
 def test_float32_epsilon_guard():
     state = AdaGrad(epsilon=1e-45).set_params()._make_state(10, np.float32, 0.1)
-    assert state.hyper[0] == np.finfo(np.float32).tiny
+    assert state.hyper["epsilon"] == np.finfo(np.float32).tiny
     state = AdaGrad(epsilon=1e-45)._make_state(10, np.float64, 0.1)
-    assert state.hyper[0] == 1e-45
+    assert state.hyper["epsilon"] == 1e-45
 
 
 def test_changing_solver_between_partial_fits_starts_fresh_state(digits_split):
@@ -300,7 +300,10 @@ def test_changing_solver_between_partial_fits_starts_fresh_state(digits_split):
     assert len(clf.rate_stats_["mean"]) == 1
     clf.set_params(solver="adam", learning_rate="constant")
     clf.partial_fit(X, y)
-    assert clf._optimizer.kind == Adam._kind and clf._schedule_state is None
+    # a new state for the new rule, and a new (constant) schedule
+    assert clf._optimizer.kind == Adam._kind
+    assert clf._optimizer.step == int(np.ceil(len(X) / 200))  # one epoch's mini-batches
+    assert clf._schedule_state.schedule.get_params() == {} and clf._schedule_state.epoch == 1
 
 
 REPLAY_CASES = [(rule, "plain") for rule in ("adam", "sgd", "localgain", "rprop", "irprop+",
@@ -347,7 +350,7 @@ def test_minibatch_loop_with_l2_in_the_step_matches_a_replay(rule, case, dtype):
     for _ in range(2):
         loss_sum, n_done, status = eng.train_epoch(Matrix(X, dtype), Y, sw, order, 50, None, w,
                                                    None, state)
-        assert status == _core.STATUS_OK and n_done == 5
+        assert status == _core.gp_status.GP_OK and n_done == 5
         c_losses.append(loss_sum / 230)
 
     ref = Engine(layout, "relu", "softmax", "log_loss", 0.05, 2, 20, dtype, 64, False)

@@ -38,7 +38,9 @@ def _tampered(clf, **changes):
 def test_pickle_keeps_a_version_and_round_trips(fitted):
     clf, X, _ = fitted
     state = clf.__getstate__()
-    assert state["_gainprop_state_version"] == 1
+    from gainprop._persistence import STATE_VERSION
+
+    assert state["_gainprop_state_version"] == STATE_VERSION
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
 
@@ -51,9 +53,8 @@ def test_pickle_keeps_a_version_and_round_trips(fitted):
     (dict(_layout=lambda lay: "not a layout"), "layout"),
     (dict(_gainprop_state_version=KeyError), "state version"),
     (dict(_gainprop_state_version=99), "state version 99"),
-    (dict(_optimizer=lambda o: setattr(o, "slots", [None if s is None else s[:10]
-                                                    for s in o.slots]) or o),
-     "optimizer state"),
+    (dict(_optimizer=lambda o: setattr(o, "slots", {n: s[:10] for n, s in o.slots.items()})
+          or o), "optimizer state"),
     (dict(_running=np.zeros(3)), "running statistics"),
 ])
 def test_tampered_pickles_raise_value_error(fitted, changes, match):
@@ -186,7 +187,7 @@ def test_kernels_flush_subnormal_state(dtype, tiny, n, threads):
     w = np.full(n, 0.5, dtype=dtype)
     g = np.zeros(n, dtype=dtype)
     state = SGD(momentum=0.9)._make_state(n, dtype, 0.01)
-    velocity = state.slots[0]
+    velocity = state.slots["velocity"]
     velocity[:] = tiny
     _core.optimizer_step(w, g, state, threads)
     assert np.all(velocity == 0)

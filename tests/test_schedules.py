@@ -82,10 +82,10 @@ def test_reduce_on_plateau_on_a_synthetic_loss_sequence():
     rates = []
     for loss in losses:
         rates.append(sched._rates(state, 1))
-        sched._end_epoch(state, 1, loss, np.nan)
+        sched._end_epoch(state, 1, loss, None, 1)
     # patience 2: the 3rd epoch without improvement halves the rate; then 1 epoch of cooldown
     assert rates == [1, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25]
-    assert not sched._exhausted(state)
+    assert sched._on_plateau(state) == (False, None)  # above min_lr: keep training
 
 
 def test_reduce_on_plateau_floor_and_raise():
@@ -95,7 +95,7 @@ def test_reduce_on_plateau_floor_and_raise():
     seen = []
     for loss in [1.0] + [1.0] * 6:
         seen.append(sched._rates(state, 1))
-        sched._end_epoch(state, 1, loss, np.nan)
+        sched._end_epoch(state, 1, loss, None, 1)
     seen.append(state.lr)
     # 0.1, 0.01 (floor), then raised by 10x after 5 epochs without improvement
     np.testing.assert_allclose(seen[:4], [1.0, 1.0, 0.1, 0.01])
@@ -327,8 +327,9 @@ def test_divergence_raises_and_keeps_last_finite_weights():
         np.testing.assert_array_equal(replay._params, reg._params)
         # and so is the optimizer state (momentum), restored from the copy
         # that every epoch rewrites in place
-        for kept, replayed in zip(reg._optimizer.slots, replay._optimizer.slots):
-            np.testing.assert_array_equal(kept, replayed)
+        assert reg._optimizer.slots.keys() == replay._optimizer.slots.keys()
+        for name, kept in reg._optimizer.slots.items():
+            np.testing.assert_array_equal(kept, replay._optimizer.slots[name])
         assert reg._optimizer.step == replay._optimizer.step
 
 
@@ -346,13 +347,11 @@ def test_divergence_in_the_first_epoch_restores_the_starting_state(solver):
     assert reg.n_iter_ == 0
     fresh = get_optimizer(solver, reg)._make_state(reg._layout.n_params, reg._params.dtype,
                                                    reg.learning_rate_init)
-    assert reg._optimizer.step == 0 and reg._optimizer.slot_names == fresh.slot_names
-    for kept, start in zip(reg._optimizer.slots, fresh.slots):
-        if start is None:
-            assert kept is None
-        else:
-            assert kept.dtype == start.dtype
-            np.testing.assert_array_equal(kept, start)
+    assert reg._optimizer.step == 0 and reg._optimizer.slots.keys() == fresh.slots.keys()
+    for name, start in fresh.slots.items():
+        kept = reg._optimizer.slots[name]
+        assert kept.dtype == start.dtype
+        np.testing.assert_array_equal(kept, start)
 
 
 def test_divergence_after_steps_restores_the_state_from_before_the_epoch():
@@ -372,8 +371,9 @@ def test_divergence_after_steps_restores_the_state_from_before_the_epoch():
         warnings.simplefilter("ignore", ConvergenceWarning)
         replay = MLPRegressor(max_iter=n_ok, **params).fit(X, y)
     np.testing.assert_array_equal(reg._params, replay._params)
-    for kept, replayed in zip(reg._optimizer.slots, replay._optimizer.slots):
-        np.testing.assert_array_equal(kept, replayed)
+    assert reg._optimizer.slots.keys() == replay._optimizer.slots.keys()
+    for name, kept in reg._optimizer.slots.items():
+        np.testing.assert_array_equal(kept, replay._optimizer.slots[name])
     assert reg._optimizer.step == replay._optimizer.step == n_ok * 10
     assert reg._optimizer.lr == replay._optimizer.lr
 
@@ -396,7 +396,7 @@ def test_divergence_in_the_first_epoch_restores_per_weight_starting_values():
         warnings.simplefilter("ignore", UserWarning)
         reg.fit(X.astype(np.float32), y.astype(np.float32))
     assert reg.n_iter_ == 0
-    np.testing.assert_array_equal(reg._optimizer.slots[0],
+    np.testing.assert_array_equal(reg._optimizer.slots["gain"],
                                   np.linspace(0.5, 2.0, opt.n_params_).astype(np.float32))
 
 
@@ -415,7 +415,7 @@ def test_diverging_partial_fit_leaves_model_exactly_as_before():
     reg = MLPRegressor(hidden_layer_sizes=(20,), solver="sgd", learning_rate_init=1e-6,
                        batch_size=5, random_state=0)
     reg.partial_fit(X, y)
-    reg._optimizer.lr = 1e3  # the rate the next epoch will use (too large)
+    reg._schedule_state.lr = 1e3  # the rate the next epoch will use (too large)
     before = pickle.dumps(reg)
     params_before = reg._params.copy()
     with pytest.raises(ValueError, match="non-finite"):

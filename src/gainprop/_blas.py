@@ -12,6 +12,11 @@ library numpy has already loaded; nothing is loaded that was not loaded.
 Otherwise, or with ``GAINPROP_BLAS=scipy``, the products go through
 ``scipy.linalg.cython_blas`` (scipy's OpenBLAS, or whatever BLAS scipy was
 built against).
+
+The kernels run every product on one BLAS thread (their own threads run the
+blocks of a large product); when the library in use is an OpenBLAS, its
+thread-count functions are handed to the core, which holds it at one thread
+while any kernel runs (gainprop._runtime).
 """
 
 import ctypes
@@ -48,26 +53,68 @@ def _is_ilp64(dll):
     return b"USE64BITINT" in (get_config() or b"")
 
 
-def find_numpy_openblas():
-    """(sgemm address, dgemm address, description) of numpy's OpenBLAS, or
-    None when numpy does not ship an ILP64 OpenBLAS we can call."""
+def _address(dll, name):
+    return ctypes.cast(getattr(dll, name), ctypes.c_void_p).value
+
+
+def _blas_libraries(dirs):
+    """threadpoolctl's BLAS controllers of the libraries loaded from dirs."""
     from threadpoolctl import ThreadpoolController
 
-    dirs = _numpy_dirs()
     for lib in ThreadpoolController().lib_controllers:
         path = os.path.realpath(lib.filepath or "")
-        if lib.user_api != "blas" or not path.startswith(dirs):
-            continue
+        if lib.user_api == "blas" and path.startswith(dirs):
+            yield lib
+
+
+def thread_functions(dll):
+    """(get, set) addresses of an OpenBLAS's openblas_get_num_threads and
+    openblas_set_num_threads (whatever prefix and suffix its build gave
+    them), or None."""
+    for prefix in ("scipy_", ""):
+        for suffix in ("64_", "_64", ""):
+            try:
+                return (_address(dll, f"{prefix}openblas_get_num_threads{suffix}"),
+                        _address(dll, f"{prefix}openblas_set_num_threads{suffix}"))
+            except AttributeError:
+                continue
+    return None
+
+
+def find_numpy_openblas():
+    """(sgemm address, dgemm address, description, thread functions) of
+    numpy's OpenBLAS, or None when numpy does not ship an ILP64 OpenBLAS we
+    can call."""
+    for lib in _blas_libraries(_numpy_dirs()):
         try:
             dll = _loaded(lib.filepath)
             if not _is_ilp64(dll):
                 continue
-            sgemm, dgemm = (ctypes.cast(getattr(dll, name), ctypes.c_void_p).value
-                            for name in _SYMBOLS)
+            sgemm, dgemm = (_address(dll, name) for name in _SYMBOLS)
+            threads = thread_functions(dll)
         except (OSError, AttributeError):
             continue
         if sgemm and dgemm:
-            return sgemm, dgemm, f"numpy's OpenBLAS {lib.version} ({lib.filepath})"
+            return sgemm, dgemm, f"numpy's OpenBLAS {lib.version} ({lib.filepath})", threads
+    return None
+
+
+def find_scipy_openblas_threads():
+    """The thread functions of scipy's BLAS when it is an OpenBLAS (the one
+    scipy.linalg.cython_blas calls), else None."""
+    import scipy
+
+    package = os.path.dirname(os.path.realpath(scipy.__file__))
+    dirs = (package + os.sep, os.path.join(os.path.dirname(package), "scipy.libs") + os.sep)
+    for lib in _blas_libraries(dirs):
+        if lib.internal_api != "openblas":
+            continue
+        try:
+            found = thread_functions(_loaded(lib.filepath))
+        except OSError:
+            continue
+        if found:
+            return found
     return None
 
 
@@ -94,9 +141,14 @@ def configure():
     if found is None:
         _core.set_ilp64_gemm(0, 0)
         _in_use = "scipy.linalg.cython_blas"
+        try:
+            threads = find_scipy_openblas_threads()
+        except Exception:  # never let the lookup break the import
+            threads = None
     else:
         _core.set_ilp64_gemm(found[0], found[1])
-        _in_use = found[2]
+        _in_use, threads = found[2], found[3]
+    _core.set_blas_threads(*(threads or (0, 0)))
     return _in_use
 
 

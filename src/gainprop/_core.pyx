@@ -1,11 +1,17 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 # cython: cdivision=True, embedsignature=True
-"""Thin bindings to the C core (csrc/).
+"""Bindings to the C core (csrc/), and the boundary that guards it.
 
-This module checks nothing the Python layer has already validated and does no
-math: it turns memoryviews into C pointers, hands C the BLAS gemm of
-scipy.linalg.cython_blas, releases the GIL, and checks for Ctrl-C between
-chunks of mini-batches.  Arguments are marked IN / OUT / INOUT.
+Every array handed to C is checked here, in one place per entry point,
+against the network's layout: length, dtype, contiguity, the input's
+column count, CSR structure, the rates' count and every optimizer slot the
+rule reads.  A failed check raises ValueError naming the argument; C is never
+called with anything unchecked.  Beyond that this module does no math: it
+turns arrays into C pointers, releases the GIL, and checks for Ctrl-C
+between chunks of mini-batches.  Arguments are marked IN / OUT / INOUT.
+
+The C enums (activations, losses, statuses, optimizer kinds, Rprop variants,
+slots) are exported from here; Python refers to them by name.
 """
 import os
 import time
@@ -19,6 +25,64 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 
 cdef extern from "gainprop.h" nogil:
+    cpdef enum gp_activation:
+        GP_ACT_IDENTITY
+        GP_ACT_LOGISTIC
+        GP_ACT_TANH
+        GP_ACT_RELU
+        GP_ACT_SOFTMAX
+        GP_ACT_EXP
+    cpdef enum gp_loss:
+        GP_LOSS_SQUARED
+        GP_LOSS_LOG
+        GP_LOSS_BINARY_LOG
+        GP_LOSS_POISSON
+    cpdef enum gp_status:
+        GP_OK
+        GP_NONFINITE_LOSS
+        GP_BAD_ARGUMENT
+    cpdef enum gp_optim_kind:
+        GP_OPT_SGD
+        GP_OPT_ADAM
+        GP_OPT_LOCALGAIN
+        GP_OPT_RPROP
+        GP_OPT_ADAGRAD
+        GP_OPT_ADADELTA
+        GP_OPT_RMSPROP
+        GP_OPT_ADAMAX
+    cpdef enum gp_rprop_variant:
+        GP_RPROP_PLUS
+        GP_RPROP_MINUS
+        GP_IRPROP_PLUS
+        GP_IRPROP_MINUS
+        GP_RPROP_MINIBATCH
+    cpdef enum gp_sgd_slot:
+        GP_SGD_VELOCITY
+    cpdef enum gp_adam_slot:
+        GP_ADAM_EXP_AVG
+        GP_ADAM_EXP_AVG_SQ
+        GP_ADAM_MAX_EXP_AVG_SQ
+    cpdef enum gp_localgain_slot:
+        GP_LOCALGAIN_GAIN
+        GP_LOCALGAIN_PREV_GRAD
+        GP_LOCALGAIN_VELOCITY
+    cpdef enum gp_rprop_slot:
+        GP_RPROP_STEP_SIZE
+        GP_RPROP_PREV
+        GP_RPROP_PREV_DELTA
+    cpdef enum gp_adagrad_slot:
+        GP_ADAGRAD_SUM
+    cpdef enum gp_adadelta_slot:
+        GP_ADADELTA_SQUARE_AVG
+        GP_ADADELTA_ACC_DELTA
+    cpdef enum gp_rmsprop_slot:
+        GP_RMSPROP_SQUARE_AVG
+        GP_RMSPROP_GRAD_AVG
+        GP_RMSPROP_MOMENTUM_BUFFER
+    cpdef enum gp_adamax_slot:
+        GP_ADAMAX_EXP_AVG
+        GP_ADAMAX_EXP_INF
+
     ctypedef void (*gp_sgemm_fn)(char *, char *, int *, int *, int *, float *, float *, int *,
                                  float *, int *, float *, float *, int *)
     ctypedef void (*gp_dgemm_fn)(char *, char *, int *, int *, int *, double *, double *, int *,
@@ -29,6 +93,9 @@ cdef extern from "gainprop.h" nogil:
     ctypedef void (*gp_cblas_dgemm64_fn)(int, int, int, int64_t, int64_t, int64_t, double,
                                          const double *, int64_t, const double *, int64_t,
                                          double, double *, int64_t)
+    ctypedef int (*gp_blas_get_threads_fn)()
+    ctypedef void (*gp_blas_threads_fn)(int)
+
     ctypedef struct gp_net:
         int n_layers
         const int64_t *units
@@ -43,6 +110,7 @@ cdef extern from "gainprop.h" nogil:
         double loss_scale
         int batch_norm
         const int64_t *bn_offset
+        int64_t n_running
         double bn_momentum
         double bn_eps
         int n_threads
@@ -57,48 +125,112 @@ cdef extern from "gainprop.h" nogil:
         const void *data
         const int64_t *indptr
         const int64_t *indices
+    ctypedef struct gp_data:
+        gp_matrix X
+        const void *Y
+        const void *sw
+    ctypedef struct gp_buffers:
+        void *params
+        void *grad
+        void *running
+        void *work
+        int64_t work_len
+        double *scratch
+        int64_t scratch_len
+
+    ctypedef struct gp_sgd_hp:
+        double momentum
+        int nesterov
+    ctypedef struct gp_adam_hp:
+        double beta_1
+        double beta_2
+        double epsilon
+        int sklearn_form
+    ctypedef struct gp_localgain_hp:
+        double bonus
+        double penalty
+        double gain_min
+        double gain_max
+        double smoothing
+        double momentum
+    ctypedef struct gp_rprop_hp:
+        double eta_plus
+        double eta_minus
+        double step_min
+        double step_max
+        int variant
+    ctypedef struct gp_adagrad_hp:
+        double epsilon
+    ctypedef struct gp_adadelta_hp:
+        double rho
+        double epsilon
+    ctypedef struct gp_rmsprop_hp:
+        double alpha
+        double epsilon
+        double momentum
+    ctypedef struct gp_adamax_hp:
+        double beta_1
+        double beta_2
+        double epsilon
+    ctypedef union gp_optim_hp:
+        gp_sgd_hp sgd
+        gp_adam_hp adam
+        gp_localgain_hp localgain
+        gp_rprop_hp rprop
+        gp_adagrad_hp adagrad
+        gp_adadelta_hp adadelta
+        gp_rmsprop_hp rmsprop
+        gp_adamax_hp adamax
     ctypedef struct gp_optimizer:
         int kind
         double lr
-        double hp[8]
+        gp_optim_hp hp
         int64_t t
         double loss
         double prev_loss
-        void *state[4]
+        void *slot[3]
+    ctypedef struct gp_l2_fold:
+        int64_t n_coef
+        double coef
+        double sumsq
+        double *partial
+    ctypedef struct gp_epoch:
+        const int64_t *order
+        int64_t batch_size
+        const double *lrs
+        int64_t n_lrs
+        double loss_sum
+        int64_t n_done
+        int64_t n_skipped
         int l2_carried
         double l2_sumsq
+
     int GP_MAX_LAYERS
-    int GP_OPT_MAX_HP
-    int GP_OPT_MAX_STATE
+    int GP_OPT_MAX_SLOTS
 
     int gp_isa()
     const char *gp_isa_name()
     int gp_flushes_subnormals()
     int gp_probe_thread_flush(int n_threads, int *flags)
     int gp_openmp_enabled()
+    int gp_serial_after_fork()
+    void gp_set_blas_threads(gp_blas_get_threads_fn get, gp_blas_threads_fn set)
+    int gp_blas_threads_held()
+    int gp_optimizer_complete(const gp_optimizer *opt)
+    int64_t gp_l2_fold_partial_size(int64_t n_coef)
     int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather)
     int64_t gp_scratch_size(const gp_net *net)
 
-    int gp_forward_f32(const gp_net *, const gp_matrix *, const float *, const float *, float *,
-                       int, float *)
-    int gp_forward_f64(const gp_net *, const gp_matrix *, const double *, const double *,
-                       double *, int, double *)
-    int gp_loss_grad_f32(const gp_net *, const gp_matrix *, const float *, const float *,
-                         const int64_t *, int64_t, const float *, float *, float *, double *,
-                         double *, double *)
-    int gp_loss_grad_f64(const gp_net *, const gp_matrix *, const double *, const double *,
-                         const int64_t *, int64_t, const double *, double *, double *, double *,
-                         double *, double *)
-    int gp_train_batches_f32(const gp_net *, const gp_matrix *, const float *, const float *,
-                             const int64_t *, int64_t, int64_t, int64_t, int64_t, const double *,
-                             float *, float *, float *, gp_optimizer *, float *, double *,
-                             double *, int64_t *)
-    int gp_train_batches_f64(const gp_net *, const gp_matrix *, const double *, const double *,
-                             const int64_t *, int64_t, int64_t, int64_t, int64_t, const double *,
-                             double *, double *, double *, gp_optimizer *, double *, double *,
-                             double *, int64_t *)
-    void gp_optim_step_f32(gp_optimizer *, int64_t, float *, const float *, int)
-    void gp_optim_step_f64(gp_optimizer *, int64_t, double *, const double *, int)
+    int gp_forward_f32(const gp_net *, const gp_matrix *, const gp_buffers *, float *, int)
+    int gp_forward_f64(const gp_net *, const gp_matrix *, const gp_buffers *, double *, int)
+    int gp_loss_grad_f32(const gp_net *, const gp_data *, const gp_buffers *, double *, double *)
+    int gp_loss_grad_f64(const gp_net *, const gp_data *, const gp_buffers *, double *, double *)
+    int gp_train_batches_f32(const gp_net *, const gp_data *, const gp_buffers *, gp_optimizer *,
+                             gp_epoch *, int64_t, int64_t)
+    int gp_train_batches_f64(const gp_net *, const gp_data *, const gp_buffers *, gp_optimizer *,
+                             gp_epoch *, int64_t, int64_t)
+    int gp_optim_step_f32(gp_optimizer *, int64_t, float *, float *, gp_l2_fold *, int)
+    int gp_optim_step_f64(gp_optimizer *, int64_t, double *, double *, gp_l2_fold *, int)
 
 
 ctypedef fused floating:
@@ -106,13 +238,28 @@ ctypedef fused floating:
     double
 
 MAX_LAYERS = GP_MAX_LAYERS
-MAX_HYPERPARAMETERS = GP_OPT_MAX_HP
-MAX_STATE_SLOTS = GP_OPT_MAX_STATE
 
-# Status codes of the C core (gp_status).
-STATUS_OK = 0
-STATUS_NONFINITE_LOSS = 1
-STATUS_BAD_ARGUMENT = 2
+
+def _names(enum, prefix):
+    """{lower-case name without the prefix: member} of a C enum."""
+    return {m.name[len(prefix):].lower(): m for m in enum if m.name.startswith(prefix)}
+
+
+#: Activations, losses and optimizer rules by name, from the C enums.
+ACTIVATIONS = _names(gp_activation, "GP_ACT_")
+LOSSES = _names(gp_loss, "GP_LOSS_")
+OPTIMIZER_KINDS = _names(gp_optim_kind, "GP_OPT_")
+#: The state slots of each rule: {kind: {slot name: index}}, from the C enums.
+SLOTS = {
+    GP_OPT_SGD: _names(gp_sgd_slot, "GP_SGD_"),
+    GP_OPT_ADAM: _names(gp_adam_slot, "GP_ADAM_"),
+    GP_OPT_LOCALGAIN: _names(gp_localgain_slot, "GP_LOCALGAIN_"),
+    GP_OPT_RPROP: _names(gp_rprop_slot, "GP_RPROP_"),
+    GP_OPT_ADAGRAD: _names(gp_adagrad_slot, "GP_ADAGRAD_"),
+    GP_OPT_ADADELTA: _names(gp_adadelta_slot, "GP_ADADELTA_"),
+    GP_OPT_RMSPROP: _names(gp_rmsprop_slot, "GP_RMSPROP_"),
+    GP_OPT_ADAMAX: _names(gp_adamax_slot, "GP_ADAMAX_"),
+}
 
 # Seconds of C work between two checks for Ctrl-C.
 _CHUNK_SECONDS = 0.1
@@ -134,12 +281,19 @@ def flushes_subnormals():
     return bool(gp_flushes_subnormals())
 
 
+def serial_after_fork():
+    """True in a process forked after the kernels ran OpenMP threads: they
+    run on one thread here (the OpenMP runtime's pool did not survive the
+    fork)."""
+    return bool(gp_serial_after_fork())
+
+
 def thread_flush_flags(int n_threads):
     """For the tests: whether each thread of the OpenMP pool that the kernels
     use from this thread flushes subnormals right now (outside any kernel,
     all should be False)."""
     cdef int[::1] flags = np.zeros(max(n_threads, 1), dtype=np.intc)
-    cdef int ran = gp_probe_thread_flush(n_threads, &flags[0])
+    cdef int ran = gp_probe_thread_flush(max(n_threads, 1), &flags[0])
     return [bool(f) for f in flags[:ran]]
 
 
@@ -166,6 +320,22 @@ def ilp64_gemm_addresses():
     return <size_t>_sgemm64, <size_t>_dgemm64
 
 
+def set_blas_threads(size_t get_address, size_t set_address):
+    """Install the thread-count functions (openblas_get_num_threads,
+    openblas_set_num_threads, as addresses) of the BLAS the products call:
+    the kernels hold it at one thread while they run.  0, 0: leave BLAS
+    alone.  Returns True when the kernels now hold BLAS themselves."""
+    if (get_address == 0) != (set_address == 0):
+        raise ValueError("give both BLAS thread functions or neither")
+    gp_set_blas_threads(<gp_blas_get_threads_fn>get_address, <gp_blas_threads_fn>set_address)
+    return bool(gp_blas_threads_held())
+
+
+def blas_threads_held():
+    """Do the kernels hold BLAS at one thread themselves (see set_blas_threads)?"""
+    return bool(gp_blas_threads_held())
+
+
 # Choose the kernels' instruction set now, before any of our threads exists.
 _isa_request = os.environ.get("GAINPROP_ISA", "")
 if _isa_request.strip().lower() not in ("", "auto", "baseline", "avx2"):
@@ -174,24 +344,63 @@ if _isa_request.strip().lower() not in ("", "auto", "baseline", "avx2"):
 gp_isa()
 
 
-cdef inline const int64_t *_iptr(const int64_t[::1] a) noexcept nogil:
-    return NULL if a is None or a.shape[0] == 0 else &a[0]
+# ---------------------------------------------------------------------------
+# The boundary: checks of every array against the network's layout
+# ---------------------------------------------------------------------------
+cdef str _describe(a):
+    if not isinstance(a, np.ndarray):
+        return type(a).__name__
+    return f"{a.dtype} array of shape {a.shape}"
 
 
-cdef inline void *_fptr(const floating[::1] a) noexcept nogil:
-    # (const dropped: the C prototypes say which arguments are read-only)
-    return NULL if a is None or a.shape[0] == 0 else <void *>&a[0]
+cdef _check_array(a, str name, tuple shape, dtype, bint writable=False):
+    """a is a C-contiguous ndarray of this dtype and shape (-1: at least 0
+    elements, checked by the caller); else ValueError naming it."""
+    if (not isinstance(a, np.ndarray) or a.dtype != dtype or a.ndim != len(shape)
+            or not a.flags.c_contiguous or (writable and not a.flags.writeable)
+            or any(s >= 0 and a.shape[i] != s for i, s in enumerate(shape))):
+        want = " x ".join("any" if s < 0 else str(s) for s in shape)
+        raise ValueError(f"{name} must be a C-contiguous{' writable' if writable else ''} "
+                         f"{np.dtype(dtype)} array of shape ({want}), got {_describe(a)}")
+
+
+cdef bint _csr_sound(const int64_t[::1] indptr, const int64_t[::1] indices,
+                     int64_t n_cols) noexcept nogil:
+    """indptr non-decreasing from 0 to nnz = len(indices), every index in
+    [0, n_cols)."""
+    cdef int64_t n = indptr.shape[0] - 1, nnz = indices.shape[0], r, p
+    if indptr[0] != 0 or indptr[n] != nnz:
+        return False
+    for r in range(n):
+        if indptr[r + 1] < indptr[r]:
+            return False
+    for p in range(nnz):
+        if indices[p] < 0 or indices[p] >= n_cols:
+            return False
+    return True
+
+
+cdef bint _rows_sound(const int64_t[::1] order, int64_t n_rows) noexcept nogil:
+    cdef int64_t i
+    for i in range(order.shape[0]):
+        if order[i] < 0 or order[i] >= n_rows:
+            return False
+    return True
 
 
 cdef class Net:
-    """A network's shapes and settings as the C core sees them.
+    """A network's shapes and settings as the C core sees them, and the
+    checked entry points into it.
 
     Parameters
     ----------
-    units : sequence of int
-        Units of every layer, inputs first, outputs last.
-    hidden_activation, output_activation, loss : int
-        gp_activation / gp_loss codes (see gainprop._layout).
+    layout : gainprop._engine.Layout
+        Units of every layer and the offsets of every W_i, b_i (and batch
+        norm's γ_i, β_i) in the flat parameter buffer.
+    hidden_activation, output_activation : str
+        Names from ``ACTIVATIONS``.
+    loss : str
+        A name from ``LOSSES``.
     alpha : float
         L2 strength.
     loss_scale : float
@@ -201,49 +410,46 @@ cdef class Net:
         Threads of our OpenMP loops.
     chunk_rows : int
         Rows processed per forward/backward block; sizes the work buffer.
-    coef_offset, intercept_offset : sequence of int
-        Offsets of every W_i and b_i in the flat buffer.
-    n_coef, n_params : int
-        Weights (the L2 prefix) and all parameters.
-    bn_offset : sequence of int or None
-        Batch normalisation: offset of each hidden layer's gamma (beta
-        follows); None without batch normalisation.
     bn_momentum, bn_eps : float
-        Running-statistics momentum and variance epsilon.
+        Running-statistics momentum and variance epsilon (batch norm).
     """
     cdef gp_net net
-    cdef readonly object units_array, coef_offset_array, intercept_offset_array, bn_offset_array
+    cdef readonly object units, n_params, n_running, n_outputs, n_features
+    cdef object _keep
     cdef const int64_t[::1] _units, _coef_offset, _intercept_offset, _bn_offset
 
-    def __init__(self, units, int hidden_activation, int output_activation, int loss,
+    def __init__(self, layout, str hidden_activation, str output_activation, str loss,
                  double alpha, double loss_scale, int n_threads, int64_t chunk_rows,
-                 coef_offset, intercept_offset, int64_t n_coef, int64_t n_params,
-                 bn_offset=None, double bn_momentum=0.1, double bn_eps=1e-5):
-        import numpy as np
-        self.units_array = np.ascontiguousarray(units, dtype=np.int64)
-        self.coef_offset_array = np.ascontiguousarray(coef_offset, dtype=np.int64)
-        self.intercept_offset_array = np.ascontiguousarray(intercept_offset, dtype=np.int64)
-        self._units = self.units_array
-        self._coef_offset = self.coef_offset_array
-        self._intercept_offset = self.intercept_offset_array
-        self.net.n_layers = <int>(self._units.shape[0] - 1)
+                 double bn_momentum=0.1, double bn_eps=1e-5):
+        units = np.ascontiguousarray(layout.units, dtype=np.int64)
+        coef = np.ascontiguousarray(layout.coef_offset, dtype=np.int64)
+        intercept = np.ascontiguousarray(layout.intercept_offset, dtype=np.int64)
+        bn = np.ascontiguousarray(layout.bn_offset if layout.batch_norm else [0], dtype=np.int64)
+        if not 2 <= units.shape[0] <= GP_MAX_LAYERS + 1:
+            raise ValueError(f"a network needs 1 to {GP_MAX_LAYERS} weight layers")
+        self._keep = (units, coef, intercept, bn)
+        self._units, self._coef_offset, self._intercept_offset, self._bn_offset = self._keep
+        self.units = tuple(int(u) for u in units)
+        self.n_params = int(layout.n_params)
+        self.n_running = int(layout.n_running)
+        self.n_features = self.units[0]
+        self.n_outputs = self.units[len(self.units) - 1]
+        self.net.n_layers = <int>(units.shape[0] - 1)
         self.net.units = &self._units[0]
         self.net.coef_offset = &self._coef_offset[0]
         self.net.intercept_offset = &self._intercept_offset[0]
-        self.net.n_coef = n_coef
-        self.net.n_params = n_params
-        self.net.hidden_activation = hidden_activation
-        self.net.output_activation = output_activation
-        self.net.loss = loss
+        self.net.n_coef = layout.n_coef
+        self.net.n_params = layout.n_params
+        self.net.hidden_activation = ACTIVATIONS[hidden_activation]
+        self.net.output_activation = ACTIVATIONS[output_activation]
+        self.net.loss = LOSSES[loss]
         self.net.alpha = alpha
         self.net.loss_scale = loss_scale
         self.net.n_threads = max(1, n_threads)
         self.net.chunk_rows = max(1, chunk_rows)
-        self.net.batch_norm = bn_offset is not None and len(bn_offset) > 0
-        self.bn_offset_array = np.ascontiguousarray(
-            bn_offset if self.net.batch_norm else [0], dtype=np.int64)
-        self._bn_offset = self.bn_offset_array
+        self.net.batch_norm = bool(layout.batch_norm)
         self.net.bn_offset = &self._bn_offset[0]
+        self.net.n_running = layout.n_running
         self.net.bn_momentum = bn_momentum
         self.net.bn_eps = bn_eps
         self.net.sgemm = <gp_sgemm_fn>sgemm
@@ -259,145 +465,218 @@ cdef class Net:
     def n_threads(self):
         return self.net.n_threads
 
-    def work_size(self, int64_t n_features, int64_t n_outputs, bint dense_gather):
+    def work_size(self, bint dense_gather):
         """Elements of the work buffer (params dtype) this network needs."""
-        return gp_work_size(&self.net, n_features, n_outputs, dense_gather)
+        return gp_work_size(&self.net, self.n_features, self.n_outputs, dense_gather)
 
     def scratch_size(self):
         """Elements of the float64 scratch buffer this network needs."""
         return gp_scratch_size(&self.net)
 
-    def forward(self,
-                const floating[::1] X_data,        # IN  dense rows (flat) or CSR values
-                const int64_t[::1] X_indptr,       # IN  None for dense
-                const int64_t[::1] X_indices,      # IN  None for dense
-                int64_t n_rows, int64_t n_cols,
-                const floating[::1] params,         # IN
-                const floating[::1] running,        # IN  batch-norm running statistics, or None
-                floating[:, ::1] out,               # OUT (n_rows, n_outputs)
-                bint apply_output,
-                floating[::1] work):                # scratch
-        """Forward pass: out = network output (or logits if not apply_output)."""
-        cdef gp_matrix X = _matrix(X_data, X_indptr, X_indices, n_rows, n_cols)
-        cdef int st
+    # -- checks, one per kind of argument ---------------------------------
+    cdef object _check_model(self, params, running, bint uses_running=True, bint writes=True):
+        """The parameter buffer and (when the call uses them) the running
+        statistics, writable when the call writes them; returns the dtype."""
+        dtype = getattr(params, "dtype", None)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"params must be a float32 or float64 array, got {_describe(params)}")
+        _check_array(params, "params", (self.n_params,), dtype, writes)
+        if self.net.batch_norm and uses_running:
+            _check_array(running, "running", (self.n_running,), dtype, writes)
+        elif running is not None:
+            raise ValueError("running statistics given to a network without batch norm")
+        return dtype
+
+    cdef _check_input(self, X, dtype):
+        """X (a gainprop._engine.Matrix): its arrays, its column count
+        (units[0]) and, for CSR, its structure."""
+        cdef int64_t n_rows = X.n_rows
+        if X.n_cols != self.n_features:
+            raise ValueError(f"X has {X.n_cols} features, but the network takes "
+                             f"{self.n_features}")
+        if n_rows < 0:
+            raise ValueError("X has a negative number of rows")
+        if X.indptr is None:
+            _check_array(X.data, "X", (n_rows * self.n_features,), dtype)
+            return
+        _check_array(X.indptr, "X.indptr", (n_rows + 1,), np.int64)
+        _check_array(X.indices, "X.indices", (-1,), np.int64)
+        _check_array(X.data, "X.data", (X.indices.shape[0],), dtype)
+        if not _csr_sound(X.indptr, X.indices, self.n_features):
+            raise ValueError("X is not a sound CSR matrix: its indptr must rise from 0 to the "
+                             "number of stored values, and every column index must be in "
+                             f"[0, {self.n_features})")
+
+    cdef _check_targets(self, Y, sample_weight, int64_t n_rows, dtype):
+        _check_array(Y, "Y", (n_rows, self.n_outputs), dtype)
+        if sample_weight is not None:
+            _check_array(sample_weight, "sample_weight", (n_rows,), dtype)
+
+    cdef _check_work(self, work, scratch, grad, bint dense_gather, dtype):
+        need = self.work_size(dense_gather)
+        _check_array(work, "work", (-1,), dtype, True)
+        if work.shape[0] < need:
+            raise ValueError(f"work must hold at least {need} values, got {work.shape[0]}")
+        if scratch is not None:
+            _check_array(scratch, "scratch", (-1,), np.float64, True)
+            if scratch.shape[0] < self.scratch_size():
+                raise ValueError(f"scratch must hold at least {self.scratch_size()} values")
+        if grad is not None:
+            _check_array(grad, "grad", (self.n_params,), dtype, True)
+
+    # -- entry points -------------------------------------------------------
+    def forward(self, X, params, running, out, bint apply_output, work):
+        """Forward pass: out (OUT, n_rows x n_outputs) = network output, or
+        its logits when not apply_output; batch norm uses the running
+        statistics.  X is a gainprop._engine.Matrix."""
+        dtype = self._check_model(params, running, True, False)
+        self._check_input(X, dtype)
+        _check_array(out, "out", (X.n_rows, self.n_outputs), dtype, True)
+        self._check_work(work, None, None, False, dtype)
+        st = self._forward(X.data, X.indptr, X.indices, X.n_rows, params, running, out,
+                           apply_output, work)
+        _raise_for(st)
+
+    def _forward(self, const floating[::1] X_data, const int64_t[::1] X_indptr,
+                 const int64_t[::1] X_indices, int64_t n_rows,
+                 const floating[::1] params, const floating[::1] running,
+                 floating[:, ::1] out, bint apply_output, floating[::1] work):
+        cdef gp_matrix X = _matrix(X_data, X_indptr, X_indices, n_rows, self.net.units[0])
+        cdef gp_buffers buf = _buffers(_fptr(params), NULL, _fptr(running), _fptr(work),
+                                       work.shape[0], None)
         cdef void *outp = NULL if out.shape[0] == 0 else <void *>&out[0, 0]
+        cdef int st
         with nogil:
             if floating is float:
-                st = gp_forward_f32(&self.net, &X, &params[0], <float *>_fptr(running),
-                                    <float *>outp, apply_output, <float *>_fptr(work))
+                st = gp_forward_f32(&self.net, &X, &buf, <float *>outp, apply_output)
             else:
-                st = gp_forward_f64(&self.net, &X, &params[0], <double *>_fptr(running),
-                                    <double *>outp, apply_output, <double *>_fptr(work))
+                st = gp_forward_f64(&self.net, &X, &buf, <double *>outp, apply_output)
         return st
 
-    def loss_grad(self,
-                  const floating[::1] X_data, const int64_t[::1] X_indptr,
-                  const int64_t[::1] X_indices, int64_t n_rows, int64_t n_cols,
-                  const floating[:, ::1] Y,         # IN  targets (n_rows, n_outputs)
-                  const floating[::1] sample_weight,  # IN  or None
-                  const floating[::1] params,       # IN
-                  floating[::1] grad,               # OUT
-                  floating[::1] work, double[::1] scratch):
-        """Mean data loss, L2 term and gradient over all rows (one full batch).
+    def loss_grad(self, X, Y, sample_weight, params, grad, work, scratch):
+        """Mean data loss, L2 term and gradient (OUT: grad) over all rows of X
+        (one full batch; batch norm uses batch statistics and leaves the
+        running ones alone).
 
         Returns
         -------
         data_loss, l2 : float
         """
-        cdef gp_matrix X = _matrix(X_data, X_indptr, X_indices, n_rows, n_cols)
+        dtype = self._check_model(params, None, False, False)
+        self._check_input(X, dtype)
+        self._check_targets(Y, sample_weight, X.n_rows, dtype)
+        self._check_work(work, scratch, grad, False, dtype)
+        if X.n_rows < 1:
+            raise ValueError("loss_grad needs at least one row")
+        if self.net.batch_norm and X.n_rows > self.net.chunk_rows:
+            raise ValueError("with batch norm the rows must fit one block (chunk_rows)")
+        return self._loss_grad(X.data, X.indptr, X.indices, X.n_rows, Y, sample_weight, params,
+                               grad, work, scratch)
+
+    def _loss_grad(self, const floating[::1] X_data, const int64_t[::1] X_indptr,
+                   const int64_t[::1] X_indices, int64_t n_rows, const floating[:, ::1] Y,
+                   const floating[::1] sample_weight, const floating[::1] params,
+                   floating[::1] grad, floating[::1] work, double[::1] scratch):
+        cdef gp_data data
+        cdef gp_buffers buf = _buffers(_fptr(params), _fptr(grad), NULL, _fptr(work),
+                                       work.shape[0], scratch)
         cdef double data_loss = 0.0, l2 = 0.0
-        cdef const void *yp = NULL if Y.shape[0] == 0 else <const void *>&Y[0, 0]
+        cdef int st
+        data.X = _matrix(X_data, X_indptr, X_indices, n_rows, self.net.units[0])
+        data.Y = NULL if Y.shape[0] == 0 else <const void *>&Y[0, 0]
+        data.sw = _fptr(sample_weight)
         with nogil:
             if floating is float:
-                gp_loss_grad_f32(&self.net, &X, <float *>yp, <float *>_fptr(sample_weight),
-                                 NULL, n_rows, &params[0], &grad[0], <float *>_fptr(work),
-                                 &scratch[0], &data_loss, &l2)
+                st = gp_loss_grad_f32(&self.net, &data, &buf, &data_loss, &l2)
             else:
-                gp_loss_grad_f64(&self.net, &X, <double *>yp, <double *>_fptr(sample_weight),
-                                 NULL, n_rows, &params[0], &grad[0], <double *>_fptr(work),
-                                 &scratch[0], &data_loss, &l2)
+                st = gp_loss_grad_f64(&self.net, &data, &buf, &data_loss, &l2)
+        _raise_for(st)
         return data_loss, l2
 
-    def train_epoch(self,
-                    const floating[::1] X_data, const int64_t[::1] X_indptr,
-                    const int64_t[::1] X_indices, int64_t n_rows, int64_t n_cols,
-                    const floating[:, ::1] Y,          # IN
-                    const floating[::1] sample_weight, # IN or None
-                    const int64_t[::1] order,          # IN  row order, or None
-                    int64_t batch_size,
-                    const double[::1] batch_lrs,       # IN  rate of each batch, or None
-                    floating[::1] params,              # INOUT
-                    floating[::1] grad,                # work memory (gradients)
-                    floating[::1] running,             # INOUT batch-norm running stats, or None
-                    optimizer,                         # INOUT: an _OptimizerState
-                    floating[::1] work, double[::1] scratch):
-        """Train one epoch: every mini-batch, with the GIL released.
+    def train_epoch(self, X, Y, sample_weight, order, int64_t batch_size, batch_lrs, params,
+                    grad, running, optimizer, work, scratch):
+        """Train one pass over the data: every mini-batch, with the GIL
+        released.
 
-        The batches run in chunks of about 0.1 s; between chunks the GIL is
-        taken to check for Ctrl-C, which raises KeyboardInterrupt with the
-        model consistent (every batch either fully applied or not at all).
+        X, Y, sample_weight (IN) are the data, order (IN) the row order of
+        the pass or None, batch_lrs (IN) the rate of each batch or None;
+        params, running and optimizer's state are INOUT, grad, work and
+        scratch work memory.  The batches run in chunks of about 0.1 s;
+        between chunks the GIL is taken to check for Ctrl-C, which raises
+        KeyboardInterrupt with the model consistent (every batch either fully
+        applied or not at all).
 
         Returns
         -------
         loss_sum : float
             Sum over the batches done of batch loss times batch size.
         n_done : int
-            Batches stepped.
-        status : int
-            STATUS_OK, or STATUS_NONFINITE_LOSS when a batch loss was not
-            finite (that batch was not stepped).
+            Batches done (stepped, or skipped because their weights sum to 0).
+        status : gp_status
+            GP_OK, or GP_NONFINITE_LOSS when a batch loss was not finite
+            (that batch was not stepped).
         """
-        cdef gp_matrix X = _matrix(X_data, X_indptr, X_indices, n_rows, n_cols)
+        cdef int64_t n_rows = X.n_rows
+        dtype = self._check_model(params, running)
+        self._check_input(X, dtype)
+        self._check_targets(Y, sample_weight, n_rows, dtype)
+        dense_gather = order is not None and X.indptr is None
+        self._check_work(work, scratch, grad, dense_gather, dtype)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if self.net.batch_norm and batch_size > self.net.chunk_rows:
+            raise ValueError("with batch norm a batch must fit one block (chunk_rows)")
+        n_batches = (n_rows + batch_size - 1) // batch_size
+        if order is not None:
+            _check_array(order, "order", (n_rows,), np.int64)
+            if not _rows_sound(order, n_rows):
+                raise ValueError(f"order must hold row numbers in [0, {n_rows})")
+        if batch_lrs is not None:
+            _check_array(batch_lrs, "batch_lrs", (n_batches,), np.float64)
+        slots = _optimizer_slots(optimizer, self.n_params, dtype)
+        return self._train_epoch(X.data, X.indptr, X.indices, n_rows, Y, sample_weight, order,
+                                 batch_size, batch_lrs, params, grad, running, optimizer, slots,
+                                 work, scratch)
+
+    def _train_epoch(self, const floating[::1] X_data, const int64_t[::1] X_indptr,
+                     const int64_t[::1] X_indices, int64_t n_rows, const floating[:, ::1] Y,
+                     const floating[::1] sample_weight, const int64_t[::1] order,
+                     int64_t batch_size, const double[::1] batch_lrs, floating[::1] params,
+                     floating[::1] grad, floating[::1] running, optimizer, list slots,
+                     floating[::1] work, double[::1] scratch):
+        cdef gp_data data
+        cdef gp_buffers buf = _buffers(_fptr(params), _fptr(grad), _fptr(running), _fptr(work),
+                                       work.shape[0], scratch)
         cdef gp_optimizer opt
+        cdef gp_epoch ep
         cdef int64_t n_batches = (n_rows + batch_size - 1) // batch_size
-        cdef int64_t b = 0, step = 1, done = 0, e
-        cdef double loss_sum = 0.0, elapsed
-        cdef int st = 0, j
-        cdef floating[::1] slot
-        cdef const void *yp = NULL if Y.shape[0] == 0 else <const void *>&Y[0, 0]
-        cdef const double *lrp = NULL if batch_lrs is None else &batch_lrs[0]
-        cdef list keep = []
-
-        opt.kind = optimizer.kind
-        opt.lr = optimizer.lr
-        hyper = optimizer.hyper
-        for j in range(GP_OPT_MAX_HP):
-            opt.hp[j] = hyper[j] if j < len(hyper) else 0.0
-        opt.t = optimizer.step
-        opt.loss = optimizer.prev_loss
-        opt.prev_loss = optimizer.prev_loss
-        opt.l2_carried = 0
-        slots = optimizer.slots
-        for j in range(GP_OPT_MAX_STATE):
-            if j < len(slots) and slots[j] is not None:
-                slot = slots[j]
-                keep.append(slot)
-                opt.state[j] = <void *>&slot[0]
-            else:
-                opt.state[j] = NULL
-
+        cdef int64_t b = 0, step = 1, e
+        cdef double elapsed
+        cdef int st = GP_OK
+        data.X = _matrix(X_data, X_indptr, X_indices, n_rows, self.net.units[0])
+        data.Y = NULL if Y.shape[0] == 0 else <const void *>&Y[0, 0]
+        data.sw = _fptr(sample_weight)
+        _fill_optimizer(&opt, optimizer, slots)
+        ep.order = NULL if order is None or order.shape[0] == 0 else &order[0]
+        ep.batch_size = batch_size
+        ep.lrs = NULL if batch_lrs is None else &batch_lrs[0]
+        ep.n_lrs = 0 if batch_lrs is None else batch_lrs.shape[0]
+        ep.loss_sum = 0.0
+        ep.n_done = ep.n_skipped = 0
+        ep.l2_carried = 0
+        ep.l2_sumsq = 0.0
         try:
             while b < n_batches:
                 e = min(n_batches, b + step)
                 t0 = time.perf_counter()
                 with nogil:
                     if floating is float:
-                        st = gp_train_batches_f32(&self.net, &X, <float *>yp,
-                                                  <float *>_fptr(sample_weight), _iptr(order),
-                                                  n_rows, batch_size, b, e, lrp, &params[0],
-                                                  &grad[0], <float *>_fptr(running), &opt,
-                                                  <float *>_fptr(work),
-                                                  &scratch[0], &loss_sum, &done)
+                        st = gp_train_batches_f32(&self.net, &data, &buf, &opt, &ep, b, e)
                     else:
-                        st = gp_train_batches_f64(&self.net, &X, <double *>yp,
-                                                  <double *>_fptr(sample_weight), _iptr(order),
-                                                  n_rows, batch_size, b, e, lrp, &params[0],
-                                                  &grad[0], <double *>_fptr(running), &opt,
-                                                  <double *>_fptr(work),
-                                                  &scratch[0], &loss_sum, &done)
+                        st = gp_train_batches_f64(&self.net, &data, &buf, &opt, &ep, b, e)
                 elapsed = time.perf_counter() - t0
-                b += done
-                if st != 0:
+                b = ep.n_done
+                if st != GP_OK:
                     break
                 PyErr_CheckSignals()
                 # aim for chunks of _CHUNK_SECONDS, growing at most 8x at a time
@@ -406,12 +685,16 @@ cdef class Net:
             optimizer.step = opt.t
             optimizer.prev_loss = opt.prev_loss
             optimizer.lr = opt.lr
-        return loss_sum, b, st
+        if st == GP_BAD_ARGUMENT:
+            _raise_for(st)
+        return ep.loss_sum, ep.n_done, gp_status(st)
 
-    def optimizer_step(self, floating[::1] params, const floating[::1] grad, optimizer):
-        """One optimizer step over the whole buffer (the Python twin of the C
-        driver, for tests)."""
-        return optimizer_step(params, grad, optimizer, self.net.n_threads)
+    def optimizer_step(self, params, grad, optimizer, l2_coef=None):
+        """One optimizer step over the whole buffer with this network's
+        threads (the Python twin of the C driver, for tests); see
+        optimizer_step."""
+        return optimizer_step(params, grad, optimizer, self.net.n_threads,
+                              None if l2_coef is None else (self.net.n_coef, l2_coef))
 
 
 cdef gp_matrix _matrix(const floating[::1] data, const int64_t[::1] indptr,
@@ -422,53 +705,141 @@ cdef gp_matrix _matrix(const floating[::1] data, const int64_t[::1] indptr,
     X.data = _fptr(data)
     X.indptr = _iptr(indptr)
     X.indices = _iptr(indices)
-    if indptr is not None and X.indptr == NULL:
-        raise ValueError("CSR indptr must not be empty")
     return X
 
 
-def optimizer_step(floating[::1] params,            # INOUT
-                   const floating[::1] grad,        # IN
-                   optimizer,                       # INOUT: an _OptimizerState
-                   int n_threads=1):
+cdef gp_buffers _buffers(void *params, void *grad, void *running, void *work, int64_t work_len,
+                         double[::1] scratch):
+    cdef gp_buffers buf
+    buf.params = params
+    buf.grad = grad
+    buf.running = running
+    buf.work = work
+    buf.work_len = work_len
+    buf.scratch = NULL if scratch is None or scratch.shape[0] == 0 else &scratch[0]
+    buf.scratch_len = 0 if scratch is None else scratch.shape[0]
+    return buf
+
+
+cdef inline const int64_t *_iptr(const int64_t[::1] a) noexcept nogil:
+    return NULL if a is None or a.shape[0] == 0 else &a[0]
+
+
+cdef inline void *_fptr(const floating[::1] a) noexcept nogil:
+    # (const dropped: the C prototypes say which arguments are read-only)
+    return NULL if a is None or a.shape[0] == 0 else <void *>&a[0]
+
+
+cdef _raise_for(int status):
+    if status == GP_BAD_ARGUMENT:  # the checks above should make this unreachable
+        raise ValueError("gainprop core: an argument failed the core's structural checks")
+
+
+# ---------------------------------------------------------------------------
+# Optimizers: the one place that fills the C struct from an _OptimizerState
+# ---------------------------------------------------------------------------
+cdef list _optimizer_slots(state, int64_t n_params, dtype):
+    """The state's slot arrays in the C rule's order (None where absent),
+    each checked; ValueError for an unknown kind, an unknown or malformed slot,
+    or a missing one the rule reads."""
+    kind = state.kind
+    if kind not in SLOTS:
+        raise ValueError(f"optimizer state: unknown rule {kind!r}")
+    index = SLOTS[kind]
+    slots = [None] * GP_OPT_MAX_SLOTS
+    if not isinstance(state.slots, dict):
+        raise ValueError("optimizer state: slots must be a dict of arrays")
+    for name, arr in state.slots.items():
+        if name not in index:
+            raise ValueError(f"optimizer state: {gp_optim_kind(kind).name} has no slot {name!r}")
+        _check_array(arr, f"optimizer slot {name!r}", (n_params,), dtype, True)
+        slots[index[name]] = arr
+    return slots
+
+
+cdef _fill_optimizer(gp_optimizer *opt, state, list slots):
+    """opt <- state (kind, rate, hyperparameters by name, step, losses, slots);
+    ValueError when a hyperparameter or a slot the rule reads is missing."""
+    cdef int j
+    kind = gp_optim_kind(state.kind)
+    hyper = state.hyper
+    opt.kind = kind
+    opt.lr = state.lr
+    opt.t = state.step
+    opt.loss = getattr(state, "loss", state.prev_loss)
+    opt.prev_loss = state.prev_loss
+    try:
+        if kind == GP_OPT_SGD:
+            opt.hp.sgd = hyper
+        elif kind == GP_OPT_ADAM:
+            opt.hp.adam = hyper
+        elif kind == GP_OPT_LOCALGAIN:
+            opt.hp.localgain = hyper
+        elif kind == GP_OPT_RPROP:
+            opt.hp.rprop = hyper
+        elif kind == GP_OPT_ADAGRAD:
+            opt.hp.adagrad = hyper
+        elif kind == GP_OPT_ADADELTA:
+            opt.hp.adadelta = hyper
+        elif kind == GP_OPT_RMSPROP:
+            opt.hp.rmsprop = hyper
+        else:
+            opt.hp.adamax = hyper
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValueError(f"optimizer state: bad hyperparameters for {kind.name}: {exc}") from None
+    for j in range(GP_OPT_MAX_SLOTS):
+        opt.slot[j] = NULL if slots[j] is None else <void *>(<size_t>slots[j].ctypes.data)
+    if not gp_optimizer_complete(opt):
+        names = ", ".join(n for n, i in SLOTS[kind].items() if slots[i] is None)
+        raise ValueError(f"optimizer state: {kind.name} (with these settings) reads a slot that "
+                         f"is missing ({names})")
+
+
+def optimizer_step(params, grad, optimizer, int n_threads=1, l2=None):
     """Apply one fused optimizer step to a flat parameter buffer.
 
-    `optimizer` carries kind, lr, hyper, step, prev_loss, loss and slots;
-    step and prev_loss are updated.  Used by tests to feed gradients
-    directly to the update rule.
+    params (INOUT) and grad (IN; written with the L2 fold) are flat arrays
+    of one dtype; `optimizer` (INOUT) is an _OptimizerState (its step and
+    prev_loss are updated; an attribute `loss` is the loss at the current
+    weights for loss-aware rules).  l2=(n_coef, coef) folds the L2 term into
+    the step (gp_l2_fold): it returns the new weights' square sum and leaves
+    the weights' gradient zero.  Used by tests to feed gradients directly to
+    the update rule.
     """
+    dtype = getattr(params, "dtype", None)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"params must be a float32 or float64 array, got {_describe(params)}")
+    n = params.shape[0] if params.ndim == 1 else -1
+    _check_array(params, "params", (n,), dtype, True)
+    _check_array(grad, "grad", (n,), dtype, l2 is not None)
+    slots = _optimizer_slots(optimizer, n, dtype)
+    if l2 is not None and not 0 <= l2[0] <= n:
+        raise ValueError(f"l2's n_coef must be in [0, {n}]")
+    return _step(params, grad, optimizer, slots, max(1, n_threads), l2)
+
+
+def _step(floating[::1] params, floating[::1] grad, optimizer, list slots, int n_threads, l2):
     cdef gp_optimizer opt
-    cdef int j
-    cdef floating[::1] slot
-    cdef list keep = []
+    cdef gp_l2_fold fold
+    cdef gp_l2_fold *foldp = NULL
     cdef int64_t n = params.shape[0]
-    if grad.shape[0] != n:
-        raise ValueError("params and grad differ in length")
-    opt.kind = optimizer.kind
-    opt.lr = optimizer.lr
-    hyper = optimizer.hyper
-    for j in range(GP_OPT_MAX_HP):
-        opt.hp[j] = hyper[j] if j < len(hyper) else 0.0
-    opt.t = optimizer.step
-    opt.loss = getattr(optimizer, "loss", optimizer.prev_loss)
-    opt.prev_loss = optimizer.prev_loss
-    opt.l2_carried = 0
-    slots = optimizer.slots
-    for j in range(GP_OPT_MAX_STATE):
-        if j < len(slots) and slots[j] is not None:
-            slot = slots[j]
-            if slot.shape[0] != n:
-                raise ValueError("optimizer state slot %d has the wrong length" % j)
-            keep.append(slot)
-            opt.state[j] = <void *>&slot[0]
-        else:
-            opt.state[j] = NULL
+    cdef int st
+    cdef double[::1] partial
+    _fill_optimizer(&opt, optimizer, slots)
+    if l2 is not None:
+        fold.n_coef = l2[0]
+        fold.coef = l2[1]
+        partial = np.zeros(gp_l2_fold_partial_size(fold.n_coef), dtype=np.float64)
+        fold.partial = &partial[0]
+        foldp = &fold
     if n == 0:
-        return
+        return None
     with nogil:
         if floating is float:
-            gp_optim_step_f32(&opt, n, &params[0], &grad[0], max(1, n_threads))
+            st = gp_optim_step_f32(&opt, n, &params[0], &grad[0], foldp, n_threads)
         else:
-            gp_optim_step_f64(&opt, n, &params[0], &grad[0], max(1, n_threads))
+            st = gp_optim_step_f64(&opt, n, &params[0], &grad[0], foldp, n_threads)
+    _raise_for(st)
     optimizer.step = opt.t
     optimizer.prev_loss = opt.prev_loss
+    return fold.sumsq if l2 is not None else None

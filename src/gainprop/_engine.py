@@ -9,26 +9,18 @@ import scipy.sparse as sp
 
 from . import _core
 
-# C enums gp_activation / gp_loss (csrc/gainprop.h)
-ACTIVATION_CODES = {
-    "identity": 0,
-    "logistic": 1,
-    "tanh": 2,
-    "relu": 3,
-    "softmax": 4,
-    "exp": 5,
-}
-# (loss, output activation) -> gp_loss.  The estimators use canonical pairs,
-# whose output delta is y - t; squared error also takes a squashing output
-# (seed 001's sigmoid network), with delta (y - t) f'(y).
-LOSS_CODES = {
-    ("squared_error", "identity"): 0,
-    ("squared_error", "logistic"): 0,
-    ("squared_error", "tanh"): 0,
-    ("squared_error", "relu"): 0,
-    ("log_loss", "softmax"): 1,
-    ("log_loss", "logistic"): 2,
-    ("poisson", "exp"): 3,
+# (loss, output activation) -> the C loss (a name of _core.LOSSES).  The
+# estimators use canonical pairs, whose output delta is y - t; squared error
+# also takes a squashing output (the back-propagation lecture's sigmoid
+# network), with delta (y - t) f'(y).
+_C_LOSS = {
+    ("squared_error", "identity"): "squared",
+    ("squared_error", "logistic"): "squared",
+    ("squared_error", "tanh"): "squared",
+    ("squared_error", "relu"): "squared",
+    ("log_loss", "softmax"): "log",
+    ("log_loss", "logistic"): "binary_log",
+    ("poisson", "exp"): "poisson",
 }
 
 #: Rows per forward/backward block while training (bounds the work memory of
@@ -148,7 +140,7 @@ class Engine:
 
     One Engine serves one fit (or consecutive partial_fit calls with the same
     shapes): all work memory is allocated here, once, and reused by every
-    mini-batch.
+    mini-batch.  Every call goes through the checks of gainprop._core.Net.
     """
 
     def __init__(self, layout, activation, out_activation, loss, alpha, n_threads,
@@ -156,28 +148,18 @@ class Engine:
         self.layout = layout
         self.dtype = np.dtype(dtype)
         self.n_threads = n_threads
-        loss_code = LOSS_CODES[(loss, out_activation)]
+        c_loss = _C_LOSS[(loss, out_activation)]
         # scikit-learn reports the squared error averaged over the outputs but
         # steps along the gradient of their sum; the core computes the sum.
         n_out = layout.units[-1]
-        self.loss_scale = 1.0 / n_out if loss_code == 0 else 1.0
+        self.loss_scale = 1.0 / n_out if c_loss == "squared" else 1.0
         check_sizes(layout.units, chunk_rows)
-        self.net = _core.Net(
-            layout.units,
-            ACTIVATION_CODES[activation],
-            ACTIVATION_CODES[out_activation],
-            loss_code,
-            float(alpha),
-            self.loss_scale,
-            int(n_threads),
-            int(chunk_rows),
-            layout.coef_offset,
-            layout.intercept_offset,
-            layout.n_coef,
-            layout.n_params,
-            layout.bn_offset if layout.batch_norm else None,
-        )
-        self.work = np.empty(self.net.work_size(n_features, n_out, dense_gather), dtype=dtype)
+        if n_features != layout.units[0]:
+            raise ValueError(f"X has {n_features} features, but the network takes "
+                             f"{layout.units[0]}")
+        self.net = _core.Net(layout, activation, out_activation, c_loss, float(alpha),
+                             self.loss_scale, int(n_threads), int(chunk_rows))
+        self.work = np.empty(self.net.work_size(dense_gather), dtype=dtype)
         self.scratch = np.empty(self.net.scratch_size(), dtype=np.float64)
         self.grad = np.empty(layout.n_params, dtype=dtype)
 
@@ -185,19 +167,16 @@ class Engine:
         """Network output (or logits) for all rows of X (a Matrix); batch
         normalisation uses the running statistics."""
         out = np.empty((X.n_rows, self.layout.units[-1]), dtype=self.dtype)
-        self.net.forward(*X.args(), params, running, out, apply_output, self.work)
+        self.net.forward(X, params, running, out, apply_output, self.work)
         return out
 
     def loss_grad(self, X, Y, sample_weight, params):
         """(mean data loss, L2 term) over all rows; gradient in self.grad."""
-        return self.net.loss_grad(*X.args(), Y, sample_weight, params, self.grad, self.work,
+        return self.net.loss_grad(X, Y, sample_weight, params, self.grad, self.work,
                                   self.scratch)
 
     def train_epoch(self, X, Y, sample_weight, order, batch_size, batch_lrs, params, running,
                     state):
         """One epoch in C: (loss sum, batches done, status)."""
-        result = self.net.train_epoch(*X.args(), Y, sample_weight, order, batch_size, batch_lrs,
-                                      params, self.grad, running, state, self.work, self.scratch)
-        if result[2] == _core.STATUS_BAD_ARGUMENT:  # pragma: no cover - a bug if reached
-            raise RuntimeError("gainprop core: a batch does not fit its work buffer")
-        return result
+        return self.net.train_epoch(X, Y, sample_weight, order, batch_size, batch_lrs, params,
+                                    self.grad, running, state, self.work, self.scratch)

@@ -4,66 +4,47 @@ The parameters, defaults, validation, fitted attributes and behaviour are
 those of scikit-learn 1.9's ``sklearn.neural_network`` estimators; the
 training runs in C (one call per epoch, GIL released), and ``solver`` also
 accepts any optimizer of :mod:`gainprop.optimizers`.
+
+A fit is a transaction: everything that can fail before the first epoch
+(validation, the network, memory, the solver's state) is prepared on a
+staging copy of the estimator, whose attributes are then committed at once;
+the training loop (gainprop._training) then updates the committed model
+epoch by epoch.  A lock per estimator serialises fits and lets predictions
+wait for a fit in progress (gainprop._runtime.ModelLock).
 """
 
-import contextlib
-import copy
-import math
 import os
-import threading
-import time
+import pickle
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.optimize
-from scipy.special import expit, log_expit, log_softmax
-from sklearn.base import (
-    BaseEstimator,
-    ClassifierMixin,
-    RegressorMixin,
-    _fit_context,
-    is_classifier,
-)
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
-from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
-from threadpoolctl import ThreadpoolController
+from scipy.special import expit, log_expit, log_softmax
 
-from . import _core
+from . import _runtime
 from ._engine import PREDICT_CHUNK_ROWS, TRAIN_CHUNK_ROWS, Engine, Layout, Matrix, check_sizes
-from .callbacks import EpochRecord
-from .optimizers import OPTIMIZERS, BaseOptimizer, _copy_into, get_optimizer
-from .schedules import BaseSchedule
-
-_NONFINITE_MESSAGE = (
-    "Solver produced non-finite parameter weights. The input data may contain large "
-    "values and need to be preprocessed."
-)
-
-try:  # scipy >= 1.15 deprecates L-BFGS-B's iprint
-    from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
-except ImportError:  # pragma: no cover
-
-    def _get_additional_lbfgs_options_dict(key, value):
-        return {key: value}
-
+from ._labels import binarize, fit_binarizer
+from ._persistence import HIDDEN_ACTIVATIONS, STATE_VERSION, check_state
+from ._training import NONFINITE_MESSAGE, Callbacks, StochasticSetup, StochasticTrainer, fit_lbfgs
+from .callbacks import FitInfo
+from .optimizers import OPTIMIZERS, BaseOptimizer, get_optimizer
+from .schedules import BaseSchedule, _from_estimator
 
 # Attributes that are views of the flat parameter buffer (rebuilt, never copied)
 _BN_VIEWS = ("bn_gamma_", "bn_beta_", "bn_running_mean_", "bn_running_var_")
 _VIEWS = ("coefs_", "intercepts_", "_views") + _BN_VIEWS
-
-
-#: Version of the pickled training state; loading refuses other versions.
-_STATE_VERSION = 1
+#: Attributes of the running process, never pickled or committed.
+_TRANSIENT = ("_gp_lock",)
+_ABSENT = object()
 
 
 def _draw_into(out, draw, a, b):
@@ -81,199 +62,80 @@ def _draw_into(out, draw, a, b):
 _DRAW_BLOCK = 1 << 16
 
 
-def _uniform(a):
-    """Is every element of a equal (and not NaN)?"""
-    lo = a.min()
-    return bool(lo == a.max())
-
-
-class _Snapshot:
-    """Weights, optimizer state and running statistics from before an epoch,
-    to go back to if the epoch diverges.  The same buffers serve every epoch
-    of a fit (a copy per epoch of a large network's weights and state would
-    otherwise be fresh memory every time)."""
-
-    def __init__(self):
-        self.params = self.state = self.running = None
-        self.start = None
-
-    def save(self, params, state, running):
-        self.params = _copy_into(self.params, params)
-        self.running = None if running is None else _copy_into(self.running, running)
-        if state.step == 0 and all(a is None or _uniform(a) for a in state.slots):
-            # a state that has taken no step holds its starting values, most
-            # often one value per slot: keep those, not a copy (in a fit of one
-            # epoch the copy would be all the snapshot costs; the check reads
-            # each slot once and allocates nothing)
-            self.start = (type(state), dict(state.__dict__),
-                          [None if a is None else (a[0], a.shape) for a in state.slots])
-        else:
-            self.start = None
-            self.state = state.copy(into=self.state)
-
-    def restore(self, params, running):
-        """Put the weights back; return the saved optimizer state, whose
-        arrays the caller now owns."""
-        params[...] = self.params
-        if running is not None:
-            running[...] = self.running
-        if self.start is not None:
-            cls, attrs, fills = self.start
-            state = object.__new__(cls)
-            state.__dict__.update(attrs)
-            state.slots = [None if f is None else np.full(f[1], f[0], dtype=f[0].dtype)
-                           for f in fills]
-            return state
-        state, self.state = self.state, None
-        return state
-
-
-def _check_state(state):
-    """Validate an unpickled model's buffers against its layout: a tampered or
-    truncated pickle must raise ValueError, never reach the C core."""
-    version = state.get("_gainprop_state_version")
-    if version != _STATE_VERSION:
-        raise ValueError(f"Cannot load a gainprop model with state version {version!r}; this "
-                         f"gainprop reads version {_STATE_VERSION}.")
-    layout = state.get("_layout")
-    if not isinstance(layout, Layout):
-        raise ValueError("Corrupted gainprop model: no valid layout.")
-    units = layout.units
-    if (len(units) < 2 or not all(isinstance(u, int) and u >= 1 for u in units)
-            or Layout(units, layout.batch_norm).__dict__ != layout.__dict__):
-        raise ValueError(f"Corrupted gainprop model: inconsistent layout {units!r}.")
-    params = state.get("_params")
-    if (not isinstance(params, np.ndarray) or params.ndim != 1
-            or params.dtype not in (np.float32, np.float64)
-            or params.shape[0] != layout.n_params or not params.flags.c_contiguous):
-        raise ValueError(f"Corrupted gainprop model: the parameter buffer must be a contiguous "
-                         f"float32/float64 array of {layout.n_params} values.")
-    if not np.isfinite(params).all():
-        raise ValueError("Corrupted gainprop model: non-finite parameters.")
-    running = state.get("_running")
-    if layout.batch_norm:
-        if (not isinstance(running, np.ndarray) or running.dtype != params.dtype
-                or running.shape != (layout.n_running,) or not np.isfinite(running).all()):
-            raise ValueError("Corrupted gainprop model: bad batch-norm running statistics.")
-    elif running is not None:
-        raise ValueError("Corrupted gainprop model: running statistics without batch norm.")
-    opt = state.get("_optimizer")
-    if opt is not None:
-        slots = getattr(opt, "slots", None)
-        if (not isinstance(slots, list) or len(slots) > _core.MAX_STATE_SLOTS
-                or not isinstance(getattr(opt, "kind", None), int)
-                or len(getattr(opt, "hyper", ())) > _core.MAX_HYPERPARAMETERS):
-            raise ValueError("Corrupted gainprop model: bad optimizer state.")
-        for slot in slots:
-            if slot is not None and (not isinstance(slot, np.ndarray) or slot.dtype != params.dtype
-                                     or slot.shape != params.shape
-                                     or not slot.flags.c_contiguous):
-                raise ValueError("Corrupted gainprop model: optimizer state does not match the "
-                                 "parameters.")
-
-
-def _check_memory(layout, dtype):
-    """Refuse, before allocating, a network whose buffers cannot fit in memory:
-    parameters, gradient, best/snapshot copies and up to three optimizer slots."""
-    need = layout.n_params * np.dtype(dtype).itemsize * 6
+def _available_memory():
+    """Bytes this process may still allocate: the smallest of the memory
+    available on the machine, the cgroup's limit and the address-space
+    limit that apply (None when none can be read)."""
+    limits = []
     try:
-        avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
-        return
-    if need > avail:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            value = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            used = int(f.read().strip())
+        if value.isdigit():
+            limits.append(int(value) - used)
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            limits.append(soft)
+    except (ImportError, ValueError, OSError):
+        pass
+    if not limits:
+        try:
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+            return None
+    return min(limits)
+
+
+def _check_memory(layout, dtype, n_copies, work_elements, what):
+    """Refuse, before allocating, a fit whose buffers cannot fit in memory:
+    n_copies of the parameter buffer (parameters, gradient, optimizer slots,
+    snapshot, best weights) and the work memory of its batches."""
+    itemsize = np.dtype(dtype).itemsize
+    need = (n_copies * layout.n_params + work_elements) * itemsize
+    avail = _available_memory()
+    if avail is not None and need > avail:
         raise MemoryError(
-            f"The network {list(layout.units)} has {layout.n_params:,} parameters; training it "
-            f"needs about {need / 2**30:,.1f} GiB, more than this machine's "
-            f"{avail / 2**30:,.1f} GiB. Use smaller hidden_layer_sizes."
+            f"The network {list(layout.units)} has {layout.n_params:,} parameters; {what} needs "
+            f"about {need / 2**30:,.2f} GiB, more than the {avail / 2**30:,.2f} GiB available "
+            "to this process. Use smaller hidden_layer_sizes or batch_size."
         )
 
 
-def _fit_binarizer(y):
-    """LabelBinarizer().fit(y).  For class labels of one column of integers or
-    strings (the usual case) the fitted attributes are set directly from
-    np.unique: the target-type checks of LabelBinarizer.fit cost more than a
-    short fit's epoch, and they only tell binary from multiclass here."""
-    if (y.ndim == 1 and len(y) > 0 and y.dtype.kind in "biuU"):
-        classes = np.unique(y)
-        if classes.dtype.kind == "U":  # as unique_labels: as wide as the longest label
-            classes = classes.astype(f"<U{max(1, max(len(c) for c in classes))}")
-        if len(classes) >= 2:
-            lb = LabelBinarizer()
-            lb.y_type_ = "binary" if len(classes) == 2 else "multiclass"
-            lb.sparse_input_ = False
-            lb.classes_ = classes
-            return lb
-    return LabelBinarizer().fit(y)
+class _CheckedCallbacks(list):
+    """The callbacks parameter as pickled: a callback that cannot be pickled
+    is named, with what to do, instead of pickle's bare error.  Deep copies
+    (clone, copy.deepcopy) copy it as a list."""
 
+    def __reduce__(self):
+        for callback in self:
+            try:
+                pickle.dumps(callback)
+            except Exception as exc:
+                raise pickle.PicklingError(
+                    f"The callback {callback!r} cannot be pickled ({exc}), so neither can the "
+                    "model: callbacks are estimator parameters, and scikit-learn requires "
+                    "parameters to be picklable. Use a function or a class defined at module "
+                    "level instead of a lambda or a local function, or set callbacks=None "
+                    "(set_params) before pickling.") from None
+        return (list, (list(self),))
 
-def _binarize(lb, y):
-    """lb.transform(y) as booleans.  Class labels of one column (binary or
-    multiclass, the usual case) are looked up with searchsorted directly:
-    LabelBinarizer.transform checks the target type again, which costs more
-    than a short fit's epoch."""
-    classes = lb.classes_
-    if (lb.y_type_ in ("binary", "multiclass") and y.ndim == 1 and len(classes) >= 2
-            and y.dtype.kind in "biufUS" and classes.dtype.kind == y.dtype.kind):
-        idx = np.searchsorted(classes, y)
-        idx[idx == len(classes)] = 0
-        if np.array_equal(classes[idx], y):  # every label known
-            if lb.y_type_ == "binary":
-                return (idx == 1).reshape(-1, 1)
-            Y = np.zeros((len(y), len(classes)), dtype=bool)
-            Y[np.arange(len(y)), idx] = True
-            return Y
-    return lb.transform(y).astype(bool)
+    def __deepcopy__(self, memo):
+        import copy
 
-
-class _BlasLimit:
-    """BLAS thread limits for the fits running in this process: the first fit
-    to enter sets them, the last to leave restores the original ones, so that
-    fits in several Python threads never leave BLAS limited (with per-fit
-    limits, one fit's restore would undo another's).  threadpoolctl's view of
-    the loaded libraries is made once per process: scanning them costs about a
-    millisecond, which a short fit would pay every time; the BLAS the core
-    calls (numpy's OpenBLAS or scipy's, see gainprop._blas) is loaded before
-    gainprop._core is imported, so it is always in the view."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._controller = None
-        self._limiter = None
-        self._active = 0
-
-    @contextlib.contextmanager
-    def __call__(self, limit):
-        with self._lock:
-            if self._active == 0:
-                if self._controller is None:
-                    self._controller = ThreadpoolController()
-                self._limiter = self._controller.limit(limits=limit, user_api="blas")
-            self._active += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._active -= 1
-                if self._active == 0:
-                    self._limiter.restore_original_limits()
-                    self._limiter = None
-
-
-_blas_limit = _BlasLimit()
-
-
-def _effective_n_threads(n_threads):
-    """Threads for our OpenMP loops: n_threads, or all usable cores (honouring
-    OMP_NUM_THREADS) when None."""
-    if n_threads is not None:
-        return int(n_threads)
-    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        return [copy.deepcopy(c, memo) for c in self]
 
 
 class BaseMultilayerPerceptron(BaseEstimator, ABC):
@@ -380,6 +242,10 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
     # ------------------------------------------------------------------
     # The flat parameter buffer and its views
     # ------------------------------------------------------------------
+
+    # ------------------------------------------------------------------
+    # The flat parameter buffer and its views
+    # ------------------------------------------------------------------
     def _set_buffer(self, params, layout, running=None):
         """Make params the model's buffer (and running its batch-norm running
         statistics): coefs_, intercepts_ and the bn_* attributes become views."""
@@ -402,14 +268,15 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         for name, arrays in views.items():
             setattr(self, name, list(arrays))
 
-    def _sync_params(self):
-        """Take arrays the user assigned to coefs_ / intercepts_ (or the bn_*
-        attributes) into the buffers.
+    def _assigned_weights(self):
+        """[(view, array)] for the arrays the user assigned to coefs_,
+        intercepts_ or the bn_* attributes (validated; nothing written).
 
         scikit-learn users set ``coefs_`` and ``intercepts_`` by hand (to
         start from known weights, say); the next warm-start fit or
         partial_fit continues from the assigned values.
         """
+        pending = []
         for name, views in self._views.items():
             current = getattr(self, name, None)
             if not isinstance(current, (list, tuple)) or len(current) != len(views):
@@ -417,51 +284,109 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                     f"{name} must be a list of {len(views)} arrays, got {type(current).__name__}"
                     f" of length {len(current) if hasattr(current, '__len__') else '?'}."
                 )
-            changed = not isinstance(current, list)
             for i, (arr, view) in enumerate(zip(current, views)):
                 if arr is view:
                     continue
                 arr = np.asarray(arr)
                 if arr.shape != view.shape:
-                    raise ValueError(
-                        f"{name}[{i}] has shape {arr.shape}, expected {view.shape}."
-                    )
+                    raise ValueError(f"{name}[{i}] has shape {arr.shape}, expected {view.shape}.")
+                pending.append((view, arr))
+            if not isinstance(current, list):
+                pending.append((None, None))
+        return pending
+
+    def _sync_params(self):
+        """Take the arrays the user assigned (see _assigned_weights) into the
+        buffers, in place."""
+        pending = self._assigned_weights()
+        for view, arr in pending:
+            if view is not None:
                 view[...] = arr
-                changed = True
-            if changed:
-                setattr(self, name, list(views))
+        if pending:
+            self._set_buffer(self._params, self._layout, self._running)
 
-    def _to_dtype(self, dtype):
-        """The compute dtype follows X: move the buffers and optimizer state to it."""
-        if self._params.dtype == dtype:
-            return
-        running = None if self._running is None else self._running.astype(dtype)
-        self._set_buffer(self._params.astype(dtype), self._layout, running)
-        if getattr(self, "_best_params", None) is not None:
-            self._best_params = self._best_params.astype(dtype)
-        if getattr(self, "_best_running", None) is not None:
-            self._best_running = self._best_running.astype(dtype)
-        if getattr(self, "_optimizer", None) is not None:
-            self._optimizer.astype(dtype)
+    def _stage_buffers(self, dtype):
+        """On a staging copy: buffers in dtype holding the assigned weights,
+        new arrays wherever something changes (the committed model's arrays
+        are never written before the commit)."""
+        params, running = self._params, self._running
+        pending = self._assigned_weights()
+        writable = params.flags.writeable and (running is None or running.flags.writeable)
+        if pending or params.dtype != dtype or not writable:
+            params = params.astype(dtype)  # a copy
+            running = None if running is None else running.astype(dtype)
+            old = self._layout
+            for (view, arr) in pending:
+                if view is not None:  # the same place in the new buffer
+                    offset = (view.__array_interface__["data"][0]
+                              - self._params.__array_interface__["data"][0])
+                    start = offset // self._params.itemsize
+                    params[start:start + view.size] = arr.reshape(-1)
+            self._set_buffer(params, old, running)
+        best = getattr(self, "_best_params", None)
+        if best is not None and (best.dtype != dtype or not best.flags.writeable):
+            self._best_params = best.astype(dtype)
+            if self._best_running is not None:
+                self._best_running = self._best_running.astype(dtype)
+        state = getattr(self, "_optimizer", None)
+        if state is not None and (state.dtype != dtype or not state.writable()):
+            self._optimizer = state.astype(dtype)
 
+    # ------------------------------------------------------------------
+    # Pickling, copies and the lock
+    # ------------------------------------------------------------------
     def __getstate__(self):
         if hasattr(self, "_params"):
-            self._sync_params()
-        state = super().__getstate__()
-        state = dict(state)
-        # The views are rebuilt from the buffer on load.
-        for key in _VIEWS:
+            with self._model_lock().reading():
+                self._sync_params()
+        state = dict(super().__getstate__())
+        # The views are rebuilt from the buffer on load; the lock belongs to
+        # this process.
+        for key in _VIEWS + _TRANSIENT:
             state.pop(key, None)
+        if isinstance(state.get("callbacks"), list):
+            state["callbacks"] = _CheckedCallbacks(state["callbacks"])
         if "_params" in state:
-            state["_gainprop_state_version"] = _STATE_VERSION
+            state["_gainprop_state_version"] = STATE_VERSION
         return state
 
     def __setstate__(self, state):
         if "_params" in state:
-            _check_state(state)  # before any C code can touch the buffers
+            check_state(state, is_classifier(self))  # before any C code can touch the buffers
         super().__setstate__(state)
         if "_params" in state:
             self._set_buffer(self._params, self._layout, self._running)
+
+    def _model_lock(self):
+        """The estimator's lock (made on first use, never pickled or copied)."""
+        lock = self.__dict__.get("_gp_lock")
+        if lock is None:
+            lock = _runtime.model_lock(self)
+        return lock
+
+    def _staged(self):
+        """A staging copy: a new instance sharing this one's attributes, on
+        which a fit prepares the attributes it will commit."""
+        staged = object.__new__(type(self))
+        staged.__dict__.update(self.__dict__)
+        return staged
+
+    def _commit(self, staged):
+        """Take the staging copy's attributes; returns what undoes it."""
+        undo = {}
+        for key in set(self.__dict__) | set(staged.__dict__):
+            old, new = self.__dict__.get(key, _ABSENT), staged.__dict__.get(key, _ABSENT)
+            if old is not new and key not in _TRANSIENT:
+                undo[key] = old
+        self._restore_attributes({k: staged.__dict__.get(k, _ABSENT) for k in undo})
+        return undo
+
+    def _restore_attributes(self, values):
+        for key, value in values.items():
+            if value is _ABSENT:
+                self.__dict__.pop(key, None)
+            else:
+                self.__dict__[key] = value
 
     # ------------------------------------------------------------------
     # Engines: C networks and their work buffers
@@ -471,63 +396,77 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         call (allocation is cheap next to an epoch), so that concurrent calls
         never share work buffers and a fitted model holds no work memory."""
         return Engine(self._layout, self.activation, self.out_activation_, self.loss, self.alpha,
-                      self._threads(), chunk_rows, self._params.dtype, n_features, dense_gather)
-
-    def _threads(self):
-        return _effective_n_threads(self.n_threads)
-
-    def _blas_limits(self):
-        """Keep BLAS single-threaded while the core runs: the core splits
-        every large matrix product into fixed blocks that its own threads hand
-        to BLAS, so the result does not depend on the thread count and the
-        two thread pools never compete for cores.  A serial (no OpenMP) build
-        lets BLAS use the n_threads threads instead (while several fits run,
-        the first one's limit holds)."""
-        limit = 1 if _core.openmp_enabled() else self._threads()
-        return _blas_limit(limit)
+                      _runtime.n_threads(self.n_threads), chunk_rows, self._params.dtype,
+                      n_features, dense_gather)
 
     # ------------------------------------------------------------------
-    # Initialisation
+    # Preparing a fit (on a staging copy)
     # ------------------------------------------------------------------
+    def _prepare_fit(self, X, y, sample_weight, incremental, classes):
+        """Everything a fit does before its first epoch, on a staging copy:
+        validation, labels, the network, the solver's state.  Returns what
+        the training loop needs."""
+        hidden = self._hidden_layer_sizes()
+        self._init_scheme()  # validate before anything changes
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        if incremental and is_classifier(self):
+            self._partial_fit_labels(y, classes)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if X.shape[0] < 1:
+            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            if not np.any(sample_weight):
+                raise ValueError("Sample weights must contain at least one non-zero number.")
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        units = [X.shape[1]] + hidden + [y.shape[1]]
+        check_sizes(units, 1)
+        if not first_pass:
+            self._check_warm_start(units)
+        self.n_outputs_ = y.shape[1]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, units, X.dtype)
+        else:
+            self._stage_buffers(X.dtype)
+        if self._is_stochastic():
+            return self._prepare_stochastic(X, y, sample_weight, incremental)
+        return self._prepare_lbfgs(X, y, sample_weight)
+
+    def _check_warm_start(self, units):
+        if tuple(units) != self._layout.units:
+            raise ValueError(
+                f"The network has layers {list(self._layout.units)} but this call needs "
+                f"{units}; refit with warm_start=False to change shapes."
+            )
+        if bool(self.batch_norm) != self._layout.batch_norm:
+            raise ValueError("batch_norm cannot change between warm-started fits; refit "
+                             "with warm_start=False.")
+
+    def _partial_fit_labels(self, y, classes):
+        """The classes of a classifier's partial_fit call (the first call
+        needs them)."""
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = fit_binarizer(y) if type_of_target(y).startswith(
+                "multilabel") else fit_binarizer(np.asarray(classes))
+
     def _initialize(self, y, layer_units, dtype):
+        """A new network: shapes, output activation, initial weights."""
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = y.shape[1]
         self.n_layers_ = len(layer_units)
-
         if not is_classifier(self):
             self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
         elif self._label_binarizer.y_type_ == "multiclass":
             self.out_activation_ = "softmax"
         else:
             self.out_activation_ = "logistic"
-
         layout = Layout(layer_units, self.batch_norm)
-        _check_memory(layout, dtype)
+        _check_memory(layout, dtype, 2, 0, "training it")
         params = np.empty(layout.n_params, dtype=dtype)
-        coefs = layout.coef_views(params)
-        intercepts = layout.intercept_views(params)
-        rs = self._random_state
-        kind, a = self._init_scheme()
-        # each layer's weights, then its biases, from random_state: with the
-        # default this is scikit-learn's Glorot-uniform, same calls, same order
-        for i in range(self.n_layers_ - 1):
-            fan_in, fan_out = layer_units[i], layer_units[i + 1]
-            if kind == "glorot_uniform":
-                factor = 2.0 if self.activation == "logistic" else 6.0
-                bound = np.sqrt(factor / (fan_in + fan_out))
-                _draw_into(coefs[i], rs.uniform, -bound, bound)
-                intercepts[i][...] = rs.uniform(-bound, bound, fan_out)
-            elif kind == "kaiming_normal":  # He et al. 2015: N(0, 2 / fan_in)
-                _draw_into(coefs[i], rs.normal, 0.0, np.sqrt(2.0 / fan_in))
-                intercepts[i][...] = 0.0
-            elif kind == "kaiming_uniform":  # same variance, uniform
-                bound = np.sqrt(6.0 / fan_in)
-                _draw_into(coefs[i], rs.uniform, -bound, bound)
-                intercepts[i][...] = 0.0
-            else:  # ("uniform", a): seed 000's U(-a, a) for weights and biases
-                _draw_into(coefs[i], rs.uniform, -a, a)
-                intercepts[i][...] = rs.uniform(-a, a, fan_out)
+        self._draw_weights(layout, params)
         running = None
         if layout.batch_norm:  # γ = 1, β = 0; running mean 0, variance 1 (as torch)
             running = np.empty(layout.n_running, dtype=dtype)
@@ -538,8 +477,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         # the best weights so far: kept only with early stopping (made by the
         # first epoch that uses them), a copy the size of the network
         self._best_params = self._best_running = None
-        self._optimizer = None
-
+        self._optimizer = self._schedule_state = None
         if self._is_stochastic():
             self.loss_curve_ = []
             self._no_improvement_count = 0
@@ -551,6 +489,31 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
+
+    def _draw_weights(self, layout, params):
+        """Each layer's weights, then its biases, from random_state: with the
+        default this is scikit-learn's Glorot-uniform, same calls, same order."""
+        rs = self._random_state
+        kind, a = self._init_scheme()
+        units = layout.units
+        for i, (coef, intercept) in enumerate(zip(layout.coef_views(params),
+                                                  layout.intercept_views(params))):
+            fan_in, fan_out = units[i], units[i + 1]
+            if kind == "glorot_uniform":
+                factor = 2.0 if self.activation == "logistic" else 6.0
+                bound = np.sqrt(factor / (fan_in + fan_out))
+                _draw_into(coef, rs.uniform, -bound, bound)
+                intercept[...] = rs.uniform(-bound, bound, fan_out)
+            elif kind == "kaiming_normal":  # He et al. 2015: N(0, 2 / fan_in)
+                _draw_into(coef, rs.normal, 0.0, np.sqrt(2.0 / fan_in))
+                intercept[...] = 0.0
+            elif kind == "kaiming_uniform":  # same variance, uniform
+                bound = np.sqrt(6.0 / fan_in)
+                _draw_into(coef, rs.uniform, -bound, bound)
+                intercept[...] = 0.0
+            else:  # ("uniform", a): U(-a, a) for weights and biases
+                _draw_into(coef, rs.uniform, -a, a)
+                intercept[...] = rs.uniform(-a, a, fan_out)
 
     def _init_scheme(self):
         """(kind, a) from the init parameter, validated."""
@@ -577,107 +540,98 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
         return [int(h) for h in hidden]
 
-    # ------------------------------------------------------------------
-    # Fitting
-    # ------------------------------------------------------------------
-    def _fit(self, X, y, sample_weight=None, incremental=False):
-        if not incremental:
-            return self._fit_once(X, y, sample_weight, incremental)
-        # A partial_fit that fails (diverges, or meets bad input) leaves the
-        # model exactly as it was before the call.
-        if hasattr(self, "_params"):
-            self._sync_params()
-        saved = copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in _VIEWS})
-        try:
-            return self._fit_once(X, y, sample_weight, incremental)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            if "_params" in saved:
-                self._set_buffer(self._params, self._layout, self._running)
-            raise
-
-    def _fit_once(self, X, y, sample_weight, incremental):
-        hidden_layer_sizes = self._hidden_layer_sizes()
-        self._init_scheme()  # validate before anything changes
-        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
-
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
-        n_samples, n_features = X.shape
-        if n_samples < 1:
-            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-
-        if y.ndim == 1:
-            y = y.reshape((-1, 1))
-        layer_units = [n_features] + hidden_layer_sizes + [y.shape[1]]
-        check_sizes(layer_units, 1)
-
-        if not first_pass:
-            if tuple(layer_units) != self._layout.units:
-                raise ValueError(
-                    f"The network has layers {list(self._layout.units)} but this call needs "
-                    f"{layer_units}; refit with warm_start=False to change shapes."
-                )
-            if bool(self.batch_norm) != self._layout.batch_norm:
-                raise ValueError("batch_norm cannot change between warm-started fits; refit "
-                                 "with warm_start=False.")
-        self.n_outputs_ = y.shape[1]
-        self._random_state = check_random_state(self.random_state)
-
-        if first_pass:
-            self._initialize(y, layer_units, X.dtype)
-        else:
-            self._sync_params()
-            self._to_dtype(X.dtype)
-
-        with self._blas_limits():
-            if self._is_stochastic():
-                self._fit_stochastic(X, y, sample_weight, incremental)
-            else:
-                self._fit_lbfgs(X, y, sample_weight)
-
-        if not np.isfinite(self._params).all():
-            raise ValueError(_NONFINITE_MESSAGE)
-        return self
-
-    def _fit_lbfgs(self, X, y, sample_weight):
+    def _prepare_lbfgs(self, X, y, sample_weight):
         if self.batch_norm:
             raise ValueError("batch_norm=True needs a stochastic solver (its running statistics "
                              "come from mini-batches), not 'lbfgs'.")
         dtype = self._params.dtype
-        Xm = Matrix(X, dtype)
+        chunk_rows = min(X.shape[0], TRAIN_CHUNK_ROWS)
+        engine = self._engine(chunk_rows, X.shape[1], False)
+        # parameters, gradient, L-BFGS-B's float64 iterate and its history
+        _check_memory(self._layout, dtype, 2 + 2 * (1 + 2 * 10) * 8 // dtype.itemsize,
+                      engine.work.size, "training it")
         Y = np.ascontiguousarray(y, dtype=dtype)
         sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=dtype)
-        engine = self._engine(min(X.shape[0], TRAIN_CHUNK_ROWS), X.shape[1], False)
-        params = self._params
+        return (Matrix(X, dtype), Y, sw, engine)
 
-        def loss_grad(packed):
-            params[...] = packed
-            data_loss, l2 = engine.loss_grad(Xm, Y, sw, params)
-            return data_loss + l2, engine.grad.astype(np.float64)
+    def _prepare_stochastic(self, X, y, sample_weight, incremental):
+        """The optimizer and schedule states, the validation split, the batch
+        size and the engine of a stochastic fit."""
+        dtype = self._params.dtype
+        rule = get_optimizer(self.solver, self)
+        schedule = _from_estimator(self.learning_rate, self.power_t, self.solver)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        fresh = not incremental or self._optimizer is None or not self._optimizer.matches(rule)
+        if fresh:
+            rule._validate()
+            self._optimizer = None  # new state below, once the memory is checked
+            self.learning_rate_curve_ = []
+            if rule._rate_slot is not None:
+                self.rate_stats_ = {"mean": [], "min": [], "max": []}
+            else:
+                self.__dict__.pop("rate_stats_", None)
+        if fresh or self._schedule_state is None or not self._schedule_state.matches(schedule):
+            self._schedule_state = schedule._start(self.learning_rate_init)
+        if isinstance(self.learning_rate, BaseSchedule) and not rule.uses_learning_rate:
+            warnings.warn(f"{type(rule).__name__} does not use the learning rate, so the schedule "
+                          f"{schedule!r} has no effect.", UserWarning)
+        if getattr(self, "loss_curve_", None) is None:
+            # a warm start from lbfgs, which keeps no per-epoch history
+            # (scikit-learn fails here)
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+        X, y, sample_weight, validation = self._validation_split(X, y, sample_weight)
+        batch_size = self._batch_size(X.shape[0], rule)
+        if self.batch_norm and batch_size < 2:
+            raise ValueError("batch_norm=True needs mini-batches of at least 2 samples, got "
+                             f"batch_size={batch_size}.")
+        Xm = Matrix(X, dtype)
+        # batch statistics need each batch in one block
+        chunk_rows = batch_size if self.batch_norm else min(batch_size, TRAIN_CHUNK_ROWS)
+        engine = self._engine(chunk_rows, X.shape[1], not Xm.sparse and self.shuffle)
+        copies = 3 + len(rule._slots()) * (1 if fresh and not incremental else 2) + (
+            2 if validation is not None else 0)
+        _check_memory(self._layout, dtype, copies, engine.work.size, "training it")
+        if self._optimizer is None:
+            self._optimizer = rule._make_state(self._layout.n_params, dtype,
+                                               self.learning_rate_init)
+        Y = np.ascontiguousarray(y, dtype=dtype)
+        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=dtype)
+        self.n_iter_ = 0  # epochs of this call
+        return StochasticSetup(X=Xm, Y=Y, sample_weight=sw, validation=validation, engine=engine,
+                               batch_size=batch_size, schedule=schedule, incremental=incremental)
 
-        iprint = 1 if (self.verbose is True or self.verbose >= 1) else -1
-        opt_res = scipy.optimize.minimize(
-            loss_grad,
-            params.astype(np.float64),
-            method="L-BFGS-B",
-            jac=True,
-            options={
-                "maxfun": self.max_fun,
-                "maxiter": self.max_iter,
-                "gtol": self.tol,
-                **_get_additional_lbfgs_options_dict("iprint", iprint),
-            },
-        )
-        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
-        params[...] = opt_res.x
-        if engine.loss_scale == 1.0:
-            self.loss_ = float(opt_res.fun)
-        else:  # report scikit-learn's convention (squared error averaged over outputs)
-            data_loss, l2 = engine.loss_grad(Xm, Y, sw, params)
-            self.loss_ = engine.loss_scale * data_loss + l2
+    def _validation_split(self, X, y, sample_weight):
+        """(X, y, sample_weight) to train on and the validation data, with
+        early stopping (scikit-learn's split, same draws); the best weights
+        start from the current ones when a new validation history starts."""
+        if not self.early_stopping:
+            if getattr(self, "best_loss_", None) is None:  # a warm start that turned it off
+                self.best_loss_ = np.inf
+            # the best weights belong to early stopping: not kept, not pickled
+            self._best_params = self._best_running = None
+            return X, y, sample_weight, None
+        stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
+        arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+        split = train_test_split(*arrays, random_state=self._random_state,
+                                 test_size=self.validation_fraction, stratify=stratify)
+        X_train, X_val, y_train, y_val = split[:4]
+        sw_train, sw_val = split[4:] if sample_weight is not None else (None, None)
+        if X_val.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' or "
+                             "the size of your dataset.")
+        if is_classifier(self):
+            y_val = self._label_binarizer.inverse_transform(y_val)
+        if getattr(self, "_best_params", None) is None:
+            # a new fit, or a warm start that turned early stopping (back) on:
+            # a new validation history from the current weights (scikit-learn
+            # fails here: its validation_scores_ is None)
+            self._best_params = self._params.copy()
+            self._best_running = None if self._running is None else self._running.copy()
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+        return X_train, y_train, sw_train, (X_val, y_val, sw_val)
 
     def _batch_size(self, n_samples, optimizer):
         if self.batch_size == "auto":
@@ -694,302 +648,44 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 f"{type(optimizer).__name__} adapts each weight's rate on the sign of its "
                 f"gradient, which needs full batches or large mini-batches: with batch_size="
                 f"{batch_size} the gradient's sign flips from sampling noise and the per-weight "
-                "rates lose their meaning (seed 000, seed 001). Use batch_size='auto' (the full "
-                f"data set) or at least {optimizer.min_batch_size} samples.",
+                "rates lose their meaning. Use batch_size='auto' (the full data set) or at least "
+                f"{optimizer.min_batch_size} samples.",
                 UserWarning,
             )
         return batch_size
 
-    def _uses_sklearn_schedule(self):
-        """scikit-learn applies its learning_rate strings to 'sgd' only."""
-        return not (isinstance(self.solver, str) and self.solver == "adam")
+    # ------------------------------------------------------------------
+    # Fitting
+    # ------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+        with self._model_lock().writing():
+            staged = self._staged()
+            prepared = staged._prepare_fit(X, y, sample_weight, incremental, classes)
+            undo = self._commit(staged)
+            self._train(prepared, incremental, undo)
+        return self
 
-    def _schedule(self):
-        return self.learning_rate if isinstance(self.learning_rate, BaseSchedule) else None
-
-    def _split_validation(self, X, y, sample_weight):
-        """scikit-learn's early-stopping split (same draws)."""
-        should_stratify = is_classifier(self) and self.n_outputs_ == 1
-        stratify = y if should_stratify else None
-        if sample_weight is None:
-            X_train, X_val, y_train, y_val = train_test_split(
-                X, y, random_state=self._random_state, test_size=self.validation_fraction,
-                stratify=stratify,
-            )
-            sample_weight_train = sample_weight_val = None
-        else:
-            (X_train, X_val, y_train, y_val, sample_weight_train,
-             sample_weight_val) = train_test_split(
-                X, y, sample_weight, random_state=self._random_state,
-                test_size=self.validation_fraction, stratify=stratify,
-            )
-        if X_val.shape[0] < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' or the "
-                "size of your dataset."
-            )
-        if is_classifier(self):
-            y_val = self._label_binarizer.inverse_transform(y_val)
-        return X_train, X_val, y_train, y_val, sample_weight_train, sample_weight_val
-
-    def _fit_stochastic(self, X, y, sample_weight, incremental):
-        dtype = self._params.dtype
-        optimizer = get_optimizer(self.solver, self)
-        schedule = self._schedule()
-        state = getattr(self, "_optimizer", None)
-        # fresh state for a new fit, and when the solver changed since the
-        # last partial_fit (the old state belongs to another rule)
-        fresh = (not incremental or state is None or state.kind != optimizer._kind
-                 or state.slot_names != tuple(n or "" for n in optimizer._slots()))
-        if fresh:
-            self._optimizer = optimizer._make_state(
-                self._layout.n_params, dtype, self.learning_rate_init
-            )
-            self._schedule_state = (schedule._start(self.learning_rate_init)
-                                    if schedule is not None else None)
-            self.learning_rate_curve_ = []
-            if optimizer._rate_slot is not None:
-                self.rate_stats_ = {"mean": [], "min": [], "max": []}
+    def _train(self, prepared, incremental, undo):
+        """The committed model's training: epochs, or L-BFGS's iterations."""
+        stochastic = isinstance(prepared, StochasticSetup)
+        info = FitInfo(estimator=self, max_epochs=1 if incremental else self.max_iter,
+                       incremental=incremental, solver="stochastic" if stochastic else "lbfgs")
+        callbacks = Callbacks(self.callbacks, info)
+        with _runtime.blas_guard(_runtime.n_threads(self.n_threads)):
+            if not stochastic:
+                fit_lbfgs(self, *prepared, callbacks)
             else:
-                self.__dict__.pop("rate_stats_", None)
-        if schedule is not None and not optimizer.uses_learning_rate:
-            warnings.warn(
-                f"{type(optimizer).__name__} does not use the learning rate, so the schedule "
-                f"{schedule!r} has no effect.", UserWarning,
-            )
-
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        if getattr(self, "loss_curve_", None) is None:
-            # a warm start from lbfgs, which keeps no per-epoch history
-            # (scikit-learn fails here)
-            self.loss_curve_ = []
-            self._no_improvement_count = 0
-        early_stopping = self.early_stopping
-        if early_stopping:
-            (X_train, X_val, y_train, y_val, sample_weight_train,
-             sample_weight_val) = self._split_validation(X, y, sample_weight)
-            if getattr(self, "_best_params", None) is None:
-                # a new fit, or a warm start that turned early stopping (back)
-                # on: a new validation history from the current weights
-                # (scikit-learn fails here: its validation_scores_ is None)
-                self._best_params = self._params.copy()
-                self._best_running = None if self._running is None else self._running.copy()
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-        else:
-            X_train, y_train, sample_weight_train = X, y, sample_weight
-            X_val = y_val = sample_weight_val = None
-            if getattr(self, "best_loss_", None) is None:  # a warm start that turned it off
-                self.best_loss_ = np.inf
-            # the best weights belong to early stopping: not kept, not pickled
-            self._best_params = self._best_running = None
-        if (schedule is None) != (self._schedule_state is None):  # learning_rate changed
-            self._schedule_state = (schedule._start(self.learning_rate_init)
-                                    if schedule is not None else None)
-        sstate = self._schedule_state
-        if sstate is not None:
-            sstate.use_validation = early_stopping
-
-        n_samples = X_train.shape[0]
-        sample_idx = np.arange(n_samples, dtype=np.int64)
-        batch_size = self._batch_size(n_samples, optimizer)
-        if self.batch_norm and batch_size < 2:
-            raise ValueError("batch_norm=True needs mini-batches of at least 2 samples, got "
-                             f"batch_size={batch_size}.")
-        n_batches = -(-n_samples // batch_size)
-        Xm = Matrix(X_train, dtype)
-        Y = np.ascontiguousarray(y_train, dtype=dtype)
-        sw = (None if sample_weight_train is None
-              else np.ascontiguousarray(sample_weight_train, dtype=dtype))
-        # batch statistics need each batch in one block
-        chunk_rows = batch_size if self.batch_norm else min(batch_size, TRAIN_CHUNK_ROWS)
-        engine = self._engine(chunk_rows, X.shape[1], not Xm.sparse and self.shuffle)
-        params = self._params
-        callbacks = list(self.callbacks or [])
-        saved = _Snapshot()
-        t_start = time.perf_counter()
-
-        try:
-            self.n_iter_ = 0
-            for it in range(self.max_iter):
-                if self.shuffle:
-                    # sklearn.utils.shuffle(sample_idx, random_state=...) draws a
-                    # permutation with random_state.shuffle(arange(n)) and indexes by
-                    # it; the same swaps applied in place give the same order,
-                    # without its input checks (a short fit paid them every epoch)
-                    self._random_state.shuffle(sample_idx)
-                order = sample_idx if self.shuffle else None
-
-                state = self._optimizer
-                batch_lrs = None
-                if schedule is not None:
-                    rates = schedule._rates(sstate, n_batches)
-                    if np.ndim(rates):
-                        batch_lrs = rates
-                        epoch_lr = float(np.mean(rates))
-                    else:
-                        state.lr = epoch_lr = float(rates)
-                else:
-                    epoch_lr = state.lr
-
-                # what to go back to if this epoch diverges (copied into the
-                # same buffers every epoch)
-                running = self._running
-                saved.save(params, state, running)
-                loss_sum, n_done, status = engine.train_epoch(
-                    Xm, Y, sw, order, batch_size, batch_lrs, params, running, state
-                )
-                # one read of the weights: their sum is finite when they all
-                # are (a float64 sum of huge float64 weights can overflow, so
-                # a non-finite sum is checked weight by weight)
-                if (status == _core.STATUS_NONFINITE_LOSS
-                        or (not math.isfinite(np.add.reduce(params, dtype=np.float64))
-                            and not np.isfinite(params).all())):
-                    self._optimizer = saved.restore(params, running)
-                    if not early_stopping:
-                        raise ValueError(
-                            f"{_NONFINITE_MESSAGE} Training diverged in epoch "
-                            f"{self.n_iter_ + 1} (the loss or a weight became NaN or infinite); "
-                            "the model keeps the weights from before that epoch. Try a smaller "
-                            "learning_rate_init."
-                        )
-                    # as scikit-learn: the epoch scores NaN and the best weights are kept
-                    self.n_iter_ += 1
-                    self.t_ += n_samples
-                    self.loss_curve_.append(np.nan)
-                    self.learning_rate_curve_.append(epoch_lr)
-                    self.validation_scores_.append(np.nan)
-                    warnings.warn(
-                        f"Training diverged in epoch {self.n_iter_}; stopping early and "
-                        "keeping the best validation weights. Try a smaller learning_rate_init.",
-                        ConvergenceWarning,
-                    )
-                    break
-
-                self.n_iter_ += 1
-                self.loss_ = loss_sum / n_samples
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                self.learning_rate_curve_.append(epoch_lr)
-                if optimizer._rate_slot is not None:
-                    rates = self._optimizer.state_dict()[optimizer._rate_slot]
-                    self.rate_stats_["mean"].append(float(rates.mean(dtype=np.float64)))
-                    self.rate_stats_["min"].append(float(rates.min()))
-                    self.rate_stats_["max"].append(float(rates.max()))
-                if self.verbose:
-                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-
-                self._update_no_improvement_count(early_stopping, X_val, y_val, sample_weight_val)
-
-                # learning rate updated at the end of each epoch
-                if schedule is not None:
-                    val = self.validation_scores_[-1] if early_stopping else np.nan
-                    msg = schedule._end_epoch(sstate, n_batches, self.loss_, val)
-                    if msg and self.verbose:
-                        print(msg)
-                elif self.learning_rate == "invscaling" and self._uses_sklearn_schedule():
-                    state.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
-
-                stop_requested = False
-                if callbacks:
-                    record = EpochRecord(
-                        epoch=self.n_iter_, loss=self.loss_,
-                        validation_score=self.validation_scores_[-1] if early_stopping else None,
-                        learning_rate=epoch_lr, elapsed=time.perf_counter() - t_start,
-                        max_iter=self.max_iter, estimator=self,
-                    )
-                    for callback in callbacks:
-                        stop_requested = bool(callback(record)) or stop_requested
-                if stop_requested:
-                    if self.verbose:
-                        print("A callback asked to stop training.")
-                    break
-                if self.target_loss is not None and self.loss_ < self.target_loss:
-                    if self.verbose:
-                        print(f"Training loss fell below target_loss={self.target_loss}. "
-                              "Stopping.")
-                    break
-
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if early_stopping:
-                        msg = (
-                            "Validation score did not improve more than tol=%f for %d "
-                            "consecutive epochs." % (self.tol, self.n_iter_no_change)
-                        )
-                    else:
-                        msg = (
-                            "Training loss did not improve more than tol=%f for %d "
-                            "consecutive epochs." % (self.tol, self.n_iter_no_change)
-                        )
-                    if self._trigger_stopping(msg, state, schedule, sstate):
-                        break
-                    self._no_improvement_count = 0
-
-                if incremental:
-                    break
-
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        "Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                        "optimization hasn't converged yet." % self.max_iter,
-                        ConvergenceWarning,
-                    )
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
-
-        if early_stopping:
-            params[...] = self._best_params
-            if self._running is not None:
-                self._running[...] = self._best_running
-
-    def _trigger_stopping(self, msg, state, schedule, sstate):
-        """scikit-learn's rule: stop, unless learning_rate='adaptive', which
-        divides the rate by 5 until it falls to 1e-6.  A plateau-handling
-        schedule (ReduceOnPlateau) stops training only once it cannot reduce
-        the rate any further."""
-        if schedule is not None:
-            if schedule.handles_plateau and not schedule._exhausted(sstate):
-                return False
-            if self.verbose:
-                print(msg + " Stopping.")
-            return True
-        if self.learning_rate != "adaptive" or not self._uses_sklearn_schedule():
-            if self.verbose:
-                print(msg + " Stopping.")
-            return True
-        if state.lr <= 1e-6:
-            if self.verbose:
-                print(msg + " Learning rate too small. Stopping.")
-            return True
-        state.lr /= 5.0
-        if self.verbose:
-            print(msg + " Setting learning rate to %f" % state.lr)
-        return False
-
-    def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
-        if early_stopping:
-            val_score = self._score(X, y, sample_weight=sample_weight)
-            self.validation_scores_.append(val_score)
-            if self.verbose:
-                print("Validation score: %f" % self.validation_scores_[-1])
-            last_valid_score = self.validation_scores_[-1]
-            if last_valid_score < (self.best_validation_score_ + self.tol):
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if last_valid_score > self.best_validation_score_:
-                self.best_validation_score_ = last_valid_score
-                self._best_params[...] = self._params
-                if self._running is not None:
-                    self._best_running[...] = self._running
-        else:
-            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if self.loss_curve_[-1] < self.best_loss_:
-                self.best_loss_ = self.loss_curve_[-1]
+                trainer = StochasticTrainer(self, prepared, callbacks)
+                try:
+                    trainer.run()
+                except ValueError:
+                    if incremental and trainer.reason == "diverged":
+                        # the snapshot put the arrays back; the attributes too:
+                        # a partial_fit that diverges leaves the model as it was
+                        self._restore_attributes(undo)
+                    raise
+        if not np.isfinite(self._params).all():
+            raise ValueError(NONFINITE_MESSAGE)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -1026,14 +722,15 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
     # ------------------------------------------------------------------
     def _forward_pass_fast(self, X, check_input=True, apply_output=True):
         """Output of the network (or its logits) for X."""
-        if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        self._sync_params()
-        dtype = self._params.dtype
-        Xm = Matrix(X, dtype)
-        engine = self._engine(max(1, min(Xm.n_rows, PREDICT_CHUNK_ROWS)), Xm.n_cols, False)
-        with self._blas_limits():
-            return engine.forward(Xm, self._params, self._running, apply_output)
+        with self._model_lock().reading():
+            if check_input:
+                X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+            self._sync_params()
+            dtype = self._params.dtype
+            Xm = Matrix(X, dtype)
+            engine = self._engine(max(1, min(Xm.n_rows, PREDICT_CHUNK_ROWS)), Xm.n_cols, False)
+            with _runtime.blas_guard(engine.n_threads):
+                return engine.forward(Xm, self._params, self._running, apply_output)
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         """Private score method without input validation."""
@@ -1287,7 +984,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             y = column_or_1d(y, warn=True)
 
         if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
-            self._label_binarizer = _fit_binarizer(y)
+            self._label_binarizer = fit_binarizer(y)
             self.classes_ = self._label_binarizer.classes_
         else:
             classes = unique_labels(y)
@@ -1302,7 +999,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        return X, _binarize(self._label_binarizer, y)
+        return X, binarize(self._label_binarizer, y)
 
     def predict(self, X):
         """Predict using the multi-layer perceptron classifier.
@@ -1318,7 +1015,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             The predicted classes.
         """
         check_is_fitted(self)
-        return self._predict(X)
+        with self._model_lock().reading():
+            return self._predict(X)
 
     def _predict(self, X, check_input=True):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
@@ -1352,13 +1050,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         self : object
             Trained MLP model.
         """
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True, classes=classes)
 
     def predict_log_proba(self, X):
         """Log of probability estimates, computed as a log-softmax (or
@@ -1377,10 +1069,12 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             ``classes_``.
         """
         check_is_fitted(self)
-        z = self._forward_pass_fast(X, apply_output=False)
-        if self.out_activation_ == "softmax":
+        with self._model_lock().reading():
+            z = self._forward_pass_fast(X, apply_output=False)
+            softmax, binary = self.out_activation_ == "softmax", self.n_outputs_ == 1
+        if softmax:
             return log_softmax(z, axis=1)
-        if self.n_outputs_ == 1:
+        if binary:
             z = z.ravel()
             return np.vstack([log_expit(-z), log_expit(z)]).T
         return log_expit(z)
@@ -1401,13 +1095,16 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             normal number (``np.finfo(dtype).tiny``), never exactly 0.
         """
         check_is_fitted(self)
-        if self.n_outputs_ == 1:
-            # both columns from the logit: 1 - p would round small
-            # probabilities of the negative class to 0
-            z = self._forward_pass_fast(X, apply_output=False).ravel()
+        with self._model_lock().reading():
+            binary = self.n_outputs_ == 1
+            # binary: both columns from the logit (1 - p would round small
+            # probabilities of the negative class to 0)
+            out = self._forward_pass_fast(X, apply_output=not binary)
+        if binary:
+            z = out.ravel()
             proba = np.vstack([expit(-z), expit(z)]).T
         else:
-            proba = self._forward_pass_fast(X)
+            proba = out
         # A probability that underflowed to 0 is floored at the smallest normal
         # number, so that log(predict_proba) stays finite like predict_log_proba.
         return np.maximum(proba, np.finfo(proba.dtype).tiny, out=proba)
@@ -1548,7 +1245,8 @@ out_activation_
             The predicted values.
         """
         check_is_fitted(self)
-        return self._predict(X)
+        with self._model_lock().reading():
+            return self._predict(X)
 
     def _predict(self, X, check_input=True):
         y_pred = self._forward_pass_fast(X, check_input=check_input)

@@ -1,21 +1,73 @@
-"""Callbacks: called after every epoch of a stochastic fit.
+"""Callbacks: code that runs when a fit begins, after every epoch, and when it ends.
 
-Pass a list of callables as ``callbacks=`` to an estimator.  Each is called
-once per epoch with an :class:`EpochRecord`; a callback that returns True
-stops training after that epoch (the model keeps its weights, as when
-scikit-learn's stopping rule fires).
+Pass a list as ``callbacks=`` to an estimator.  Each element is either
+
+- an object with any of the three hooks of :class:`Callback`
+  (``on_fit_begin``, ``on_epoch_end``, ``on_fit_end``), or
+- a plain callable, called after every epoch with an :class:`EpochRecord`.
+
+``on_epoch_end`` (or the callable) returning True stops training after that
+epoch; the model keeps its weights, as when scikit-learn's stopping rule
+fires.  ``on_fit_end`` is always called, however the fit ends: its last
+epoch, early stopping, ``target_loss``, a callback's stop, divergence, an
+exception or Ctrl-C (the ``reason`` says which).  The stochastic solvers
+call the hooks per epoch, ``solver='lbfgs'`` per L-BFGS iteration (a stop
+request ends it too); each ``partial_fit`` call is a fit of one epoch.
+
+Callbacks are parameters of the estimator, so, as scikit-learn requires of
+parameters, they must be picklable for the model to be: use classes or
+functions defined at module level, not lambdas or local functions.
+
+With scikit-learn 1.9 or later the estimators also take scikit-learn's own
+callbacks (``sklearn.callback``) through ``set_callbacks``.
 """
 
 import sys
 import time
 from dataclasses import dataclass
 
-__all__ = ["EpochRecord", "ProgressBar"]
+__all__ = ["Callback", "EpochRecord", "FitInfo", "ProgressBar", "STOP_REASONS"]
+
+#: The values of ``reason`` in :meth:`Callback.on_fit_end`.
+STOP_REASONS = {
+    "max_iter": "max_iter epochs (or L-BFGS iterations) done",
+    "converged": "the training loss (or L-BFGS's criteria) stopped improving",
+    "early_stopping": "the validation score stopped improving",
+    "target_loss": "the training loss fell below target_loss",
+    "callback": "a callback asked to stop",
+    "partial_fit": "the one epoch of a partial_fit call is done",
+    "diverged": "the loss or a weight became NaN or infinite",
+    "interrupted": "Ctrl-C (KeyboardInterrupt)",
+    "error": "an exception ended the fit",
+}
+
+
+@dataclass(frozen=True)
+class FitInfo:
+    """What a callback sees when a fit begins and ends.
+
+    Attributes
+    ----------
+    estimator : object
+        The estimator being trained.
+    max_epochs : int
+        Epochs (L-BFGS: iterations) this call may run: ``max_iter``, or 1 for
+        ``partial_fit``.
+    incremental : bool
+        True for a ``partial_fit`` call.
+    solver : str
+        ``'lbfgs'`` or ``'stochastic'``.
+    """
+
+    estimator: object
+    max_epochs: int
+    incremental: bool
+    solver: str
 
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """What a callback sees after an epoch.
+    """What a callback sees after an epoch (L-BFGS: an iteration).
 
     Attributes
     ----------
@@ -27,11 +79,12 @@ class EpochRecord:
         Early-stopping validation score of the epoch, or None.
     learning_rate : float
         Rate used in the epoch (mean over its mini-batches for
-        per-iteration schedules); ``learning_rate_curve_[-1]``.
+        per-iteration schedules); ``learning_rate_curve_[-1]``; NaN for
+        L-BFGS.
     elapsed : float
         Seconds since the fit started.
     max_iter : int
-        The estimator's ``max_iter``.
+        Epochs this call may run (``FitInfo.max_epochs``).
     estimator : object
         The estimator being trained.
     """
@@ -45,44 +98,93 @@ class EpochRecord:
     estimator: object = None
 
 
-class ProgressBar:
-    """A progress display for long fits: epoch, loss, validation score, rate.
+class Callback:
+    """Base class of callbacks with a lifecycle: override any hook.
 
-    Uses ``tqdm`` when it is installed (and ``use_tqdm`` allows), else a
-    plain one-line display rewritten in place with a carriage return.
+    See Also
+    --------
+    ProgressBar : a callback that shows the progress of a fit.
+    """
+
+    def on_fit_begin(self, info):
+        """Called before the first epoch of a fit or partial_fit call.
+
+        Parameters
+        ----------
+        info : FitInfo
+        """
+
+    def on_epoch_end(self, record):
+        """Called after every epoch; return True to stop training.
+
+        Parameters
+        ----------
+        record : EpochRecord
+
+        Returns
+        -------
+        stop : bool
+        """
+        return False
+
+    def on_fit_end(self, info, reason):
+        """Called once when the fit ends, however it ends.
+
+        Parameters
+        ----------
+        info : FitInfo
+        reason : str
+            A key of ``STOP_REASONS``.
+        """
+
+
+class ProgressBar(Callback):
+    """A progress display for fits: epoch, loss, validation score, rate.
+
+    On a terminal it draws one line rewritten in place (with ``tqdm`` when it
+    is installed and ``use_tqdm`` allows); elsewhere (a file, a pipe, a
+    notebook's captured output) it writes plain lines, at most one every
+    ``min_interval`` seconds, and always the last.  When a fit ends early it
+    says why and finishes its line, so later output starts on a line of its
+    own.  ``partial_fit`` calls print one line each (call number, loss).
 
     Parameters
     ----------
     use_tqdm : bool or None, default=None
-        None: tqdm if importable.  False: always the plain display.
-    file : file-like, default=sys.stderr
-        Where to write.
-    min_interval : float, default=0.1
-        Seconds between two refreshes of the plain display.
+        None: tqdm if importable and the output is a terminal.  False: never.
+        True: always (an error when tqdm is missing).
+    file : file-like, default=None
+        Where to write; None is ``sys.stderr`` at the time of the fit.
+    min_interval : float or None, default=None
+        Seconds between two updates: None is 0.1 on a terminal and 1.0 for
+        plain lines.
 
     Examples
     --------
     >>> from gainprop import MLPClassifier
     >>> from gainprop.callbacks import ProgressBar
-    >>> clf = MLPClassifier(callbacks=[ProgressBar()])  # doctest: +SKIP
+    >>> clf = MLPClassifier(max_iter=20, callbacks=[ProgressBar()])
     """
 
-    def __init__(self, use_tqdm=None, file=None, min_interval=0.1):
+    def __init__(self, use_tqdm=None, file=None, min_interval=None):
         self.use_tqdm = use_tqdm
         self.file = file
         self.min_interval = min_interval
         self._bar = None
-        self._last = 0.0
+        self._calls = 0
 
-    def _describe(self, record):
-        parts = [f"loss {record.loss:.6g}"]
-        if record.validation_score is not None:
-            parts.append(f"val {record.validation_score:.4g}")
-        parts.append(f"lr {record.learning_rate:.3g}")
-        return ", ".join(parts)
+    def _out(self):
+        return self.file or sys.stderr
+
+    def _terminal(self):
+        isatty = getattr(self._out(), "isatty", None)
+        try:
+            return bool(isatty and isatty())
+        except ValueError:  # a closed file
+            return False
 
     def _tqdm(self):
-        if self.use_tqdm is False:
+        if self.use_tqdm is False or (self.use_tqdm is None and not self._terminal()):
             return None
         try:
             from tqdm.auto import tqdm
@@ -92,29 +194,39 @@ class ProgressBar:
             return None
         return tqdm
 
-    def __call__(self, record):
-        out = self.file or sys.stderr
-        if record.epoch == 1 or self._bar is None:
-            self.close()
-            tqdm = self._tqdm()
-            self._bar = (tqdm(total=record.max_iter, unit="epoch", file=out) if tqdm
-                         else _PlainBar(record.max_iter, out))
-        bar = self._bar
-        now = time.perf_counter()
-        last_epoch = record.epoch >= record.max_iter
-        if isinstance(bar, _PlainBar) and not last_epoch and now - self._last < self.min_interval:
-            bar.n = record.epoch
+    def on_fit_begin(self, info):
+        self.close()
+        if info.incremental:
+            self._calls += 1
+            return
+        self._calls = 0
+        tqdm = self._tqdm()
+        out = self._out()
+        if tqdm is not None:
+            self._bar = _TqdmBar(tqdm(total=info.max_epochs, unit="epoch", file=out))
+        else:
+            interval = self.min_interval
+            if interval is None:
+                interval = 0.1 if self._terminal() else 1.0
+            self._bar = _PlainBar(info.max_epochs, out, self._terminal(), interval)
+
+    def on_epoch_end(self, record):
+        if self._bar is None:  # a partial_fit call: one line
+            out = self._out()
+            out.write(f"partial_fit call {self._calls}: {_describe(record)}\n")
+            out.flush()
             return False
-        self._last = now
-        bar.set_postfix_str(self._describe(record), refresh=False)
-        bar.update(record.epoch - bar.n)
-        if last_epoch:
-            self.close()
+        self._bar.update(record.epoch, _describe(record))
         return False
 
+    def on_fit_end(self, info, reason):
+        if self._bar is not None and reason not in ("max_iter", "partial_fit"):
+            self._bar.note(STOP_REASONS.get(reason, reason))
+        self.close()
+
     def close(self):
-        """End the display (called at the last epoch; call it yourself when
-        training stops early and you want the line finished)."""
+        """Finish the display (the fit's end does it; call it only to
+        finish one yourself)."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -128,29 +240,74 @@ class ProgressBar:
         return ProgressBar(self.use_tqdm, self.file, self.min_interval)
 
 
-class _PlainBar:
-    """tqdm's small interface, as one line rewritten with a carriage return."""
+def _describe(record):
+    parts = [f"loss {record.loss:.6g}"]
+    if record.validation_score is not None:
+        parts.append(f"val {record.validation_score:.4g}")
+    if record.learning_rate == record.learning_rate:  # not NaN
+        parts.append(f"lr {record.learning_rate:.3g}")
+    return ", ".join(parts)
 
-    def __init__(self, total, file):
-        self.total = total
-        self.file = file
-        self.n = 0
-        self.postfix = ""
-        self.start = time.perf_counter()
 
-    def set_postfix_str(self, text, refresh=False):
-        self.postfix = text
+class _TqdmBar:
+    """A tqdm bar behind ProgressBar's small interface."""
 
-    def update(self, k):
-        self.n += k
-        width = 24
-        done = int(width * self.n / max(1, self.total))
-        elapsed = time.perf_counter() - self.start
-        line = (f"\r[{'#' * done}{'.' * (width - done)}] epoch {self.n}/{self.total} "
-                f"{elapsed:6.1f}s  {self.postfix}")
-        self.file.write(line)
-        self.file.flush()
+    def __init__(self, bar):
+        self.bar = bar
+
+    def update(self, epoch, text):
+        self.bar.set_postfix_str(text, refresh=False)
+        self.bar.update(epoch - self.bar.n)
+
+    def note(self, text):
+        # the bar ends where training ended, not at a total it never reached
+        self.bar.total = self.bar.n
+        self.bar.set_postfix_str(f"{self.bar.postfix}; stopped: {text}", refresh=False)
 
     def close(self):
-        self.file.write("\n")
+        self.bar.close()
+
+
+class _PlainBar:
+    """One line rewritten with a carriage return on a terminal; plain lines
+    elsewhere."""
+
+    def __init__(self, total, file, terminal, interval):
+        self.total = total
+        self.file = file
+        self.terminal = terminal
+        self.interval = interval
+        self.start = self.last = time.perf_counter()
+        self.epoch = 0
+        self.text = ""
+        self.shown = -1
+
+    def update(self, epoch, text):
+        self.epoch, self.text = epoch, text
+        now = time.perf_counter()
+        if now - self.last >= self.interval or epoch >= self.total:
+            self.last = now
+            self._show()
+
+    def _show(self, suffix=""):
+        elapsed = time.perf_counter() - self.start
+        if self.terminal:
+            width = 24
+            done = int(width * self.epoch / max(1, self.total))
+            line = (f"\r[{'#' * done}{'.' * (width - done)}] epoch {self.epoch}/{self.total} "
+                    f"{elapsed:6.1f}s  {self.text}{suffix}")
+        else:
+            line = f"epoch {self.epoch}/{self.total} {elapsed:.1f}s  {self.text}{suffix}\n"
+        self.file.write(line)
         self.file.flush()
+        self.shown = self.epoch
+
+    def note(self, text):
+        self._show(f"; stopped: {text}")
+
+    def close(self):
+        if self.shown != self.epoch and self.epoch > 0:
+            self._show()
+        if self.terminal and self.shown >= 0:
+            self.file.write("\n")
+            self.file.flush()

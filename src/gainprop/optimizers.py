@@ -19,8 +19,10 @@ one class here, and one row in the test registry (``tests/optim_reference.py``).
 from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, StrOptions
+
+from . import _core
 
 __all__ = [
     "BaseOptimizer",
@@ -36,76 +38,148 @@ __all__ = [
     "get_optimizer",
 ]
 
-# C enum gp_optim_kind (csrc/gainprop.h)
-_KIND_SGD = 0
-_KIND_ADAM = 1
-_KIND_LOCALGAIN = 2
-_KIND_RPROP = 3
-_KIND_ADAGRAD = 4
-_KIND_ADADELTA = 5
-_KIND_RMSPROP = 6
-_KIND_ADAMAX = 7
+_KIND = _core.gp_optim_kind
+_VARIANT = _core.gp_rprop_variant
 
 
 class _OptimizerState:
     """Training state of an optimizer: what the C step reads and writes.
 
+    The state owns its arrays; the rule's settings come from ``rule``, the
+    optimizer object (a private copy) it was made for, so the C rule, its
+    hyperparameters and the slots it reads are always derived from one
+    place.
+
     Attributes
     ----------
-    kind : int
-        The C rule (gp_optim_kind).
-    hyper : tuple of float
-        The rule's hyperparameters in the C order.
+    rule : BaseOptimizer
+        The optimizer (settings only).
+    dtype : numpy dtype
+        dtype of the parameters and slots.
     lr : float
         Rate η for the next step.
-    slots : list of ndarray
-        Flat state arrays, same length and dtype as the parameters.
-    slot_names : tuple of str
+    slots : dict of str to ndarray
+        Flat state arrays by name (the C rule's slot names), same length and
+        dtype as the parameters.
     step : int
         Steps taken so far.
     prev_loss : float
         Loss before the last step (loss-aware rules).
     """
 
-    def __init__(self, kind, hyper, lr, slot_names, n_params, dtype, slot_init=None):
-        self.kind = int(kind)
-        self.hyper = tuple(float(h) for h in hyper)
+    def __init__(self, rule, n_params, dtype, lr, init):
+        self.rule = rule
+        self._dtype = np.dtype(dtype).name  # a name pickles as a str (skops trusts it)
         self.lr = float(lr)
-        self.slot_names = tuple(slot_names)
-        slot_init = slot_init or {}
-        # an unnamed position is one the rule does not use: no memory.  Zeros
-        # come from calloc: the pages are zeroed when first touched (by the
-        # first step), not written once here and again there
-        def start(name):
-            value = slot_init.get(name, 0.0)
-            if np.ndim(value) == 0 and value == 0:
-                return np.zeros(n_params, dtype=dtype)
-            return np.full(n_params, value, dtype=dtype)  # one value, or one per weight
-
-        self.slots = [start(name) if name else None for name in slot_names]
+        # Zeros come from calloc: the pages are zeroed when first touched (by
+        # the first step), not written once here and again there
+        self.slots = {name: (np.zeros(n_params, dtype=dtype) if np.ndim(init.get(name, 0.0)) == 0
+                             and init.get(name, 0.0) == 0
+                             else np.full(n_params, init[name], dtype=dtype))
+                      for name in rule._slots()}
         self.step = 0
         self.prev_loss = np.inf
 
+    @property
+    def dtype(self):
+        return np.dtype(self._dtype)
+
+    @property
+    def kind(self):
+        """The C rule (a ``gp_optim_kind``)."""
+        return self.rule._kind
+
+    @property
+    def hyper(self):
+        """The rule's hyperparameters by their C names, for this dtype."""
+        return self.rule._c_hyper(self.dtype)
+
+    def matches(self, rule):
+        """Can this state continue training with `rule` (same C rule, same
+        slots)?"""
+        return self.kind == rule._kind and set(self.slots) == set(rule._slots())
+
     def astype(self, dtype):
-        """Cast the slots to dtype (the compute dtype follows X)."""
-        self.slots = [None if s is None else np.ascontiguousarray(s, dtype=dtype)
-                      for s in self.slots]
-        return self
+        """A copy of this state in dtype (the compute dtype follows X), with
+        arrays of its own."""
+        new = _OptimizerState.__new__(_OptimizerState)
+        vars(new).update(vars(self))
+        new._dtype = np.dtype(dtype).name
+        new.slots = {n: s.astype(dtype) for n, s in self.slots.items()}
+        return new
+
+    def writable(self):
+        """Can the C step write every slot (a model loaded from a read-only
+        memory map cannot)?"""
+        return all(s.flags.writeable for s in self.slots.values())
 
     def state_dict(self):
-        """The slots in use, by name (views, not copies)."""
-        return {n: s for n, s in zip(self.slot_names, self.slots) if s is not None}
+        """The slots by name (views, not copies)."""
+        return dict(self.slots)
 
-    def copy(self, into=None):
-        """A deep copy.  `into`, an earlier copy of a state of the same shapes,
-        is reused: its arrays are overwritten, so that a copy per epoch
-        allocates nothing."""
-        new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        old = (into.slots if into is not None and len(into.slots) == len(self.slots)
-               else [None] * len(self.slots))
-        new.slots = [None if s is None else _copy_into(d, s) for d, s in zip(old, self.slots)]
-        return new
+    def check(self, n_params, dtype):
+        """Raise ValueError unless this state is one its rule makes for a
+        buffer of n_params values of dtype: a valid rule, exactly its slots,
+        each finite, contiguous and of the right length and dtype, and a
+        finite rate and a step count."""
+        rule = self.rule
+        if not isinstance(rule, BaseOptimizer) or type(rule)._kind is None:
+            raise ValueError(f"the optimizer state's rule is not a gainprop optimizer: {rule!r}")
+        rule._validate()
+        if not isinstance(self._dtype, str) or self.dtype != np.dtype(dtype):
+            raise ValueError(f"the optimizer state is {self.dtype}, the parameters {dtype}")
+        if not isinstance(self.slots, dict) or set(self.slots) != set(rule._slots()):
+            raise ValueError(f"{type(rule).__name__} keeps the slots {sorted(rule._slots())}, "
+                             f"the state has {sorted(getattr(self.slots, 'keys', list)())}")
+        for name, slot in self.slots.items():
+            if (not isinstance(slot, np.ndarray) or slot.dtype != self.dtype
+                    or slot.shape != (n_params,) or not slot.flags.c_contiguous
+                    or not np.isfinite(slot).all()):
+                raise ValueError(f"the optimizer slot {name!r} must be a finite, contiguous "
+                                 f"{self.dtype} array of {n_params} values")
+        if (not isinstance(self.step, (int, np.integer)) or isinstance(self.step, bool)
+                or self.step < 0 or not isinstance(self.lr, float) or not np.isfinite(self.lr)
+                or not isinstance(self.prev_loss, float) or np.isnan(self.prev_loss)):
+            raise ValueError("the optimizer state's step, rate or previous loss is malformed")
+
+    def save(self, into=None):
+        """What restore() needs to bring this state back.  `into`, an earlier
+        save of a state of the same shapes, is reused: its arrays are
+        overwritten, so that a save per epoch allocates nothing."""
+        saved = into if isinstance(into, _SavedState) else _SavedState()
+        saved.step, saved.prev_loss, saved.lr = self.step, self.prev_loss, self.lr
+        if self.step == 0 and all(_uniform(a) for a in self.slots.values()):
+            # a state that has taken no step holds its starting values, most
+            # often one value per slot: keep those, not a copy (in a fit of one
+            # epoch the copy would be all it costs; the check reads each slot
+            # once and allocates nothing)
+            saved.fills = {n: a[0] for n, a in self.slots.items()}
+        else:
+            saved.fills = None
+            saved.arrays = {n: _copy_into(saved.arrays.get(n), a) for n, a in self.slots.items()}
+        return saved
+
+    def restore(self, saved):
+        """Put back the state save() returned."""
+        self.step, self.prev_loss, self.lr = saved.step, saved.prev_loss, saved.lr
+        for name, slot in self.slots.items():
+            if saved.fills is not None:
+                slot.fill(saved.fills[name])
+            else:
+                np.copyto(slot, saved.arrays[name])
+
+
+class _SavedState:
+    """A saved optimizer state (see _OptimizerState.save)."""
+
+    def __init__(self):
+        self.arrays = {}
+        self.fills = None
+
+
+def _uniform(a):
+    """Is every element of a equal (and not NaN)?"""
+    return a.size > 0 and bool(a.min() == a.max())
 
 
 def _copy_into(dst, src):
@@ -119,10 +193,11 @@ def _copy_into(dst, src):
 class BaseOptimizer(BaseEstimator):
     """Base class of gainprop's optimizers.
 
-    Subclasses declare ``_kind`` (the C rule), ``_slot_names`` or
-    ``_slots()`` (state arrays, in the order the C rule reads them; a slot
-    may be None for an unused position), ``_slot_init()`` (starting values
-    other than 0) and ``_hyper()`` (hyperparameters in the C order).
+    Subclasses declare ``_kind`` (the C rule, a ``gp_optim_kind``),
+    ``_slot_names`` or ``_slots()`` (the names of the state arrays the rule
+    keeps with these settings: its C slot names), ``_slot_init()`` (starting
+    values other than 0) and ``_hyper()`` (hyperparameters by their names in
+    the rule's C struct).
     """
 
     _kind = None
@@ -139,13 +214,23 @@ class BaseOptimizer(BaseEstimator):
     #: State slot holding per-weight rates, summarised per epoch in the
     #: estimator's ``rate_stats_`` (LocalGain's gains, Rprop's step sizes).
     _rate_slot = None
-    #: Positions in ``_hyper()`` of small positive guards (ε): in float32 a
-    #: value below the smallest normal number is raised to it (it would
-    #: otherwise underflow to 0 and a division could blow up).
-    _epsilon_positions = ()
+    #: Names in ``_hyper()`` of small positive guards (ε): in float32 a value
+    #: below the smallest normal number is raised to it (it would otherwise
+    #: underflow to 0 and a division could blow up).
+    _epsilon_names = ()
 
     def _hyper(self):
         raise NotImplementedError
+
+    def _c_hyper(self, dtype):
+        """``_hyper()`` as the C rule reads it for parameters of dtype."""
+        hyper = dict(self._hyper())
+        if np.dtype(dtype) == np.float32:
+            tiny = float(np.finfo(np.float32).tiny)
+            for name in self._epsilon_names:
+                if 0 < hyper[name] < tiny:
+                    hyper[name] = tiny
+        return hyper
 
     def _slots(self):
         return self._slot_names
@@ -157,16 +242,10 @@ class BaseOptimizer(BaseEstimator):
         self._validate_params()
 
     def _make_state(self, n_params, dtype, lr):
-        """Fresh training state for a buffer of n_params parameters."""
+        """Fresh training state for a buffer of n_params parameters (it keeps
+        a copy of this optimizer's settings)."""
         self._validate()
-        hyper = list(self._hyper())
-        if np.dtype(dtype) == np.float32:
-            tiny = float(np.finfo(np.float32).tiny)
-            for pos in self._epsilon_positions:
-                if 0 < hyper[pos] < tiny:
-                    hyper[pos] = tiny
-        return _OptimizerState(self._kind, hyper, lr, [n or "" for n in self._slots()],
-                               n_params, dtype, self._slot_init())
+        return _OptimizerState(clone(self), n_params, dtype, lr, self._slot_init())
 
 
 class SGD(BaseOptimizer):
@@ -194,7 +273,7 @@ class SGD(BaseOptimizer):
     Adam : adaptive moments.
     """
 
-    _kind = _KIND_SGD
+    _kind = _KIND.GP_OPT_SGD
     _parameter_constraints = {
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "nesterov": ["boolean"],
@@ -205,7 +284,7 @@ class SGD(BaseOptimizer):
         self.nesterov = nesterov
 
     def _hyper(self):
-        return (self.momentum, 1.0 if self.nesterov else 0.0)
+        return {"momentum": self.momentum, "nesterov": int(bool(self.nesterov))}
 
     def _slots(self):
         # scikit-learn keeps a velocity even at momentum 0; its update is then
@@ -249,8 +328,8 @@ class Adam(BaseOptimizer):
     optimization. ICLR.
     """
 
-    _kind = _KIND_ADAM
-    _epsilon_positions = (2,)
+    _kind = _KIND.GP_OPT_ADAM
+    _epsilon_names = ("epsilon",)
     _parameter_constraints = {
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
@@ -274,11 +353,12 @@ class Adam(BaseOptimizer):
                              "(sklearn_form=False).")
 
     def _slots(self):
-        return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq" if self.amsgrad else None)
+        # amsgrad is the presence of max_exp_avg_sq (the C rule reads no flag)
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
 
     def _hyper(self):
-        return (self.beta_1, self.beta_2, self.epsilon, 1.0 if self.sklearn_form else 0.0,
-                1.0 if self.amsgrad else 0.0)
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "sklearn_form": int(bool(self.sklearn_form))}
 
 
 class LocalGain(BaseOptimizer):
@@ -325,7 +405,7 @@ class LocalGain(BaseOptimizer):
     Rprop : sign-based per-weight step sizes.
     """
 
-    _kind = _KIND_LOCALGAIN
+    _kind = _KIND.GP_OPT_LOCALGAIN
     full_batch = True
     min_batch_size = 1000
     _rate_slot = "gain"
@@ -353,18 +433,20 @@ class LocalGain(BaseOptimizer):
                              f"start at 1), got {self.gain_limits!r}.")
 
     def _slots(self):
-        return ("gain", "prev_grad", "velocity" if self.momentum > 0 else None)
+        return ("gain", "prev_grad") + (("velocity",) if self.momentum > 0 else ())
 
     def _slot_init(self):
         return {"gain": 1.0}
 
     def _hyper(self):
         lo, hi = self.gain_limits
-        return (self.bonus, self.penalty, lo, hi, self.smoothing, self.momentum)
+        return {"bonus": self.bonus, "penalty": self.penalty, "gain_min": lo, "gain_max": hi,
+                "smoothing": self.smoothing, "momentum": self.momentum}
 
 
-_RPROP_VARIANTS = {"rprop+": 0, "rprop-": 1, "irprop+": 2, "irprop-": 3,
-                   "minibatch-irprop-": 4}
+_RPROP_VARIANTS = {"rprop+": _VARIANT.GP_RPROP_PLUS, "rprop-": _VARIANT.GP_RPROP_MINUS,
+                   "irprop+": _VARIANT.GP_IRPROP_PLUS, "irprop-": _VARIANT.GP_IRPROP_MINUS,
+                   "minibatch-irprop-": _VARIANT.GP_RPROP_MINIBATCH}
 
 
 class Rprop(BaseOptimizer):
@@ -417,7 +499,7 @@ class Rprop(BaseOptimizer):
     Rprop(step_init=0.001, step_max=0.006, step_min=0.001, variant='minibatch-irprop-')
     """
 
-    _kind = _KIND_RPROP
+    _kind = _KIND.GP_OPT_RPROP
     full_batch = True
     uses_learning_rate = False
     _rate_slot = "step_size"
@@ -462,14 +544,15 @@ class Rprop(BaseOptimizer):
 
     def _slots(self):
         plus = self.variant in ("rprop+", "irprop+")
-        return ("step_size", "prev", "prev_delta" if plus else None)
+        return ("step_size", "prev") + (("prev_delta",) if plus else ())
 
     def _slot_init(self):
         return {"step_size": self.step_init}
 
     def _hyper(self):
-        return (self.eta_plus, self.eta_minus, self.step_min, self.step_max,
-                _RPROP_VARIANTS[self.variant])
+        return {"eta_plus": self.eta_plus, "eta_minus": self.eta_minus,
+                "step_min": self.step_min, "step_max": self.step_max,
+                "variant": int(_RPROP_VARIANTS[self.variant])}
 
 
 class AdaGrad(BaseOptimizer):
@@ -491,9 +574,9 @@ class AdaGrad(BaseOptimizer):
         Starting value of G.
     """
 
-    _kind = _KIND_ADAGRAD
+    _kind = _KIND.GP_OPT_ADAGRAD
     _slot_names = ("sum",)
-    _epsilon_positions = (0,)
+    _epsilon_names = ("epsilon",)
     _parameter_constraints = {
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "initial_accumulator": [Interval(Real, 0, None, closed="left")],
@@ -507,7 +590,7 @@ class AdaGrad(BaseOptimizer):
         return {"sum": self.initial_accumulator}
 
     def _hyper(self):
-        return (self.epsilon,)
+        return {"epsilon": self.epsilon}
 
 
 class Adadelta(BaseOptimizer):
@@ -529,9 +612,9 @@ class Adadelta(BaseOptimizer):
     epsilon : float, default=1e-6
     """
 
-    _kind = _KIND_ADADELTA
+    _kind = _KIND.GP_OPT_ADADELTA
     _slot_names = ("square_avg", "acc_delta")
-    _epsilon_positions = (1,)
+    _epsilon_names = ("epsilon",)
     _parameter_constraints = {
         "rho": [Interval(Real, 0, 1, closed="both")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
@@ -542,7 +625,7 @@ class Adadelta(BaseOptimizer):
         self.epsilon = epsilon
 
     def _hyper(self):
-        return (self.rho, self.epsilon)
+        return {"rho": self.rho, "epsilon": self.epsilon}
 
 
 class RMSprop(BaseOptimizer):
@@ -567,8 +650,8 @@ class RMSprop(BaseOptimizer):
     momentum : float, default=0.0
     """
 
-    _kind = _KIND_RMSPROP
-    _epsilon_positions = (1,)
+    _kind = _KIND.GP_OPT_RMSPROP
+    _epsilon_names = ("epsilon",)
     _parameter_constraints = {
         "alpha": [Interval(Real, 0, 1, closed="both")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
@@ -583,11 +666,12 @@ class RMSprop(BaseOptimizer):
         self.momentum = momentum
 
     def _slots(self):
-        return ("square_avg", "grad_avg" if self.centered else None,
-                "momentum_buffer" if self.momentum > 0 else None)
+        # centered is the presence of grad_avg (the C rule reads no flag)
+        return (("square_avg",) + (("grad_avg",) if self.centered else ())
+                + (("momentum_buffer",) if self.momentum > 0 else ()))
 
     def _hyper(self):
-        return (self.alpha, self.epsilon, 1.0 if self.centered else 0.0, self.momentum)
+        return {"alpha": self.alpha, "epsilon": self.epsilon, "momentum": self.momentum}
 
 
 class AdaMax(BaseOptimizer):
@@ -609,9 +693,9 @@ class AdaMax(BaseOptimizer):
     epsilon : float, default=1e-8
     """
 
-    _kind = _KIND_ADAMAX
+    _kind = _KIND.GP_OPT_ADAMAX
     _slot_names = ("exp_avg", "exp_inf")
-    _epsilon_positions = (2,)
+    _epsilon_names = ("epsilon",)
     _parameter_constraints = {
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
@@ -624,7 +708,7 @@ class AdaMax(BaseOptimizer):
         self.epsilon = epsilon
 
     def _hyper(self):
-        return (self.beta_1, self.beta_2, self.epsilon)
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
 def _pair(value, name):

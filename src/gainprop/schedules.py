@@ -20,7 +20,7 @@ the C epoch loop steps through it.
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
 __all__ = [
@@ -35,19 +35,29 @@ __all__ = [
 
 
 class _ScheduleState:
-    """Where a schedule is: epochs and mini-batches done, the current rate
-    and whatever the schedule tracks (plateau counters)."""
+    """Where a schedule is: the schedule (a private copy of its settings),
+    epochs and mini-batches done, the current rate and whatever the schedule
+    tracks (plateau counters)."""
 
-    def __init__(self, lr0):
+    def __init__(self, schedule, lr0):
+        self.schedule = schedule
         self.lr0 = float(lr0)
         self.lr = float(lr0)
         self.epoch = 0  # epochs completed
         self.iteration = 0  # mini-batches completed
 
-    def copy(self):
-        new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        return new
+    def matches(self, schedule):
+        """Was this state made for a schedule with these settings?"""
+        return (type(self.schedule) is type(schedule)
+                and self.schedule.get_params() == schedule.get_params())
+
+    def save(self):
+        """What restore() needs to bring this state back (its fields are
+        numbers and the schedule, which never changes)."""
+        return dict(vars(self))
+
+    def restore(self, saved):
+        vars(self).update(saved)
 
 
 class BaseSchedule(BaseEstimator):
@@ -56,18 +66,17 @@ class BaseSchedule(BaseEstimator):
     Subclasses implement ``_epoch_rate(state, k)`` (the rate of epoch k for
     epoch-wise schedules) or ``_iteration_rates(state, iterations)`` (one
     rate per mini-batch for per-iteration schedules), and may override
-    ``_end_epoch`` (schedules that watch the loss).
+    ``_end_epoch`` (schedules that watch the loss) and ``_on_plateau``
+    (schedules that react to the stopping rule's plateau).
     """
 
     #: Does the rate change within an epoch?
     per_iteration = False
-    #: Does the schedule react to plateaus itself (then a plateau does not
-    #: stop training until the schedule has run out of room)?
-    handles_plateau = False
+    _parameter_constraints: dict = {}
 
     def _start(self, lr0):
         self._validate_params()
-        return _ScheduleState(lr0)
+        return _ScheduleState(clone(self), lr0)
 
     def _epoch_rate(self, state, k):
         raise NotImplementedError
@@ -83,16 +92,21 @@ class BaseSchedule(BaseEstimator):
         state.lr = float(self._epoch_rate(state, state.epoch))
         return state.lr
 
-    def _end_epoch(self, state, n_batches, loss, validation_score):
-        """Advance after an epoch.  Returns a message when the rate changed
-        in reaction to the monitored value (for verbose output)."""
+    def _end_epoch(self, state, n_batches, loss, validation_score, samples_seen):
+        """Advance after an epoch (validation_score is None without early
+        stopping; samples_seen is the estimator's ``t_``).  Returns a message
+        when the rate changed in reaction to the monitored value (for
+        verbose output)."""
         state.epoch += 1
         state.iteration += n_batches
         return None
 
-    def _exhausted(self, state):
-        """For plateau-handling schedules: no further reduction possible."""
-        return True
+    def _on_plateau(self, state):
+        """The stopping rule found a plateau (``n_iter_no_change`` epochs
+        without improving by ``tol``): returns (stop, note), note being what
+        verbose output adds to the plateau message (None: nothing).  A
+        schedule may answer it by changing the rate and training on."""
+        return True, " Stopping."
 
     def rate_sequence(self, lr0, n_epochs, n_batches=1):
         """The rates this schedule gives, without a model: one per epoch
@@ -112,12 +126,67 @@ class BaseSchedule(BaseEstimator):
         """
         state = self._start(lr0)
         out = []
-        for _ in range(n_epochs):
+        for k in range(n_epochs):
             rates = self._rates(state, n_batches)
             out.append(np.broadcast_to(rates, (n_batches,)) if self.per_iteration
                        else np.array([rates]))
-            self._end_epoch(state, n_batches, np.nan, np.nan)
+            self._end_epoch(state, n_batches, np.nan, None, (k + 1) * n_batches)
         return np.concatenate(out)
+
+
+class _Constant(BaseSchedule):
+    """``learning_rate='constant'`` (and any string with scikit-learn's
+    ``solver='adam'``, which ignores them): η0 throughout."""
+
+    def _epoch_rate(self, state, k):
+        return state.lr
+
+
+class _InvScaling(BaseSchedule):
+    """``learning_rate='invscaling'``, as scikit-learn: after every epoch
+    η = η0 / (t + 1)^power_t, t the samples seen so far."""
+
+    _parameter_constraints = {"power_t": [Interval(Real, 0, None, closed="left")]}
+
+    def __init__(self, power_t=0.5):
+        self.power_t = power_t
+
+    def _epoch_rate(self, state, k):
+        return state.lr
+
+    def _end_epoch(self, state, n_batches, loss, validation_score, samples_seen):
+        super()._end_epoch(state, n_batches, loss, validation_score, samples_seen)
+        state.lr = state.lr0 / (samples_seen + 1) ** self.power_t
+        return None
+
+
+class _Adaptive(BaseSchedule):
+    """``learning_rate='adaptive'``, as scikit-learn: η0 until the stopping
+    rule finds a plateau, then η / 5 each time, stopping once η <= 1e-6."""
+
+    def _epoch_rate(self, state, k):
+        return state.lr
+
+    def _on_plateau(self, state):
+        if state.lr <= 1e-6:
+            return True, " Learning rate too small. Stopping."
+        state.lr /= 5.0
+        return False, " Setting learning rate to %f" % state.lr
+
+
+def _from_estimator(learning_rate, power_t, solver):
+    """The schedule an estimator's ``learning_rate`` means for its solver:
+    a schedule object as it is; scikit-learn's strings as scikit-learn
+    applies them (to every solver but its own 'adam', which ignores them)."""
+    if isinstance(learning_rate, BaseSchedule):
+        return learning_rate
+    if isinstance(solver, str) and solver == "adam":
+        return _Constant()
+    if learning_rate == "invscaling":
+        return _InvScaling(power_t=power_t)
+    if learning_rate == "adaptive":
+        return _Adaptive()
+    return _Constant()
 
 
 class LinearDecay(BaseSchedule):
@@ -230,7 +299,6 @@ class ReduceOnPlateau(BaseSchedule):
         Multiplier when raising.
     """
 
-    handles_plateau = True
     _parameter_constraints = {
         "factor": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 0, None, closed="left")],
@@ -259,16 +327,17 @@ class ReduceOnPlateau(BaseSchedule):
         state.num_bad_epochs = 0
         state.cooldown_counter = 0
         state.since_change = 0
-        state.use_validation = False
         return state
 
     def _epoch_rate(self, state, k):
         return state.lr
 
-    def _end_epoch(self, state, n_batches, loss, validation_score):
-        super()._end_epoch(state, n_batches, loss, validation_score)
+    def _end_epoch(self, state, n_batches, loss, validation_score, samples_seen):
+        super()._end_epoch(state, n_batches, loss, validation_score, samples_seen)
         use_val = self.monitor == "validation_score" or (
-            self.monitor == "auto" and state.use_validation)
+            self.monitor == "auto" and validation_score is not None)
+        if use_val and validation_score is None:
+            return None
         value = -validation_score if use_val else loss
         if not np.isfinite(value):
             return None
@@ -301,8 +370,11 @@ class ReduceOnPlateau(BaseSchedule):
                 return f"Plateau: learning rate reduced to {state.lr:g}"
         return None
 
-    def _exhausted(self, state):
-        return state.lr <= self.min_lr
+    def _on_plateau(self, state):
+        # the rule stops training only once the rate cannot go lower
+        if state.lr <= self.min_lr:
+            return True, " Stopping."
+        return False, None
 
 
 class Cyclic(BaseSchedule):

@@ -1,0 +1,190 @@
+"""Threads: how many the kernels use, BLAS's while they run, and fork.
+
+- ``n_threads``: the threads of the kernels' OpenMP loops for a requested
+  count (None: every CPU available to the process, or ``OMP_NUM_THREADS``),
+  never more than the CPUs available (libgomp ends the process when it cannot
+  start a thread, so an absurd count is capped here, with a warning).
+- BLAS: the kernels run every matrix product on one BLAS thread (their own
+  threads run the blocks of a large product, so results do not depend on the
+  thread count).  When the BLAS in use is an OpenBLAS, the C core holds it at
+  one thread itself while any kernel runs, from whichever Python thread
+  (gainprop._blas hands it the library's thread functions).  For another
+  BLAS, ``blas_guard`` limits it through threadpoolctl around each call,
+  which threadpoolctl lets only one Python thread do for a process-wide
+  pool: results are then bit-identical for fits from that thread.
+- fork: in a process forked after the kernels ran their OpenMP threads the
+  C core runs serially (the OpenMP runtime's pool does not survive a fork);
+  the first call there warns once.
+"""
+
+import contextlib
+import os
+import threading
+import warnings
+
+from threadpoolctl import ThreadpoolController
+
+from . import _core
+
+_warned = set()
+_warn_lock = threading.Lock()
+
+
+def _warn_once(key, message, category=UserWarning):
+    with _warn_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    warnings.warn(message, category, stacklevel=4)
+
+
+def available_cpus():
+    """CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def n_threads(requested):
+    """Threads for the kernels' OpenMP loops: `requested`, or all usable
+    CPUs (honouring OMP_NUM_THREADS) when None; at most the CPUs available,
+    and 1 in a process forked after the kernels ran threads."""
+    if _core.serial_after_fork():
+        _warn_once("fork", "gainprop: this process was forked after gainprop ran its OpenMP "
+                   "threads, so its kernels run on one thread here (the OpenMP runtime's thread "
+                   "pool does not survive fork). Use the 'spawn' or 'forkserver' start method "
+                   "of multiprocessing to keep them multi-threaded.", RuntimeWarning)
+        return 1
+    cpus = available_cpus()
+    if requested is None:
+        env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+        requested = int(env) if env.isdigit() and int(env) > 0 else cpus
+    requested = int(requested)
+    if requested > cpus:
+        _warn_once(("cap", requested), f"n_threads={requested} is more than the {cpus} CPUs "
+                   f"available to this process; gainprop uses {cpus}.")
+        return cpus
+    return requested
+
+
+class _ThreadpoolctlLimit:
+    """BLAS limited through threadpoolctl while the kernels run, for a BLAS
+    whose thread functions the C core does not have: the first call to enter
+    sets the limit, the last to leave restores it, so that calls in several
+    Python threads never leave BLAS limited.  threadpoolctl's view of the
+    loaded libraries is made once per process (scanning them costs about a
+    millisecond)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._controller = None
+        self._limiter = None
+        self._active = 0
+
+    @contextlib.contextmanager
+    def __call__(self, limit):
+        with self._lock:
+            if self._active == 0:
+                if self._controller is None:
+                    self._controller = ThreadpoolController()
+                self._limiter = self._controller.limit(limits=limit, user_api="blas")
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:
+                    self._limiter.restore_original_limits()
+                    self._limiter = None
+
+
+_threadpoolctl_limit = _ThreadpoolctlLimit()
+
+
+def blas_guard(threads):
+    """The context a kernel call runs in: nothing when the C core holds BLAS
+    at one thread itself (an OpenBLAS, in an OpenMP build); threadpoolctl's
+    limit otherwise (one thread, or `threads` in a build without OpenMP,
+    where BLAS's own threads are the only parallelism)."""
+    if _core.blas_threads_held():
+        return contextlib.nullcontext()
+    return _threadpoolctl_limit(1 if _core.openmp_enabled() else threads)
+
+
+class ModelLock:
+    """One estimator's lock: any number of readers (predictions) or one
+    writer (a fit).  Both re-enter (a prediction made of other predictions;
+    a callback that fits its own estimator), and the writer's thread may
+    read (a callback that predicts with the model being trained).  A waiting
+    writer keeps new readers out, so a stream of predictions cannot hold a
+    fit back for ever; a prediction started while a fit runs waits for the
+    fit to end."""
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = {}  # thread ident -> depth
+        self._writer = None
+        self._depth = 0
+        self._waiting_writers = 0
+
+    @contextlib.contextmanager
+    def reading(self):
+        me = threading.get_ident()
+        with self._cond:
+            own = self._writer == me
+            if not own:
+                if me not in self._readers:
+                    while self._writer is not None or self._waiting_writers:
+                        self._cond.wait()
+                self._readers[me] = self._readers.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            if not own:
+                with self._cond:
+                    self._readers[me] -= 1
+                    if not self._readers[me]:
+                        del self._readers[me]
+                        if not self._readers:
+                            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def writing(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer != me:
+                if me in self._readers:
+                    raise RuntimeError("an estimator cannot be fitted while the same thread is "
+                                       "predicting with it")
+                self._waiting_writers += 1
+                try:
+                    while self._writer is not None or self._readers:
+                        self._cond.wait()
+                finally:
+                    self._waiting_writers -= 1
+                self._writer = me
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._writer = None
+                    self._cond.notify_all()
+
+
+_lock_creation = threading.Lock()
+
+
+def model_lock(estimator):
+    """The ModelLock of an estimator, made on first use (estimators get no
+    attribute in __init__, as scikit-learn requires); kept as
+    ``_gp_lock``, which pickling and deep copies leave out."""
+    with _lock_creation:
+        lock = estimator.__dict__.get("_gp_lock")
+        if lock is None:
+            lock = estimator.__dict__["_gp_lock"] = ModelLock()
+    return lock

@@ -1,0 +1,391 @@
+"""The training loops: the stochastic solvers' epochs and L-BFGS's iterations.
+
+`StochasticTrainer` runs the epochs of one fit or partial_fit call: the
+divergence snapshot and its restore, early stopping with the best weights,
+the curves and ``rate_stats_``, the schedule, the stopping rules and the
+callbacks.  `fit_lbfgs` runs scipy's L-BFGS-B with the same callbacks.  Both
+call callbacks through one dispatch point, `Callbacks`.  The estimator
+prepares everything they need (validated data, engine, optimizer and
+schedule states) and commits it before they start; they write the fitted
+attributes epoch by epoch, so the model agrees with the epochs trained
+however the loop ends.
+"""
+
+import math
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.optimize
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.optimize import _check_optimize_result
+
+from . import _core
+from .callbacks import EpochRecord, FitInfo
+from .optimizers import _copy_into
+
+try:  # scipy >= 1.15 deprecates L-BFGS-B's iprint
+    from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+except ImportError:  # pragma: no cover
+
+    def _get_additional_lbfgs_options_dict(key, value):
+        return {key: value}
+
+
+NONFINITE_MESSAGE = (
+    "Solver produced non-finite parameter weights. The input data may contain large "
+    "values and need to be preprocessed."
+)
+
+
+class _Stop(Exception):
+    """Ends the loop with a reason (see callbacks.STOP_REASONS), and the
+    error the fit raises once the loop is closed, if any."""
+
+    def __init__(self, reason, error=None):
+        super().__init__(reason)
+        self.reason = reason
+        self.error = error
+
+
+class Callbacks:
+    """The callbacks of one fit, called from one place.
+
+    Each user callback is an object with any of ``on_fit_begin``,
+    ``on_epoch_end`` and ``on_fit_end`` or a plain callable (an epoch-end
+    callback).  ``end`` is called exactly once, whatever ended the fit; a
+    callback that raises there does not keep the others from being called.
+    """
+
+    def __init__(self, callbacks, info):
+        self.info = info
+        self.begin_hooks, self.epoch_hooks, self.end_hooks = [], [], []
+        for cb in callbacks or ():
+            if not any(hasattr(cb, h) for h in ("on_fit_begin", "on_epoch_end", "on_fit_end")):
+                if not callable(cb):
+                    raise TypeError(f"callbacks must be callables or objects with on_fit_begin, "
+                                    f"on_epoch_end or on_fit_end; got {cb!r}")
+                self.epoch_hooks.append(cb)
+                continue
+            for hooks, name in ((self.begin_hooks, "on_fit_begin"),
+                                (self.epoch_hooks, "on_epoch_end"),
+                                (self.end_hooks, "on_fit_end")):
+                if hasattr(cb, name):
+                    hooks.append(getattr(cb, name))
+        self.start = time.perf_counter()
+        self.ended = False
+
+    def begin(self):
+        for hook in self.begin_hooks:
+            hook(self.info)
+
+    def epoch_end(self, record):
+        """Call every epoch hook; True when one asks to stop."""
+        stop = False
+        for hook in self.epoch_hooks:
+            stop = bool(hook(record)) or stop
+        return stop
+
+    def end(self, reason):
+        if self.ended:
+            return
+        self.ended = True
+        error = None
+        for hook in self.end_hooks:
+            try:
+                hook(self.info, reason)
+            except Exception as exc:  # the others still run
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def record(self, epoch, loss, validation_score, learning_rate):
+        return EpochRecord(epoch=epoch, loss=loss, validation_score=validation_score,
+                           learning_rate=learning_rate, elapsed=time.perf_counter() - self.start,
+                           max_iter=self.info.max_epochs, estimator=self.info.estimator)
+
+
+@dataclass
+class StochasticSetup:
+    """What the estimator prepared for a stochastic fit."""
+
+    X: object              # _engine.Matrix of the training rows
+    Y: np.ndarray          # targets, compute dtype
+    sample_weight: object  # compute dtype, or None
+    validation: tuple      # (X_val, y_val, sample_weight_val) or None
+    engine: object
+    batch_size: int
+    schedule: object       # a schedules.BaseSchedule
+    incremental: bool
+
+
+class _Snapshot:
+    """Weights, running statistics and optimizer state from before an epoch,
+    to go back to if the epoch diverges.  The same buffers serve every epoch
+    of a fit (a copy per epoch of a large network's weights and state would
+    otherwise be fresh memory every time)."""
+
+    def __init__(self):
+        self.params = self.running = self.state = self.schedule = None
+
+    def save(self, params, running, state, schedule_state):
+        self.params = _copy_into(self.params, params)
+        if running is not None:
+            self.running = _copy_into(self.running, running)
+        self.state = state.save(into=self.state)
+        self.schedule = schedule_state.save()
+
+    def restore(self, params, running, state, schedule_state):
+        params[...] = self.params
+        if running is not None:
+            running[...] = self.running
+        state.restore(self.state)
+        schedule_state.restore(self.schedule)
+
+
+class _Monitor:
+    """scikit-learn's stopping rule and, with early stopping, the
+    validation score and the best weights."""
+
+    def __init__(self, est, validation):
+        self.est = est
+        self.validation = validation
+
+    def update(self):
+        """After an epoch: the validation score (early stopping) and the
+        count of epochs without improvement; returns the score or None."""
+        est = self.est
+        if self.validation is None:
+            loss = est.loss_curve_[-1]
+            if loss > est.best_loss_ - est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            if loss < est.best_loss_:
+                est.best_loss_ = loss
+            return None
+        score = est._score(*self.validation[:2], sample_weight=self.validation[2])
+        est.validation_scores_.append(score)
+        if est.verbose:
+            print("Validation score: %f" % score)
+        if score < est.best_validation_score_ + est.tol:
+            est._no_improvement_count += 1
+        else:
+            est._no_improvement_count = 0
+        if score > est.best_validation_score_:
+            est.best_validation_score_ = score
+            est._best_params[...] = est._params
+            if est._running is not None:
+                est._best_running[...] = est._running
+        return score
+
+    def plateau_message(self):
+        what = "Validation score" if self.validation is not None else "Training loss"
+        return "%s did not improve more than tol=%f for %d consecutive epochs." % (
+            what, self.est.tol, self.est.n_iter_no_change)
+
+    def keep_best(self):
+        """Early stopping ends with the best validation weights."""
+        est = self.est
+        if self.validation is not None:
+            est._params[...] = est._best_params
+            if est._running is not None:
+                est._running[...] = est._best_running
+
+
+class StochasticTrainer:
+    """The epochs of one fit or partial_fit call of a stochastic solver.
+
+    The estimator's state (buffers, optimizer and schedule states, curves)
+    is committed before the trainer starts; the trainer updates it after
+    every epoch.
+    """
+
+    def __init__(self, est, setup, callbacks):
+        self.est = est
+        self.s = setup
+        self.callbacks = callbacks
+        self.monitor = _Monitor(est, setup.validation)
+        self.snapshot = _Snapshot()
+        self.n_samples = setup.X.n_rows
+        self.n_batches = -(-self.n_samples // setup.batch_size)
+        self.order = np.arange(self.n_samples, dtype=np.int64)
+        self.reason = None
+
+    def run(self):
+        """Train; returns the reason the loop ended (callbacks.STOP_REASONS)."""
+        est = self.est
+        reason, error = "error", None
+        try:
+            self.callbacks.begin()
+            try:
+                for _ in range(est.max_iter):
+                    self._epoch()
+                    self._after_epoch()
+                reason = "max_iter"
+                warnings.warn(
+                    "Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                    "optimization hasn't converged yet." % est.max_iter, ConvergenceWarning)
+            except _Stop as stop:
+                reason, error = stop.reason, stop.error
+            except KeyboardInterrupt:
+                warnings.warn("Training interrupted by user.")
+                reason = "interrupted"
+            if error is None:
+                self.monitor.keep_best()
+        finally:
+            self.reason = reason
+            self.callbacks.end(reason)
+        if error is not None:
+            raise error
+        return reason
+
+    def _epoch(self):
+        """One epoch in C; a diverging epoch is undone (and ends the fit)."""
+        est, s = self.est, self.s
+        if est.shuffle:
+            # sklearn.utils.shuffle(sample_idx, random_state=...) draws a
+            # permutation with random_state.shuffle(arange(n)) and indexes by
+            # it; the same swaps applied in place give the same order, without
+            # its input checks (a short fit paid them every epoch)
+            est._random_state.shuffle(self.order)
+        state, sstate = est._optimizer, est._schedule_state
+        self.snapshot.save(est._params, est._running, state, sstate)
+        rates = s.schedule._rates(sstate, self.n_batches)
+        if np.ndim(rates):
+            batch_lrs, self.epoch_lr = rates, float(np.mean(rates))
+        else:
+            batch_lrs = None
+            state.lr = self.epoch_lr = float(rates)
+        params, running = est._params, est._running
+        loss_sum, _, status = s.engine.train_epoch(
+            s.X, s.Y, s.sample_weight, self.order if est.shuffle else None, s.batch_size,
+            batch_lrs, params, running, state)
+        # one read of the weights: their sum is finite when they all are (a
+        # float64 sum of huge float64 weights can overflow, so a non-finite
+        # sum is checked weight by weight)
+        if (status == _core.gp_status.GP_NONFINITE_LOSS
+                or (not math.isfinite(np.add.reduce(params, dtype=np.float64))
+                    and not np.isfinite(params).all())):
+            self.snapshot.restore(params, running, state, sstate)
+            self._diverged()
+        est.n_iter_ += 1
+        est.loss_ = loss_sum / self.n_samples
+        est.t_ += self.n_samples
+        est.loss_curve_.append(est.loss_)
+        est.learning_rate_curve_.append(self.epoch_lr)
+        slot = est._optimizer.rule._rate_slot
+        if slot is not None:
+            rates = state.slots[slot]
+            est.rate_stats_["mean"].append(float(rates.mean(dtype=np.float64)))
+            est.rate_stats_["min"].append(float(rates.min()))
+            est.rate_stats_["max"].append(float(rates.max()))
+        if est.verbose:
+            print("Iteration %d, loss = %.8f" % (est.n_iter_, est.loss_))
+
+    def _diverged(self):
+        est = self.est
+        if self.s.validation is None:
+            raise _Stop("diverged", ValueError(
+                f"{NONFINITE_MESSAGE} Training diverged in epoch {est.n_iter_ + 1} (the loss or "
+                "a weight became NaN or infinite); the model keeps the weights from before that "
+                "epoch. Try a smaller learning_rate_init."))
+        # as scikit-learn: the epoch scores NaN and the best weights are kept
+        est.n_iter_ += 1
+        est.t_ += self.n_samples
+        est.loss_curve_.append(np.nan)
+        est.learning_rate_curve_.append(self.epoch_lr)
+        est.validation_scores_.append(np.nan)
+        warnings.warn(f"Training diverged in epoch {est.n_iter_}; stopping early and keeping "
+                      "the best validation weights. Try a smaller learning_rate_init.",
+                      ConvergenceWarning)
+        raise _Stop("diverged")
+
+    def _after_epoch(self):
+        """Validation, schedule, callbacks and the stopping rules, in
+        scikit-learn's order."""
+        est, s = self.est, self.s
+        score = self.monitor.update()
+        msg = s.schedule._end_epoch(est._schedule_state, self.n_batches, est.loss_, score, est.t_)
+        if msg and est.verbose:
+            print(msg)
+        record = self.callbacks.record(est.n_iter_, est.loss_, score, self.epoch_lr)
+        if self.callbacks.epoch_end(record):
+            if est.verbose:
+                print("A callback asked to stop training.")
+            raise _Stop("callback")
+        if est.target_loss is not None and est.loss_ < est.target_loss:
+            if est.verbose:
+                print(f"Training loss fell below target_loss={est.target_loss}. Stopping.")
+            raise _Stop("target_loss")
+        if est._no_improvement_count > est.n_iter_no_change:
+            stop, note = s.schedule._on_plateau(est._schedule_state)
+            if note and est.verbose:
+                print(self.monitor.plateau_message() + note)
+            if stop:
+                raise _Stop("early_stopping" if s.validation is not None else "converged")
+            est._no_improvement_count = 0
+        if s.incremental:
+            raise _Stop("partial_fit")
+
+
+class _LbfgsStop(Exception):
+    pass
+
+
+def fit_lbfgs(est, X, Y, sample_weight, engine, callbacks):
+    """scipy's L-BFGS-B on the full data, the core computing loss and
+    gradient; callbacks are called per iteration, and a stop request ends
+    the minimisation.  Sets n_iter_ and loss_."""
+    params = est._params
+    reason = "error"
+    last = {}  # the last evaluation: its point and its two loss terms
+
+    def loss_grad(packed):
+        params[...] = packed
+        data_loss, l2 = engine.loss_grad(X, Y, sample_weight, params)
+        last.update(x=packed, terms=(data_loss, l2))
+        return data_loss + l2, engine.grad.astype(np.float64)
+
+    def reported_loss(x):
+        """The loss at x in scikit-learn's convention (the squared error of
+        several outputs averaged over them, as loss_ reports it)."""
+        if not np.array_equal(last.get("x"), x):
+            loss_grad(x)
+        data_loss, l2 = last["terms"]
+        return engine.loss_scale * data_loss + l2
+
+    def on_iteration(intermediate_result):
+        on_iteration.n += 1
+        record = callbacks.record(on_iteration.n, reported_loss(intermediate_result.x), None,
+                                  np.nan)
+        if callbacks.epoch_end(record):
+            raise StopIteration  # L-BFGS-B stops, with the iterate so far
+
+    on_iteration.n = 0
+    try:
+        callbacks.begin()
+        iprint = 1 if (est.verbose is True or est.verbose >= 1) else -1
+        opt_res = scipy.optimize.minimize(
+            loss_grad, params.astype(np.float64), method="L-BFGS-B", jac=True,
+            callback=on_iteration if callbacks.epoch_hooks else None,
+            options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol,
+                     **_get_additional_lbfgs_options_dict("iprint", iprint)})
+        params[...] = opt_res.x
+        if opt_res.status == 99:  # a callback's StopIteration
+            est.n_iter_ = int(opt_res.nit)
+            reason = "callback"
+        else:
+            est.n_iter_ = _check_optimize_result("lbfgs", opt_res, est.max_iter)
+            reason = "converged" if opt_res.status == 0 else "max_iter"
+        if engine.loss_scale == 1.0:
+            est.loss_ = float(opt_res.fun)
+        else:  # report scikit-learn's convention (squared error averaged over outputs)
+            data_loss, l2 = engine.loss_grad(X, Y, sample_weight, params)
+            est.loss_ = engine.loss_scale * data_loss + l2
+    except KeyboardInterrupt:
+        reason = "interrupted"
+        raise
+    finally:
+        callbacks.end(reason)
