@@ -34,7 +34,15 @@ from . import _runtime
 from ._engine import PREDICT_CHUNK_ROWS, TRAIN_CHUNK_ROWS, Engine, Layout, Matrix, check_sizes
 from ._labels import binarize, fit_binarizer
 from ._persistence import HIDDEN_ACTIVATIONS, STATE_VERSION, check_state
-from ._training import NONFINITE_MESSAGE, Callbacks, StochasticSetup, StochasticTrainer, fit_lbfgs
+from ._training import (
+    NONFINITE_MESSAGE,
+    SKLEARN_TRANSIENT,
+    Callbacks,
+    CallbackSupportMixin,
+    StochasticSetup,
+    StochasticTrainer,
+    fit_lbfgs,
+)
 from .callbacks import FitInfo
 from .optimizers import OPTIMIZERS, BaseOptimizer, get_optimizer
 from .schedules import BaseSchedule, _from_estimator
@@ -42,8 +50,13 @@ from .schedules import BaseSchedule, _from_estimator
 # Attributes that are views of the flat parameter buffer (rebuilt, never copied)
 _BN_VIEWS = ("bn_gamma_", "bn_beta_", "bn_running_mean_", "bn_running_var_")
 _VIEWS = ("coefs_", "intercepts_", "_views") + _BN_VIEWS
-#: Attributes of the running process, never pickled or committed.
-_TRANSIENT = ("_gp_lock",)
+#: Attributes of the running process and of one fit, never pickled, committed
+#: or copied.
+_TRANSIENT = ("_gp_lock",) + SKLEARN_TRANSIENT
+#: The histories of a fit, copied into a fitted copy.
+_HISTORIES = ("loss_curve_", "learning_rate_curve_", "validation_scores_")
+#: scikit-learn's callback API (set_callbacks), with scikit-learn >= 1.9.
+_CALLBACK_BASES = (CallbackSupportMixin,) if CallbackSupportMixin is not None else ()
 _ABSENT = object()
 
 
@@ -138,7 +151,7 @@ class _CheckedCallbacks(list):
         return [copy.deepcopy(c, memo) for c in self]
 
 
-class BaseMultilayerPerceptron(BaseEstimator, ABC):
+class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     """Base class for MLP classification and regression.
 
     Warning: This class should not be used directly.  Use derived classes
@@ -356,6 +369,33 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         super().__setstate__(state)
         if "_params" in state:
             self._set_buffer(self._params, self._layout, self._running)
+
+    def __copy__(self):
+        """A shallow copy without this process's lock and one fit's callback
+        state (scikit-learn's callbacks copy a fitted estimator with it)."""
+        new = object.__new__(type(self))
+        new.__dict__.update((k, v) for k, v in self.__dict__.items() if k not in _TRANSIENT)
+        return new
+
+    def _fitted_attributes(self, params, running):
+        """A callable giving the attributes that turn a copy of this model
+        into the model with weights `params` (and `running`), sharing no
+        memory with it (scikit-learn's reconstruction attributes: built only
+        when a callback asks for the fitted estimator)."""
+        def attributes():
+            own = np.array(params, dtype=self._params.dtype)
+            own_running = None if running is None else np.array(running)
+            copy = self._staged()
+            copy._set_buffer(own, self._layout, own_running)
+            fitted = {k: copy.__dict__.get(k) for k in _VIEWS + ("_params", "_running")}
+            fitted.update(_optimizer=None, _schedule_state=None, _best_params=None,
+                          _best_running=None, _skl_callbacks=[])
+            fitted.update({k: list(getattr(self, k)) for k in _HISTORIES
+                           if isinstance(getattr(self, k, None), list)})
+            if isinstance(getattr(self, "rate_stats_", None), dict):
+                fitted["rate_stats_"] = {k: list(v) for k, v in self.rate_stats_.items()}
+            return fitted
+        return attributes
 
     def _model_lock(self):
         """The estimator's lock (made on first use, never pickled or copied)."""
@@ -662,15 +702,17 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             staged = self._staged()
             prepared = staged._prepare_fit(X, y, sample_weight, incremental, classes)
             undo = self._commit(staged)
-            self._train(prepared, incremental, undo)
+            metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+            self._train(prepared, incremental, undo, (X, y, metadata))
         return self
 
-    def _train(self, prepared, incremental, undo):
-        """The committed model's training: epochs, or L-BFGS's iterations."""
+    def _train(self, prepared, incremental, undo, user_data):
+        """The committed model's training: epochs, or L-BFGS's iterations.
+        user_data: (X, y, metadata) as the user passed them, for callbacks."""
         stochastic = isinstance(prepared, StochasticSetup)
         info = FitInfo(estimator=self, max_epochs=1 if incremental else self.max_iter,
                        incremental=incremental, solver="stochastic" if stochastic else "lbfgs")
-        callbacks = Callbacks(self.callbacks, info)
+        callbacks = Callbacks(self, self.callbacks, info, *user_data)
         with _runtime.blas_guard(_runtime.n_threads(self.n_threads)):
             if not stochastic:
                 fit_lbfgs(self, *prepared, callbacks)

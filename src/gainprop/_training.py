@@ -49,49 +49,128 @@ class _Stop(Exception):
         self.error = error
 
 
-class Callbacks:
-    """The callbacks of one fit, called from one place.
+try:  # scikit-learn >= 1.9: its callback API (sklearn.callback)
+    from sklearn.callback import CallbackSupportMixin
+except ImportError:  # older: no set_callbacks, nothing else changes
+    CallbackSupportMixin = None
 
-    Each user callback is an object with any of ``on_fit_begin``,
-    ``on_epoch_end`` and ``on_fit_end`` or a plain callable (an epoch-end
-    callback).  ``end`` is called exactly once, whatever ended the fit; a
-    callback that raises there does not keep the others from being called.
+#: What scikit-learn's callback machinery keeps on an estimator for one fit
+#: (never pickled, copied into a fitted copy, or rolled back).
+SKLEARN_TRANSIENT = ("_callback_fit_ctx", "_skl_callbacks_to_teardown", "_parent_callback_ctx")
+
+
+class _SklearnTasks:
+    """scikit-learn's callbacks of one fit: a root task and one subtask per
+    epoch (L-BFGS: per iteration).  The user's X, y and sample weights are
+    what callbacks see (ScoringMonitor scores on them); a subtask's end hands
+    them the model a fit stopped there would give (built only if asked)."""
+
+    def __init__(self, est, info, X, y, metadata):
+        self.est, self.X, self.y, self.metadata = est, X, y, metadata
+        self.task = "partial_fit" if info.incremental else "fit"
+        self.step_name = "lbfgs-iter" if info.solver == "lbfgs" else "epoch"
+        self.max_steps = info.max_epochs
+        self.root = self.step = None
+
+    def _hook_args(self):
+        return dict(estimator=self.est, X=self.X, y=self.y, metadata=self.metadata)
+
+    def begin(self):
+        self.root = self.est._init_callback_context(task_name=self.task,
+                                                    max_subtasks=self.max_steps)
+        self.root.call_on_fit_task_begin(**self._hook_args())
+
+    def step_begin(self):
+        self.step = self.root.subcontext(task_name=self.step_name)
+        self.step.call_on_fit_task_begin(**self._hook_args())
+
+    def step_end(self, fitted):
+        step, self.step = self.step, None
+        return bool(step.call_on_fit_task_end(**self._hook_args(),
+                                              reconstruction_attributes=fitted))
+
+    def finish(self, fitted):
+        if self.step is not None:  # a step cut short (Ctrl-C, L-BFGS's line search)
+            self.step_end(None)
+        self.root.call_on_fit_task_end(**self._hook_args(), reconstruction_attributes=fitted)
+
+
+class Callbacks:
+    """The callbacks of one fit, called from one place: gainprop's own
+    (``callbacks=``) and scikit-learn's (``set_callbacks``, scikit-learn 1.9
+    and later).
+
+    Each own callback is an object with any of ``on_fit_begin``,
+    ``on_epoch_end`` and ``on_fit_end``, or a plain callable (an epoch-end
+    callback).  ``end`` is called exactly once, whatever ended the fit, and
+    calls every ``on_fit_end`` (one that raises does not keep the others from
+    running).  scikit-learn's tasks end only when the fit does not fail, as
+    scikit-learn's estimators do; its ``_fit_context`` tears its callbacks
+    down in every case.
     """
 
-    def __init__(self, callbacks, info):
+    def __init__(self, est, callbacks, info, X=None, y=None, metadata=None):
         self.info = info
         self.begin_hooks, self.epoch_hooks, self.end_hooks = [], [], []
         for cb in callbacks or ():
-            if not any(hasattr(cb, h) for h in ("on_fit_begin", "on_epoch_end", "on_fit_end")):
-                if not callable(cb):
-                    raise TypeError(f"callbacks must be callables or objects with on_fit_begin, "
-                                    f"on_epoch_end or on_fit_end; got {cb!r}")
-                self.epoch_hooks.append(cb)
-                continue
-            for hooks, name in ((self.begin_hooks, "on_fit_begin"),
-                                (self.epoch_hooks, "on_epoch_end"),
-                                (self.end_hooks, "on_fit_end")):
-                if hasattr(cb, name):
-                    hooks.append(getattr(cb, name))
+            self._add(cb)
+        self.sklearn = (_SklearnTasks(est, info, X, y, metadata)
+                        if getattr(est, "_skl_callbacks", None) else None)
         self.start = time.perf_counter()
         self.ended = False
 
+    def _add(self, cb):
+        hooks = [(name, getattr(cb, name)) for name in ("on_fit_begin", "on_epoch_end",
+                                                         "on_fit_end") if hasattr(cb, name)]
+        if not hooks:
+            if not callable(cb):
+                hint = (" (scikit-learn's callbacks go to set_callbacks)"
+                        if hasattr(cb, "on_fit_task_end") else "")
+                raise TypeError(f"callbacks must be callables or objects with on_fit_begin, "
+                                f"on_epoch_end or on_fit_end; got {cb!r}{hint}")
+            hooks = [("on_epoch_end", cb)]
+        for name, hook in hooks:
+            {"on_fit_begin": self.begin_hooks, "on_epoch_end": self.epoch_hooks,
+             "on_fit_end": self.end_hooks}[name].append(hook)
+
+    @property
+    def per_step(self):
+        """Does anything want to hear about every epoch or iteration?"""
+        return bool(self.epoch_hooks) or self.sklearn is not None
+
     def begin(self):
+        if self.sklearn is not None:
+            self.sklearn.begin()
         for hook in self.begin_hooks:
             hook(self.info)
 
-    def epoch_end(self, record):
-        """Call every epoch hook; True when one asks to stop."""
-        stop = False
-        for hook in self.epoch_hooks:
-            stop = bool(hook(record)) or stop
+    def step_begin(self):
+        if self.sklearn is not None:
+            self.sklearn.step_begin()
+
+    def step_end(self, record, fitted):
+        """End an epoch (iteration): scikit-learn's step gets the model a fit
+        stopped here would give (`fitted`, a callable), then every own epoch
+        hook gets `record` (None: a step no own callback hears of); True when
+        one asks to stop."""
+        stop = self.sklearn.step_end(fitted) if self.sklearn is not None else False
+        if record is not None:
+            for hook in self.epoch_hooks:
+                stop = bool(hook(record)) or stop
         return stop
 
-    def end(self, reason):
+    def end(self, reason, fitted=None):
+        """The fit ended (`reason`: callbacks.STOP_REASONS) with the model
+        `fitted` gives; None: the fit fails (raises)."""
         if self.ended:
             return
         self.ended = True
         error = None
+        try:
+            if self.sklearn is not None and fitted is not None:
+                self.sklearn.finish(fitted)
+        except Exception as exc:
+            error = exc
         for hook in self.end_hooks:
             try:
                 hook(self.info, reason)
@@ -185,6 +264,15 @@ class _Monitor:
         return "%s did not improve more than tol=%f for %d consecutive epochs." % (
             what, self.est.tol, self.est.n_iter_no_change)
 
+    def fitted(self):
+        """The model a fit stopped now would give, as reconstruction
+        attributes (built when asked): with early stopping, the best weights
+        so far."""
+        est = self.est
+        if self.validation is None:
+            return est._fitted_attributes(est._params, est._running)
+        return est._fitted_attributes(est._best_params, est._best_running)
+
     def keep_best(self):
         """Early stopping ends with the best validation weights."""
         est = self.est
@@ -216,11 +304,12 @@ class StochasticTrainer:
     def run(self):
         """Train; returns the reason the loop ended (callbacks.STOP_REASONS)."""
         est = self.est
-        reason, error = "error", None
+        reason, error, ended = "error", None, False
         try:
             self.callbacks.begin()
             try:
                 for _ in range(est.max_iter):
+                    self.callbacks.step_begin()
                     self._epoch()
                     self._after_epoch()
                 reason = "max_iter"
@@ -234,9 +323,11 @@ class StochasticTrainer:
                 reason = "interrupted"
             if error is None:
                 self.monitor.keep_best()
+                ended = True
         finally:
             self.reason = reason
-            self.callbacks.end(reason)
+            self.callbacks.end(reason, est._fitted_attributes(est._params, est._running)
+                               if ended else None)
         if error is not None:
             raise error
         return reason
@@ -300,6 +391,9 @@ class StochasticTrainer:
         warnings.warn(f"Training diverged in epoch {est.n_iter_}; stopping early and keeping "
                       "the best validation weights. Try a smaller learning_rate_init.",
                       ConvergenceWarning)
+        # no own callback hears of this epoch (as before); scikit-learn's step
+        # ends with the model the fit keeps
+        self.callbacks.step_end(None, self.monitor.fitted())
         raise _Stop("diverged")
 
     def _after_epoch(self):
@@ -311,7 +405,7 @@ class StochasticTrainer:
         if msg and est.verbose:
             print(msg)
         record = self.callbacks.record(est.n_iter_, est.loss_, score, self.epoch_lr)
-        if self.callbacks.epoch_end(record):
+        if self.callbacks.step_end(record, self.monitor.fitted()):
             if est.verbose:
                 print("A callback asked to stop training.")
             raise _Stop("callback")
@@ -343,33 +437,35 @@ def fit_lbfgs(est, X, Y, sample_weight, engine, callbacks):
     last = {}  # the last evaluation: its point and its two loss terms
 
     def loss_grad(packed):
+        if callbacks.per_step and not on_iteration.open:
+            callbacks.step_begin()  # an iteration begins with its first evaluation
+            on_iteration.open = True
         params[...] = packed
         data_loss, l2 = engine.loss_grad(X, Y, sample_weight, params)
         last.update(x=packed, terms=(data_loss, l2))
         return data_loss + l2, engine.grad.astype(np.float64)
 
-    def reported_loss(x):
-        """The loss at x in scikit-learn's convention (the squared error of
-        several outputs averaged over them, as loss_ reports it)."""
+    def on_iteration(intermediate_result):
+        x = intermediate_result.x
         if not np.array_equal(last.get("x"), x):
             loss_grad(x)
         data_loss, l2 = last["terms"]
-        return engine.loss_scale * data_loss + l2
-
-    def on_iteration(intermediate_result):
         on_iteration.n += 1
-        record = callbacks.record(on_iteration.n, reported_loss(intermediate_result.x), None,
+        on_iteration.open = False
+        record = callbacks.record(on_iteration.n, engine.loss_scale * data_loss + l2, None,
                                   np.nan)
-        if callbacks.epoch_end(record):
+        # the model is this iterate (not the buffer: the line search writes it)
+        if callbacks.step_end(record, est._fitted_attributes(x, None)):
             raise StopIteration  # L-BFGS-B stops, with the iterate so far
 
-    on_iteration.n = 0
+    on_iteration.n, on_iteration.open = 0, False
+    ended = False
     try:
         callbacks.begin()
         iprint = 1 if (est.verbose is True or est.verbose >= 1) else -1
         opt_res = scipy.optimize.minimize(
             loss_grad, params.astype(np.float64), method="L-BFGS-B", jac=True,
-            callback=on_iteration if callbacks.epoch_hooks else None,
+            callback=on_iteration if callbacks.per_step else None,
             options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol,
                      **_get_additional_lbfgs_options_dict("iprint", iprint)})
         params[...] = opt_res.x
@@ -384,8 +480,9 @@ def fit_lbfgs(est, X, Y, sample_weight, engine, callbacks):
         else:  # report scikit-learn's convention (squared error averaged over outputs)
             data_loss, l2 = engine.loss_grad(X, Y, sample_weight, params)
             est.loss_ = engine.loss_scale * data_loss + l2
+        ended = True
     except KeyboardInterrupt:
         reason = "interrupted"
         raise
     finally:
-        callbacks.end(reason)
+        callbacks.end(reason, est._fitted_attributes(params, None) if ended else None)
