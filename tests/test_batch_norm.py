@@ -4,18 +4,11 @@ persistence."""
 import pickle
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 
 from gainprop import MLPClassifier, MLPRegressor, _core
 from gainprop._engine import Engine, Layout, Matrix
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return X / 16.0, y
 
 
 @pytest.mark.parametrize("weighted", [False, True])

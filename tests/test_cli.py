@@ -48,7 +48,7 @@ def test_lr_sweep_quick(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     assert main(["experiment", "lr-sweep", "--quick", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "final loss" in out and "lowest final loss at rate" in out
+    assert "final training loss" in out and "lowest final training loss at rate" in out
     for name in ("lr_sweep.png", "lr_sweep_curves.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 

@@ -5,16 +5,9 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from gainprop import MLPClassifier
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return X / 16.0, y
 
 
 def _init(init, units=(64, 400, 300, 10), activation="relu"):

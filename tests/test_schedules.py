@@ -15,7 +15,6 @@ from sklearn.model_selection import GridSearchCV
 from gainprop import MLPClassifier, MLPRegressor
 from gainprop._engine import Engine, Matrix
 from gainprop.callbacks import EpochRecord, ProgressBar
-from gainprop.model_selection import learning_rate_sweep
 from gainprop.optimizers import get_optimizer
 from gainprop.schedules import (
     CosineAnnealing,
@@ -252,7 +251,7 @@ def test_plots_render_png(tmp_path, digits):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gainprop.plotting import plot_learning_curves, plot_learning_rate_sweep
+    from gainprop.plotting import plot_learning_curves
 
     X, y = digits
     a = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
@@ -268,34 +267,8 @@ def test_plots_render_png(tmp_path, digits):
     assert path.stat().st_size > 1000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     plt.close(ax.figure)
 
-    res = learning_rate_sweep(MLPClassifier(hidden_layer_sizes=(8,), solver="sgd", max_iter=3,
-                                            random_state=0), X, y, rates=[1e-4, 1e-2, 1.0])
-    ax = plot_learning_rate_sweep(res)
-    assert ax.get_xscale() == "log"
-    assert ax.get_xlabel() == "learning rate" and ax.get_ylabel() == "final training loss"
-    path = tmp_path / "sweep.png"
-    ax.figure.savefig(path)
-    assert path.read_bytes()[:4] == b"\x89PNG"
-    plt.close(ax.figure)
     with pytest.raises(ValueError, match="labels"):
         plot_learning_curves(a, labels=["x", "y"])
-
-
-def test_learning_rate_sweep_table():
-    rng = np.random.RandomState(0)
-    X = rng.randn(300, 5)
-    y = X @ rng.randn(5) + 0.1 * rng.randn(300)
-    est = MLPRegressor(hidden_layer_sizes=(16,), solver="sgd", momentum=0.0, batch_size=20,
-                       max_iter=10, random_state=0)
-    res = learning_rate_sweep(est, X, y, rates=[1e-6, 1e-2, 1e2], cv=2)
-    assert list(res.rates) == [1e-6, 1e-2, 1e2]
-    # too small learns nothing, a good rate learns, too large diverges: the "U"
-    assert res.final_loss[1] < res.final_loss[0] / 2
-    assert res.diverged[2] == 1.0 and np.isnan(res.final_loss[2])
-    assert res.test_score[1] > 0.5 > res.test_score[0]
-    assert len(res.loss_curves[1]) == 10
-    frame = res.to_frame()
-    assert list(frame["rates"]) == [1e-6, 1e-2, 1e2]
 
 
 # ---------------------------------------------------------------- divergence

@@ -1,7 +1,11 @@
 """Plots of training diagnostics (matplotlib, an optional dependency:
 ``pip install gainprop[plot]``)."""
 
+import functools
+
 import numpy as np
+
+from .model_selection import _over_folds
 
 __all__ = ["plot_learning_curves", "plot_learning_rate_sweep"]
 
@@ -81,54 +85,145 @@ def plot_learning_curves(*estimators, labels=None, ax=None, validation=True, log
     return ax
 
 
-def plot_learning_rate_sweep(result, ax=None, score=True, title=None):
-    """Final loss against learning rate on a log axis: seed 003's
-    sensitivity analysis, from :func:`gainprop.model_selection.learning_rate_sweep`.
+@functools.cache
+def _plain_log_formatter_class():
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLogFormatter(LogFormatter):
+        """Log-axis tick labels as plain numbers (``0.001``, ``0.3``, ``2``)
+        rather than powers such as ``2.6×10⁰``; ``LogFormatter`` still decides
+        which ticks get a label."""
+
+        def __call__(self, x, pos=None):
+            return f"{x:g}" if super().__call__(x, pos) else ""
+
+    return PlainLogFormatter
+
+
+def _log_axis(ax, which):
+    """Log scale with plain-number tick labels on ax's ``which`` ('x' or 'y') axis."""
+    getattr(ax, f"set_{which}scale")("log")
+    axis = getattr(ax, f"{which}axis")
+    axis.set_major_formatter(_plain_log_formatter_class()())
+    axis.set_minor_formatter(_plain_log_formatter_class()())
+
+
+def _legend_below(ax, handles, labels):
+    """A legend under the x axis's labels, outside the data area."""
+    get_renderer = getattr(ax.figure.canvas, "get_renderer", None)
+    if get_renderer is None:  # a vector backend's canvas: below typical tick and axis labels
+        y = -0.2
+    else:
+        bottom = ax.xaxis.get_tightbbox(get_renderer()).y0
+        y = ax.transAxes.inverted().transform((0.0, bottom))[1]
+    return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, y),
+                     ncols=min(2, len(handles)), frameon=False)
+
+
+def _sweep_data(result):
+    """(rates, loss per fold or None, result or display fields) of what to draw."""
+    from sklearn.model_selection import ValidationCurveDisplay
+
+    if isinstance(result, ValidationCurveDisplay):
+        return (np.asarray(result.param_range, dtype=float), None, result.train_scores,
+                result.test_scores, result.score_name or "score", result.param_name, None)
+    return (result.rates, result.train_losses, result.train_scores, result.test_scores,
+            result.score_name, result.param_name, result.loss_name)
+
+
+def plot_learning_rate_sweep(result, ax=None, *, log_loss=True, score=True, title=None):
+    """Final training loss and score against the learning rate.
+
+    The figure of the learning-rate sensitivity analysis (Jason Brownlee,
+    "How to Configure the Learning Rate When Training Deep Learning Neural
+    Networks", Machine Learning Mastery, 2019): the final training loss per
+    rate on log-log axes (its "U"), with the training and held-out scores on a
+    second y axis.
 
     Parameters
     ----------
-    result : Bunch
-        What ``learning_rate_sweep`` returned (needs ``rates`` and
-        ``final_loss``; ``final_loss_std``, ``test_score`` used when present).
+    result : LearningRateSweepResult or sklearn.model_selection.ValidationCurveDisplay
+        What :func:`gainprop.model_selection.learning_rate_sweep` returned,
+        or a validation-curve display of scores against the rate (scikit-learn's
+        ``ValidationCurveDisplay.from_estimator(..., param_name=
+        'learning_rate_init')``, or ``result.to_display()``); a display has no
+        loss, so only its scores are drawn (on ``ax`` itself).
     ax : matplotlib Axes, default=None
+        Where to draw the loss; a new figure when None.
+    log_loss : bool, default=True
+        Logarithmic loss axis: a rate that ends at a huge loss does not
+        flatten the others.
     score : bool, default=True
-        Also draw the test (or train) score on a second y axis.
+        Also draw the mean training and held-out scores (± one standard
+        deviation over the folds) on a second y axis.
     title : str, default=None
 
     Returns
     -------
     ax : matplotlib Axes
+        The loss axes (the score axes for a display); ``ax.score_axes`` is
+        the score axes, or None.
+
+    Notes
+    -----
+    The loss line is the mean over the folds that did not diverge, the band
+    the range over those folds.  A rate at which every fold diverged has no
+    loss: it is marked by a red × at the top edge of the axes; a rate at which
+    some folds diverged is circled in red.  Tick labels are plain numbers and
+    the legend sits below the axes, so it covers no data.
     """
     plt = _pyplot()
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.5))
-    rates = np.asarray(result["rates"], dtype=float)
-    loss = np.asarray(result["final_loss"], dtype=float)
-    std = result.get("final_loss_std") if hasattr(result, "get") else None
-    ax.plot(rates, loss, "o-", color="C0", label="final training loss")
-    if std is not None and np.any(np.isfinite(std)):
-        ax.fill_between(rates, loss - std, loss + std, color="C0", alpha=0.2)
-    diverged = ~np.isfinite(loss)
-    if diverged.any():
-        top = np.nanmax(loss) if np.isfinite(loss).any() else 1.0
-        ax.plot(rates[diverged], np.full(diverged.sum(), top), "x", color="C3",
-                label="diverged")
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("final training loss")
-    handles, names = ax.get_legend_handles_labels()
-    if score:
-        test = np.asarray(result.get("test_score", []), dtype=float)
-        values, name = (test, "test score") if test.size and np.isfinite(test).any() else (
-            np.asarray(result.get("train_score", []), dtype=float), "train score")
-        if values.size and np.isfinite(values).any():
-            ax2 = ax.twinx()
-            ax2.plot(rates, values, "s--", color="C1", label=name)
-            ax2.set_ylabel(name)
-            h2, n2 = ax2.get_legend_handles_labels()
-            handles, names = handles + h2, names + n2
-    ax.legend(handles, names, loc="best")
-    ax.grid(True, which="both", alpha=0.3)
+        _, ax = plt.subplots(figsize=(7, 5), layout="constrained")
+    rates, losses, train_scores, test_scores, score_name, param_name, loss_name = (
+        _sweep_data(result))
+    score_ax = None
+    if losses is not None:
+        loss, finite = _over_folds(losses, np.nanmean), np.isfinite(losses)
+        ax.plot(rates, loss, "o-", color="C0", label="final training loss (mean over folds)")
+        low = np.min(np.where(finite, losses, np.inf), axis=1)
+        high = np.max(np.where(finite, losses, -np.inf), axis=1)
+        some = finite.any(axis=1)
+        if losses.shape[1] > 1 and some.any():
+            ax.fill_between(rates, np.where(some, low, np.nan), np.where(some, high, np.nan),
+                            color="C0", alpha=0.2, label="range over folds")
+        every = ~some
+        if every.any():
+            ax.plot(rates[every], np.full(every.sum(), 0.97), "x", color="C3", markersize=10,
+                    mew=2, clip_on=False, transform=ax.get_xaxis_transform(),
+                    label="diverged (every fold)")
+        partly = some & ~finite.all(axis=1)
+        if partly.any():
+            ax.plot(rates[partly], loss[partly], "o", mfc="none", mec="C3", markersize=12,
+                    mew=1.5, label="diverged in some folds")
+        log_loss = log_loss and np.any(loss[some] > 0)
+        if log_loss:
+            _log_axis(ax, "y")
+        ax.set_ylabel(f"final training loss ({loss_name}{', log scale' if log_loss else ''})")
+        if score:
+            score_ax = ax.twinx()
+    elif score:
+        score_ax = ax
+    if score_ax is not None:
+        for scores, name, style, color in ((train_scores, "training", "--", "C2"),
+                                           (test_scores, "held-out", "-", "C1")):
+            mean, std = _over_folds(scores, np.nanmean), _over_folds(scores, np.nanstd)
+            if np.isnan(mean).all():
+                continue
+            score_ax.plot(rates, mean, "s" + style, color=color, markersize=4,
+                          label=f"{name} {score_name}")
+            score_ax.fill_between(rates, mean - std, mean + std, color=color, alpha=0.15)
+        score_ax.set_ylabel(f"{score_name} (mean ± std over folds)")
+        score_ax.yaxis.get_major_formatter().set_useOffset(False)
+    _log_axis(ax, "x")
+    ax.set_xlabel(f"learning rate ({param_name}, log scale)")
+    ax.grid(True, which="major", alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    if score_ax is not None and score_ax is not ax:
+        more, names = score_ax.get_legend_handles_labels()
+        handles, labels = handles + more, labels + names
     if title:
         ax.set_title(title)
+    _legend_below(ax, handles, labels)
+    ax.score_axes = score_ax
     return ax
