@@ -31,6 +31,9 @@ LOSS_CODES = {
     ("poisson", "exp"): 3,
 }
 
+#: Batch normalisation's epsilon, added to the variance (as torch's default).
+BN_EPS = 1e-5
+
 #: Rows per forward/backward block while training (bounds the work memory of
 #: full-batch training) and while predicting.
 TRAIN_CHUNK_ROWS = 4096
@@ -176,6 +179,7 @@ class Engine:
             layout.n_coef,
             layout.n_params,
             layout.bn_offset if layout.batch_norm else None,
+            bn_eps=BN_EPS,
         )
         self.work = np.empty(self.net.work_size(n_features, n_out, dense_gather), dtype=dtype)
         self.scratch = np.empty(self.net.scratch_size(), dtype=np.float64)
