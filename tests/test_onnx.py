@@ -199,10 +199,11 @@ def test_pipeline_with_a_scaler(data):
 # Options, dtypes and opsets
 # ----------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_default_zipmap_gives_dictionaries(data, dtype):
+@pytest.mark.parametrize("kind", ["binary", "multiclass_str", "multilabel"])
+def test_default_zipmap_gives_dictionaries(data, kind, dtype):
     """ZipMap takes float32 only: a float64 model's dictionaries hold its
     probabilities rounded to float32, its labels are exact."""
-    model, X = _fit(data, "multiclass_str", dtype, batch_norm=True)
+    model, X = _fit(data, kind, dtype, batch_norm=True)
     out = _run(_export(model, X), X)
     np.testing.assert_array_equal(out["output_label"], model.predict(X))
     rows = out["output_probability"]
@@ -212,15 +213,18 @@ def test_default_zipmap_gives_dictionaries(data, dtype):
                                atol=ATOL[np.float32])
 
 
-def test_zipmap_columns_and_class_label_outputs(data):
+def test_zipmap_columns_and_label_options(data):
     model, X = _fit(data, "multiclass_int", np.float64, batch_norm=True)
     out = _run(_export(model, X, zipmap="columns"), X)
-    proba = model.predict_proba(X)
-    np.testing.assert_array_equal(out["output_label"], model.predict(X))
+    proba, labels = model.predict_proba(X), model.predict(X)
+    np.testing.assert_array_equal(out["output_label"], labels)
     for j, c in enumerate(model.classes_):
         np.testing.assert_allclose(out[f"i{c}"], proba[:, j], rtol=0, atol=ATOL[np.float64])
     out = _run(_export(model, X, zipmap=False, output_class_labels=True), X)
     np.testing.assert_array_equal(out["class_labels"], model.classes_)
+    # nocl: class indices for labels
+    out = _run(_export(model, X, zipmap=False, nocl=True), X)
+    np.testing.assert_array_equal(out["label"], np.searchsorted(model.classes_, labels))
 
 
 @pytest.mark.parametrize("model_dtype, input_dtype", [(np.float32, np.float64),
@@ -243,24 +247,26 @@ def test_convert_sklearn_with_initial_types(data):
     _check_classifier(model, X, _run(onx, X))
 
 
-def test_oldest_opset_and_too_old(data):
-    model, X = _fit(data, "multiclass_int", np.float64, batch_norm=True)
-    model.activation = "gelu"
-    onx = _export(model, X, target_opset=gainprop.onnx.MIN_OPSET, zipmap=False)
-    assert max(o.version for o in onx.opset_import if o.domain in ("", "ai.onnx")) \
-        <= gainprop.onnx.MIN_OPSET
-    expected = softmax(_reference_forward(model, X, REFERENCE["gelu"]), axis=1)
-    np.testing.assert_allclose(_run(onx, X)["probabilities"], expected, rtol=0,
-                               atol=ATOL[np.float64])
-    with pytest.raises(RuntimeError, match="opset 9 or newer"):
-        _export(model, X, target_opset=gainprop.onnx.MIN_OPSET - 1, zipmap=False)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_oldest_opset_and_too_old(data, dtype):
+    """A classifier at MIN_OPSET (the activations are checked there below)."""
+    oldest = gainprop.onnx.MIN_OPSET
+    model, X = _fit(data, "multiclass_str", dtype, batch_norm=True)
+    onx = _export(model, X, target_opset=oldest, zipmap=False)
+    assert {o.version for o in onx.opset_import if o.domain in ("", "ai.onnx")} == {oldest}
+    _check_classifier(model, X, _run(onx, X))
+    with pytest.raises(RuntimeError, match=f"opset {oldest} or newer"):
+        _export(model, X, target_opset=oldest - 1, zipmap=False)
 
 
 def test_assigned_weights_are_exported(data):
-    """Weights assigned by hand are used, as by predict."""
-    model, X = _fit(data, "identity", np.float64)
-    model.coefs_ = [2.0 * W for W in model.coefs_]
-    _check_regressor(model, X, _run(_export(model, X), X))
+    """Weights assigned by hand are used as predict uses them: in the model's
+    dtype (float64 arrays assigned to a float32 model)."""
+    model, X = _fit(data, "identity", np.float32)
+    model.coefs_ = [2.0 * W.astype(np.float64) for W in model.coefs_]
+    onx = _export(model, X)
+    assert model.predict(X).dtype == np.float32
+    _check_regressor(model, X, _run(onx, X))
 
 
 def test_errors(data):
@@ -295,7 +301,8 @@ def _reference_forward(model, X, f, batch_norm=True):
 @pytest.mark.parametrize("activation", EXISTING + NEW)
 def test_activation_elementwise_over_a_wide_range(data, activation, dtype):
     """A network whose layers are identity maps outputs f(x): each emitted
-    activation against its definition from -40 to 40 (both tails)."""
+    activation against its definition from -40 to 40 (both tails), at the
+    oldest opset."""
     k = 4
     model, _ = _fit(data, "multioutput", dtype, hidden=(k,), max_iter=1)
     model.fit(data[0].astype(dtype), data[0][:, :k])  # k outputs
@@ -304,7 +311,7 @@ def test_activation_elementwise_over_a_wide_range(data, activation, dtype):
     x = np.concatenate([np.linspace(-40, 40, 4001), [-1e-12, 1e-12, 1e-200, 0.0]])
     x = x[: len(x) // k * k].reshape(-1, k).astype(dtype)
     model.activation = activation
-    (out,) = _run(_export(model, x), x).values()
+    (out,) = _run(_export(model, x, target_opset=gainprop.onnx.MIN_OPSET), x).values()
     expected = REFERENCE[activation](x.astype(np.float64))
     assert out.dtype == dtype
     np.testing.assert_allclose(out, expected, rtol=0, atol=ATOL[dtype])

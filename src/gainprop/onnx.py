@@ -23,13 +23,30 @@ normalisation exports to the same chain of ``MatMul``, ``Add`` and
 activation as one without.  The models of every optimizer export the same way:
 the graph holds the fitted weights only.
 
-Hidden activations: 'identity', 'logistic', 'tanh', 'relu', 'leaky_relu'
-(slope 0.01), 'elu' (alpha 1), 'gelu' (the exact form with erf), 'softplus'
-(``log(1 + exp(x))``, no threshold) and 'silu' (``x * sigmoid(x)``).  Where
-onnxruntime's CPU provider has no float64 kernel for an ONNX operator (Elu,
-Softplus and Erf have none, LeakyRelu only from opset 16), the function is
-built from operators that have one; each stays within a few units in the last
-place of the exact function.
+The hidden activations (``activation``), and what the graph computes for
+each (onnxruntime's CPU provider has no float64 kernel for ONNX's Elu,
+Softplus or Erf, and none for LeakyRelu before opset 16, so these are built
+from operators that have one):
+
+============  ==========================================================
+'identity'    nothing
+'logistic'    ``Sigmoid``
+'tanh'        ``Tanh``
+'relu'        ``Relu``
+'leaky_relu'  ``Max(x, 0.01 x)`` (negative slope 0.01)
+'elu'         ``Where(x > 0, x, Exp(Min(x, 0)) - 1)`` (alpha 1)
+'gelu'        ``x Phi(x)``, the exact form (as ``torch.nn.GELU()``):
+              ``(1 + Erf(x / sqrt 2)) / 2`` in float32; in float64 from
+              ``erfc``, a polynomial in ``(|u| - 3) / (|u| + 3)`` times
+              ``Exp(-u^2)`` (``u = x / sqrt 2``)
+'softplus'    ``Relu(x) + Log(1 + Exp(-|x|))``, i.e. ``log(1 + exp(x))``
+              without overflow and without a threshold
+'silu'        ``x / (1 + Exp(-x))``, i.e. ``x sigmoid(x)``
+============  ==========================================================
+
+Each agrees with its definition to a few rounding units of
+``max(|f(x)|, 1)`` (measured from -1000 to 1000: within 7e-16 in float64
+and 2.5e-7 in float32).
 
 Outputs
 -------
@@ -43,7 +60,8 @@ Classifier
     (``zipmap=True``) the probabilities come as a list of dictionaries
     (outputs ``output_label`` and ``output_probability``);
     ``options={id(model): {"zipmap": False}}`` gives the matrix, and
-    ``"columns"`` one output per class.
+    ``"columns"`` one output per class.  skl2onnx's options
+    ``output_class_labels`` and ``nocl`` apply as well.
 Regressor
     ``variable``, shape ``(n_samples, n_outputs)``; a Poisson model's is
     ``exp`` of the last layer.
@@ -60,9 +78,9 @@ probabilities); pass ``zipmap=False`` for float64 probabilities.
 
 Limits
 ------
-- ONNX opset 9 or newer (``Erf``, ``Where``), ``ai.onnx.ml`` for ZipMap;
-  ``target_opset`` is honoured, and skl2onnx's default is its newest tested
-  opset.
+- ONNX opset 11 or newer (:data:`MIN_OPSET`), and ``ai.onnx.ml`` for
+  ZipMap; ``target_opset`` is honoured, and skl2onnx's default is its newest
+  tested opset.
 - Dense input (ONNX has no sparse matrices).
 - ``predict_proba`` floors probabilities at ``np.finfo(dtype).tiny``; the
   graph does not (the values differ by less than that).
@@ -109,10 +127,11 @@ from sklearn.utils.validation import check_is_fitted
 from ._engine import BN_EPS
 from ._multilayer_perceptron import MLPClassifier, MLPRegressor
 
-__all__ = ["ACTIVATIONS", "MIN_OPSET"]
+__all__ = ["MIN_OPSET"]
 
-#: The oldest ONNX opset the converters emit (Erf and Where are from opset 9).
-MIN_OPSET = 9
+#: The oldest ONNX opset the converters emit: Erf and Where are from opset 9,
+#: and onnxruntime (1.19) has a float64 ArgMax kernel from opset 11.
+MIN_OPSET = 11
 
 _PROTO = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): TensorProto.DOUBLE}
 _TENSOR_TYPE = {np.dtype(np.float32): FloatTensorType, np.dtype(np.float64): DoubleTensorType}
@@ -181,15 +200,19 @@ def _softplus(g, x):
 
 
 def _silu(g, x):
-    """x * sigmoid(x) (Elfwing, Uchibe & Doya 2018; also called swish)."""
-    return g.op("Mul", x, g.op("Sigmoid", x))
+    """x * sigmoid(x) (Elfwing, Uchibe & Doya 2018; also called swish), as
+    x / (1 + exp(-x)): onnxruntime's optimizer (1.19 to 1.29 at least, its
+    issue 32421) fuses Mul(x, Sigmoid(x)) into a QuickGelu that has no float64
+    kernel.  Where exp(-x) overflows (x < -709 in float64) the quotient is
+    -0, the function's value to within 1e-300."""
+    return g.op("Div", x, g.op("Add", g.const(1.0, "one"), g.op("Exp", g.op("Neg", x))))
 
 
 # erfcx(a) = exp(a^2) erfc(a) for a >= 0 as a polynomial of degree 18 in
 # t = (a - 3) / (a + 3), which maps [0, inf) onto [-1, 1): its Chebyshev
 # interpolant (in the power basis, whose coefficients stay below 0.33, so
-# Horner's rule is stable).  erfc(a) = exp(-a^2) * P(t) is then within 1e-15
-# of scipy.special.erfc on all of [0, inf), and gelu within 2e-15 absolute.
+# Horner's rule is stable).  With erfc(a) = exp(-a^2) P(t), gelu is within
+# 2e-15 of its definition with scipy.special.erf from -1000 to 1000.
 _ERFCX_SHIFT = 3.0
 _ERFCX_POLY = chebyshev.cheb2poly(chebyshev.chebinterpolate(
     lambda t: erfcx(_ERFCX_SHIFT * (1 + t) / (1 - t)), 18))
@@ -222,8 +245,8 @@ def _gelu(g, x):
     return g.op("Mul", x, _normal_cdf(g, x))
 
 
-#: Hidden activation name -> function ``(graph, x) -> f(x)`` that emits it.
-ACTIVATIONS = {
+# Hidden activation name -> function (graph, x) -> f(x) that emits it
+_ACTIVATIONS = {
     "identity": _identity,
     "logistic": _native("Sigmoid"),
     "tanh": _native("Tanh"),
@@ -278,16 +301,16 @@ def _logits(scope, operator, container):
     """Emit the network up to its last affine map; returns (graph, logits)."""
     _check_opset(container)
     model, dtype = _fitted(operator.raw_operator)
-    if model.activation not in ACTIVATIONS:
+    if model.activation not in _ACTIVATIONS:
         raise ValueError(
-            f"Cannot export activation {model.activation!r}; known: {sorted(ACTIVATIONS)}."
+            f"Cannot export activation {model.activation!r}; known: {sorted(_ACTIVATIONS)}."
         )
     g = _Graph(scope, container, dtype)
     x = operator.inputs[0]
     a = x.full_name
     if guess_proto_type(x.type) != _PROTO[dtype]:
         a = g.cast(a, _PROTO[dtype])
-    activation = ACTIVATIONS[model.activation]
+    activation = _ACTIVATIONS[model.activation]
     maps = _affine_maps(model, dtype)
     for i, (W, b) in enumerate(maps):
         z = g.op("Add", g.op("MatMul", a, g.const(W, "coefficient")), g.const(b, "intercept"))
@@ -319,7 +342,7 @@ def _classes(scope, model):
 
 
 def _is_multilabel(model):
-    return model._label_binarizer.y_type_ == "multilabel-indicator"
+    return model.out_activation_ == "logistic" and model.n_outputs_ > 1
 
 
 # ----------------------------------------------------------------------
@@ -330,7 +353,7 @@ def _check_io(operator, n_outputs):
     check_input_and_output_types(operator, good_input_types=_INPUT_TYPES)
 
 
-def calculate_classifier_output_shapes(operator):
+def _calculate_classifier_output_shapes(operator):
     """Shape calculator of gainprop's MLPClassifier for skl2onnx: a label
     tensor and a probability matrix of the model's dtype."""
     _check_io(operator, 2)
@@ -348,7 +371,7 @@ def calculate_classifier_output_shapes(operator):
     operator.outputs[1].type = proba_type([n, len(classes)])
 
 
-def calculate_regressor_output_shapes(operator):
+def _calculate_regressor_output_shapes(operator):
     """Shape calculator of gainprop's MLPRegressor for skl2onnx: one matrix
     of shape (n_samples, n_outputs) in the model's dtype."""
     _check_io(operator, 1)
@@ -357,14 +380,14 @@ def calculate_regressor_output_shapes(operator):
         [operator.inputs[0].get_first_dimension(), model.n_outputs_])
 
 
-def parse_classifier(scope, model, inputs, custom_parsers=None):
+def _parse_classifier(scope, model, inputs, custom_parsers=None):
     """skl2onnx's parser of classifiers (outputs, zipmap), after checking that
     the model is fitted: the parser reads ``classes_`` first."""
     check_is_fitted(model)
     return _parse_sklearn_classifier(scope, model, inputs, custom_parsers=custom_parsers)
 
 
-def convert_classifier(scope, operator, container):
+def _convert_classifier(scope, operator, container):
     """skl2onnx converter of gainprop's MLPClassifier."""
     model = operator.raw_operator
     g, z = _logits(scope, operator, container)
@@ -388,7 +411,7 @@ def convert_classifier(scope, operator, container):
         g.op("Identity", p, output=proba)
 
 
-def convert_regressor(scope, operator, container):
+def _convert_regressor(scope, operator, container):
     """skl2onnx converter of gainprop's MLPRegressor."""
     model = operator.raw_operator
     g, z = _logits(scope, operator, container)
@@ -399,15 +422,15 @@ def convert_regressor(scope, operator, container):
 update_registered_converter(
     MLPClassifier,
     "GainpropMLPClassifier",
-    calculate_classifier_output_shapes,
-    convert_classifier,
-    parser=parse_classifier,
+    _calculate_classifier_output_shapes,
+    _convert_classifier,
+    parser=_parse_classifier,
     options={"zipmap": [True, False, "columns"], "output_class_labels": [False, True],
              "nocl": [False, True]},
 )
 update_registered_converter(
     MLPRegressor,
     "GainpropMLPRegressor",
-    calculate_regressor_output_shapes,
-    convert_regressor,
+    _calculate_regressor_output_shapes,
+    _convert_regressor,
 )
