@@ -77,15 +77,11 @@ def _perturb_batch_norm(model, seed=0):
     """Scales, shifts and running statistics far from their initial values,
     so that a converter that drops any of them gets other outputs."""
     rng = np.random.RandomState(seed)
-    for i in range(len(model.bn_gamma_)):
-        for arr, (lo, hi), how in (
-            (model.bn_gamma_[i], (0.5, 2.0), "set"),
-            (model.bn_beta_[i], (-1.0, 1.0), "set"),
-            (model.bn_running_mean_[i], (-0.5, 0.5), "add"),
-            (model.bn_running_var_[i], (0.3, 3.0), "mul"),
-        ):
-            draw = rng.uniform(lo, hi, arr.shape)
-            arr[...] = draw if how == "set" else (arr + draw if how == "add" else arr * draw)
+    for i, gamma in enumerate(model.bn_gamma_):
+        gamma[...] = rng.uniform(0.5, 2.0, gamma.shape)
+        model.bn_beta_[i][...] = rng.uniform(-1.0, 1.0, gamma.shape)
+        model.bn_running_mean_[i][...] += rng.uniform(-0.5, 0.5, gamma.shape)
+        model.bn_running_var_[i][...] *= rng.uniform(0.3, 3.0, gamma.shape)
 
 
 def _fit(data, kind, dtype, batch_norm=False, activation="tanh", solver="adam", max_iter=15,
@@ -160,14 +156,23 @@ def test_models_of_every_optimizer_export(data, solver, dtype):
     _check_classifier(model, X, _run(_export(model, X, zipmap=False), X))
 
 
-def test_batch_norm_is_folded_and_matters(data):
-    """The graph is MatMul/Add/activation only, and the batch-norm model's
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batch_norm_is_folded_and_matters(data, dtype):
+    """The graph is MatMul/Add/activation only, its weights are the folded
+    ones computed in float64 and rounded once, and the batch-norm model's
     outputs differ from those of its weights without batch normalisation
     (so the tests above fail for a converter that ignores it)."""
-    model, X = _fit(data, "multiclass_int", np.float64, batch_norm=True)
+    from onnx import numpy_helper
+
+    model, X = _fit(data, "multiclass_int", dtype, batch_norm=True)
     onx = _export(model, X, zipmap=False)
     assert {n.op_type for n in onx.graph.node} <= {
-        "MatMul", "Add", "Tanh", "Softmax", "ArgMax", "Gather", "Identity"}
+        "Cast", "MatMul", "Add", "Tanh", "Softmax", "ArgMax", "Gather", "Identity"}
+    constants = {t.name: numpy_helper.to_array(t) for t in onx.graph.initializer}
+    weights = [constants[n.input[1]] for n in onx.graph.node if n.op_type == "MatMul"]
+    for i, W in enumerate(weights[:-1]):
+        s = model.bn_gamma_[i] / np.sqrt(model.bn_running_var_[i].astype(np.float64) + BN_EPS)
+        np.testing.assert_array_equal(W, (model.coefs_[i] * s).astype(dtype))
     without = _reference_forward(model, X, np.tanh, batch_norm=False)
     assert np.abs(softmax(without, axis=1) - model.predict_proba(X)).max() > 0.05
     _check_classifier(model, X, _run(onx, X))
@@ -228,11 +233,12 @@ def test_zipmap_columns_and_label_options(data):
 
 
 @pytest.mark.parametrize("model_dtype, input_dtype", [(np.float32, np.float64),
-                                                      (np.float64, np.float32)])
+                                                      (np.float64, np.float32),
+                                                      (np.float32, np.int64)])
 def test_input_is_cast_to_the_model_dtype(data, model_dtype, input_dtype):
     """As predict: the graph computes in the model's dtype whatever the input."""
     model, _ = _fit(data, "multiclass_int", model_dtype, batch_norm=True)
-    X = data[0].astype(input_dtype)
+    X = (3 * data[0]).astype(input_dtype)
     _check_classifier(model, X, _run(_export(model, X, zipmap=False), X))
     regressor, _ = _fit(data, "poisson", model_dtype, batch_norm=True)
     _check_regressor(regressor, X, _run(_export(regressor, X), X))
