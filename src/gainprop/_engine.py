@@ -23,6 +23,9 @@ _C_LOSS = {
     ("poisson", "exp"): "poisson",
 }
 
+#: Batch normalisation's epsilon, added to the variance (as torch's default).
+BN_EPS = 1e-5
+
 #: Rows per forward/backward block while training (bounds the work memory of
 #: full-batch training) and while predicting.
 TRAIN_CHUNK_ROWS = 4096
@@ -158,7 +161,7 @@ class Engine:
             raise ValueError(f"X has {n_features} features, but the network takes "
                              f"{layout.units[0]}")
         self.net = _core.Net(layout, activation, out_activation, c_loss, float(alpha),
-                             self.loss_scale, int(n_threads), int(chunk_rows))
+                             self.loss_scale, int(n_threads), int(chunk_rows), bn_eps=BN_EPS)
         self.work = np.empty(self.net.work_size(dense_gather), dtype=dtype)
         self.scratch = np.empty(self.net.scratch_size(), dtype=np.float64)
         self.grad = np.empty(layout.n_params, dtype=dtype)
