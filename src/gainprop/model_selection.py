@@ -24,7 +24,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV, check_cv
 from sklearn.pipeline import Pipeline
 
-from ._multilayer_perceptron import _NONFINITE_MESSAGE
+from ._training import NONFINITE_MESSAGE as _NONFINITE_MESSAGE
 from .optimizers import get_optimizer
 
 __all__ = ["learning_rate_sweep", "LearningRateSweepResult"]
