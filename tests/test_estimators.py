@@ -196,6 +196,16 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(digits, bad_X, match):
     assert after[1:] == before[1:]
 
 
+@pytest.mark.parametrize("sizes", [(10.5,), (8, 4.0), [np.float64(3)], (True,)])
+def test_hidden_layer_sizes_must_be_integers(digits, sizes):
+    # scikit-learn raises TypeError; a float used to be truncated silently
+    X, y = digits
+    with pytest.raises(TypeError, match="hidden_layer_sizes must hold integers"):
+        MLPClassifier(hidden_layer_sizes=sizes, max_iter=1).fit(X[:20], y[:20])
+    clf = MLPClassifier(hidden_layer_sizes=(np.int64(3), 2), max_iter=1).fit(X[:20], y[:20])
+    assert [c.shape[1] for c in clf.coefs_] == [3, 2, 10]
+
+
 def test_unseen_labels_in_partial_fit(digits):
     X, y = digits
     clf = MLPClassifier(hidden_layer_sizes=(6,), random_state=0)

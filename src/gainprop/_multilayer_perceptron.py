@@ -576,6 +576,11 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         if not hasattr(hidden, "__iter__"):
             hidden = [hidden]
         hidden = list(hidden)
+        # scikit-learn fails with a TypeError (deep in numpy) on a size that is
+        # not an integer; a float is never rounded here
+        if not all(isinstance(h, Integral) and not isinstance(h, bool) for h in hidden):
+            raise TypeError("hidden_layer_sizes must hold integers (numbers of units), got "
+                            f"{self.hidden_layer_sizes!r}.")
         if np.any(np.array(hidden) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
         return [int(h) for h in hidden]
