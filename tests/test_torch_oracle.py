@@ -1,7 +1,9 @@
 """torch.optim as an independent oracle: where torch has the same rule, a
 small network trained full batch from identical weights follows torch's
-trajectory (float64).  torch is a test extra (``pip install torch==2.13.0``);
-these tests are skipped without it."""
+trajectory (float64).  torch is the ``oracle`` test extra, in its CPU build
+(on Linux: ``pip install torch==2.13.0 --index-url
+https://download.pytorch.org/whl/cpu``; PyPI's Linux wheel is the CUDA
+build); these tests are skipped without it."""
 
 import warnings
 
@@ -13,7 +15,8 @@ from gainprop import MLPClassifier
 from gainprop.optimizers import SGD, AdaGrad, Adadelta, Adam, AdaMax, Rprop, RMSprop
 
 torch = pytest.importorskip("torch", reason="torch is not installed: the torch.optim oracle "
-                                            "tests need `pip install torch==2.13.0`")
+                                            "tests need `pip install torch==2.13.0 "
+                                            "--index-url https://download.pytorch.org/whl/cpu`")
 
 N_STEPS = 30
 
