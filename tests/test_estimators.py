@@ -103,6 +103,20 @@ def test_float32_trains_in_float32_and_agrees_with_float64(digits):
     np.testing.assert_allclose(c32.loss_curve_, c64.loss_curve_, rtol=1e-5)
 
 
+def test_lbfgs_on_float32_input_keeps_a_float32_model(digits):
+    # documented difference: scikit-learn's lbfgs returns float64 weights here
+    X, y = digits
+    X32 = X[:200].astype(np.float32)
+    params = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=5, random_state=0)
+    c32 = MLPClassifier(**params).fit(X32, y[:200])
+    assert all(c.dtype == np.float32 for c in c32.coefs_ + c32.intercepts_)
+    c64 = MLPClassifier(**params).fit(X32.astype(np.float64), y[:200])
+    assert all(c.dtype == np.float64 for c in c64.coefs_ + c64.intercepts_)
+    sk = sknn.MLPClassifier(**params).fit(X32.astype(np.float64), y[:200])
+    for a, b in zip(sk.coefs_ + sk.intercepts_, c64.coefs_ + c64.intercepts_):
+        np.testing.assert_allclose(b, a, rtol=1e-7, atol=1e-9)
+
+
 def test_integer_input_trains_in_float64(digits):
     X, y = digits
     clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0)

@@ -742,7 +742,13 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         ----------
         X : {ndarray, sparse matrix} of shape (n_samples, n_features)
             The input data.  float32 input trains in float32, anything else
-            in float64.
+            in float64, with every solver: with float32 input, 'lbfgs' too
+            evaluates the loss and gradient in float32 and keeps a float32
+            model, where scikit-learn's 'lbfgs' turns the weights into float64
+            after its first iteration and returns a float64 model.  Pass
+            ``X.astype(np.float64)`` for scikit-learn's behaviour (L-BFGS-B's
+            line search then sees the loss to float64 precision, which can
+            let it converge to a smaller ``tol``).
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The target values (class labels in classification, real numbers
             in regression).
@@ -812,7 +818,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         (driven by ``momentum``, ``nesterovs_momentum``, ``beta_1``,
         ``beta_2``, ``epsilon``); an object from :mod:`gainprop.optimizers`
         (e.g. ``SGD(momentum=0.9)``) selects that rule with its own
-        hyperparameters; 'lbfgs' is scipy's L-BFGS-B on the full data.
+        hyperparameters; 'lbfgs' is scipy's L-BFGS-B on the full data (in
+        float32 for float32 input, see :meth:`fit`).
     alpha : float, default=0.0001
         Strength of the L2 regularization term, divided by the sample size
         (the sum of sample weights) when added to the loss.
