@@ -177,6 +177,35 @@ def test_predict_log_proba_is_finite_for_extreme_logits(digits):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
+@pytest.mark.parametrize("kind", ["multilabel", "multiclass", "binary"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_predict_log_proba_is_log_of_predict_proba(digits, kind, dtype):
+    # On saturated outputs the log-sigmoid of a logit of 80 is -1.8e-35 where
+    # the probability is exactly 1.0, so the largest log-probability of a row
+    # could sit elsewhere than the largest probability.  Now log_proba is
+    # log(proba) wherever proba is normal; the log-softmax / log-sigmoid only
+    # where proba underflows, and then below log(tiny).
+    if kind == "multilabel":
+        X, y = make_multilabel_classification(n_samples=200, n_features=10, n_classes=4,
+                                              random_state=0)
+    else:
+        X, y = digits
+        y = y % 2 if kind == "binary" else y
+    X = X.astype(dtype)
+    clf = MLPClassifier(hidden_layer_sizes=(12,), max_iter=30, random_state=0).fit(X, y)
+    clf.coefs_[-1] *= 300  # logits of a few hundred: saturated and underflowing outputs
+    clf.intercepts_[-1] *= 300
+    proba, log_proba = clf.predict_proba(X), clf.predict_log_proba(X)
+    tiny = np.finfo(dtype).tiny
+    assert log_proba.dtype == proba.dtype == dtype
+    assert np.isfinite(log_proba).all()
+    normal = proba > tiny
+    assert (proba == 1.0).any() and (~normal).any()  # the case is exercised
+    np.testing.assert_array_equal(log_proba[normal], np.log(proba[normal]))
+    assert np.all(log_proba[~normal] <= np.log(tiny))
+    np.testing.assert_array_equal(np.argmax(log_proba, axis=1), np.argmax(proba, axis=1))
+
+
 def test_partial_fit_not_available_for_lbfgs():
     assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
     assert not hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")

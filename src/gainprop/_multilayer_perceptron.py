@@ -774,7 +774,15 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     # Prediction
     # ------------------------------------------------------------------
     def _forward_pass_fast(self, X, check_input=True, apply_output=True):
-        """Output of the network (or its logits) for X."""
+        """Output of the network for X (its logits with apply_output=False).
+        Every prediction is a function of the logits: the core computes them,
+        the output activation is applied here (scikit-learn's formulas)."""
+        z = self._logits(X, check_input)
+        return self._output_activation(z) if apply_output else z
+
+    def _logits(self, X, check_input=True):
+        """The network's output before the output activation, for X (a new
+        array): one forward pass in C."""
         with self._model_lock().reading():
             if check_input:
                 X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
@@ -783,7 +791,21 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             Xm = Matrix(X, dtype)
             engine = self._engine(max(1, min(Xm.n_rows, PREDICT_CHUNK_ROWS)), Xm.n_cols, False)
             with _runtime.blas_guard(engine.n_threads):
-                return engine.forward(Xm, self._params, self._running, apply_output)
+                return engine.forward(Xm, self._params, self._running, apply_output=False)
+
+    def _output_activation(self, z):
+        """The output activation applied to the logits z, in place
+        (scikit-learn's formulas: the softmax subtracts each row's maximum)."""
+        act = self.out_activation_
+        if act == "softmax":
+            z -= z.max(axis=1, keepdims=True)
+            np.exp(z, out=z)
+            z /= z.sum(axis=1, keepdims=True)
+        elif act == "logistic":
+            expit(z, out=z)
+        elif act == "exp":
+            np.exp(z, out=z)
+        return z
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         """Private score method without input validation."""
@@ -1107,13 +1129,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return self._fit(X, y, sample_weight=sample_weight, incremental=True, classes=classes)
 
     def predict_log_proba(self, X):
-        """Log of probability estimates, computed as a log-softmax (or
-        log-sigmoid) of the logits, so it stays finite where the probability
-        underflows to 0.
+        """Log of probability estimates.
+
+        ``log(predict_proba(X))`` wherever the probability is a normal number
+        (at least ``np.finfo(dtype).tiny``), so the two agree exactly there
+        and have the same largest entry in every row; where the probability
+        underflows, the log-softmax (or log-sigmoid) of the logits, which
+        stays finite and below ``log(tiny)``.
 
         Parameters
         ----------
-        X : ndarray of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The input data.
 
         Returns
@@ -1124,14 +1150,14 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         """
         check_is_fitted(self)
         with self._model_lock().reading():
-            z = self._forward_pass_fast(X, apply_output=False)
-            softmax, binary = self.out_activation_ == "softmax", self.n_outputs_ == 1
-        if softmax:
-            return log_softmax(z, axis=1)
-        if binary:
-            z = z.ravel()
-            return np.vstack([log_expit(-z), log_expit(z)]).T
-        return log_expit(z)
+            z = self._logits(X)
+            proba = self._proba_from_logits(z.copy())
+        with np.errstate(divide="ignore"):
+            log_proba = np.log(proba)
+        underflow = proba < np.finfo(proba.dtype).tiny
+        if underflow.any():
+            log_proba[underflow] = self._log_proba_from_logits(z)[underflow]
+        return log_proba
 
     def predict_proba(self, X):
         """Probability estimates.
@@ -1150,18 +1176,30 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         """
         check_is_fitted(self)
         with self._model_lock().reading():
-            binary = self.n_outputs_ == 1
-            # binary: both columns from the logit (1 - p would round small
-            # probabilities of the negative class to 0)
-            out = self._forward_pass_fast(X, apply_output=not binary)
-        if binary:
-            z = out.ravel()
-            proba = np.vstack([expit(-z), expit(z)]).T
-        else:
-            proba = out
+            proba = self._proba_from_logits(self._logits(X))
         # A probability that underflowed to 0 is floored at the smallest normal
         # number, so that log(predict_proba) stays finite like predict_log_proba.
         return np.maximum(proba, np.finfo(proba.dtype).tiny, out=proba)
+
+    def _proba_from_logits(self, z):
+        """The probabilities of each class from the logits z (consumed), before
+        the floor of predict_proba."""
+        if self.n_outputs_ == 1:
+            # binary: both columns from the logit (1 - p would round small
+            # probabilities of the negative class to 0)
+            z = z.ravel()
+            return np.vstack([expit(-z), expit(z)]).T
+        return self._output_activation(z)
+
+    def _log_proba_from_logits(self, z):
+        """The log-probabilities as a log-softmax or log-sigmoid of the logits
+        (finite where the probabilities underflow)."""
+        if self.out_activation_ == "softmax":
+            return log_softmax(z, axis=1)
+        if self.n_outputs_ == 1:
+            z = z.ravel()
+            return np.vstack([log_expit(-z), log_expit(z)]).T
+        return log_expit(z)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
