@@ -62,8 +62,8 @@ def _torch(make_opt, activation, X, y, W0):
 
 
 CASES = [
-    ("sgd", SGD(), 0.1, lambda p: torch.optim.SGD(p, lr=0.1)),
-    ("sgd-momentum", SGD(momentum=0.9), 0.05,
+    ("sgd", SGD(momentum=0.0), 0.1, lambda p: torch.optim.SGD(p, lr=0.1)),
+    ("sgd-momentum", SGD(momentum=0.9, nesterov=False), 0.05,
      lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
     ("sgd-nesterov", SGD(momentum=0.9, nesterov=True), 0.05,
      lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
@@ -80,7 +80,7 @@ CASES = [
     ("adam-amsgrad", Adam(amsgrad=True, beta_1=0.8), 0.01,
      lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.999), amsgrad=True)),
     ("adamax", AdaMax(), 0.002, lambda p: torch.optim.Adamax(p, lr=0.002)),
-    ("rprop", Rprop(variant="irprop-", step_init=0.01), 0.01,
+    ("rprop", Rprop(variant="irprop-", step_init=0.01), 0.001,  # (its lr is unused)
      lambda p: torch.optim.Rprop(p, lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50))),
 ]
 

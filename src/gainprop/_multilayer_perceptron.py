@@ -13,6 +13,7 @@ epoch by epoch.  A lock per estimator serialises fits and lets predictions
 wait for a fit in progress (gainprop._runtime.ModelLock).
 """
 
+import inspect
 import os
 import pickle
 import warnings
@@ -44,7 +45,7 @@ from ._training import (
     fit_lbfgs,
 )
 from .callbacks import FitInfo
-from .optimizers import OPTIMIZERS, BaseOptimizer, get_optimizer
+from .optimizers import OPTIMIZERS, BaseOptimizer, UnusedParameterWarning, get_optimizer
 from .schedules import BaseSchedule, _from_estimator
 
 # Attributes that are views of the flat parameter buffer (rebuilt, never copied)
@@ -618,9 +619,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
                 self.__dict__.pop("rate_stats_", None)
         if fresh or self._schedule_state is None or not self._schedule_state.matches(schedule):
             self._schedule_state = schedule._start(self.learning_rate_init)
-        if isinstance(self.learning_rate, BaseSchedule) and not rule.uses_learning_rate:
-            warnings.warn(f"{type(rule).__name__} does not use the learning rate, so the schedule "
-                          f"{schedule!r} has no effect.", UserWarning)
+        self._warn_unused_parameters(rule)
         if getattr(self, "loss_curve_", None) is None:
             # a warm start from lbfgs, which keeps no per-epoch history
             # (scikit-learn fails here)
@@ -646,6 +645,33 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         self.n_iter_ = 0  # epochs of this call
         return StochasticSetup(X=Xm, Y=Y, sample_weight=sw, validation=validation, engine=engine,
                                batch_size=batch_size, schedule=schedule, incremental=incremental)
+
+    def _warn_unused_parameters(self, rule):
+        """One warning naming the parameters this fit does not use: with an
+        optimizer object as solver, the estimator's rule and rate parameters
+        the object does not take (it has no use for them, or sets its own),
+        where they differ from their defaults; with a solver string that
+        ignores the learning rate, a schedule object.
+        (scikit-learn's string solvers ignore its other parameters silently,
+        and so do the strings here.)"""
+        if isinstance(self.solver, BaseOptimizer):
+            defaults = {name: p.default for name, p in
+                        inspect.signature(type(self).__init__).parameters.items()}
+            unused = self.solver._unused_estimator_parameters(self, defaults)
+        elif isinstance(self.learning_rate, BaseSchedule) and not rule.uses_learning_rate:
+            unused = [("learning_rate", self.learning_rate,
+                       f"{type(rule).__name__} does not use the learning rate")]
+        else:
+            return
+        if unused:
+            by_hint = {}
+            for name, value, hint in unused:
+                by_hint.setdefault(hint, []).append(f"{name}={value!r}")
+            what = "; ".join(f"{', '.join(names)} ({hint})" for hint, names in by_hint.items())
+            # stacklevel: the user's call of fit or partial_fit
+            warnings.warn(f"{type(self).__name__}(solver={self.solver!r}) does not use {what}; "
+                          f"{'it has' if len(unused) == 1 else 'they have'} no effect.",
+                          UnusedParameterWarning, stacklevel=7)
 
     def _validation_split(self, X, y, sample_weight):
         """(X, y, sample_weight) to train on and the validation data, with
@@ -835,12 +861,27 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         layer.
     activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
         Activation function for the hidden layers.
-    solver : {'lbfgs', 'sgd', 'adam'} or BaseOptimizer, default='adam'
+    solver : {'lbfgs', 'sgd', 'adam'}, a name from \
+            ``gainprop.optimizers.OPTIMIZERS`` or BaseOptimizer, default='adam'
         The weight optimization solver.  'sgd' and 'adam' are scikit-learn's
         (driven by ``momentum``, ``nesterovs_momentum``, ``beta_1``,
         ``beta_2``, ``epsilon``); an object from :mod:`gainprop.optimizers`
         (e.g. ``SGD(momentum=0.9)``) selects that rule with its own
-        hyperparameters; 'lbfgs' is scipy's L-BFGS-B on the full data (in
+        hyperparameters, and those it leaves at None take the estimator's
+        parameter of the same meaning: ``SGD``'s ``momentum`` and
+        ``nesterov`` the estimator's ``momentum`` and
+        ``nesterovs_momentum``, ``Adam``'s ``beta_1``, ``beta_2`` and
+        ``epsilon`` the estimator's (so ``SGD()`` trains as 'sgd' does; a
+        value set on the object wins).  With an optimizer object, a
+        parameter among ``momentum``, ``nesterovs_momentum``, ``beta_1``,
+        ``beta_2``, ``epsilon`` that the object does not take (the rule has
+        no use for it, or the object sets its own value), and, for rules
+        that ignore the learning rate such as ``Rprop``,
+        ``learning_rate_init``, ``learning_rate`` and ``power_t``, set away
+        from its default, gives one
+        :class:`~gainprop.optimizers.UnusedParameterWarning` per fit naming
+        it; the string solvers ignore unused parameters silently, as
+        scikit-learn's do.  'lbfgs' is scipy's L-BFGS-B on the full data (in
         float32 for float32 input, see :meth:`fit`).
     alpha : float, default=0.0001
         Strength of the L2 regularization term, divided by the sample size
@@ -873,20 +914,23 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     warm_start : bool, default=False
         Reuse the solution of the previous call to fit as initialization.
     momentum : float, default=0.9
-        Momentum for 'sgd', in [0, 1].
+        Momentum for 'sgd' (and ``SGD(momentum=None)``), in [0, 1].
     nesterovs_momentum : bool, default=True
-        Whether to use Nesterov's momentum with 'sgd'.
+        Whether to use Nesterov's momentum with 'sgd' (and
+        ``SGD(nesterov=None)``).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and stop when the
         validation score stops improving.
     validation_fraction : float, default=0.1
         Proportion of training data set aside for early stopping.
     beta_1 : float, default=0.9
-        'adam': decay of the first moment estimate, in [0, 1).
+        'adam' (and ``Adam(beta_1=None)``): decay of the first moment
+        estimate, in [0, 1).
     beta_2 : float, default=0.999
-        'adam': decay of the second moment estimate, in [0, 1).
+        'adam' (and ``Adam(beta_2=None)``): decay of the second moment
+        estimate, in [0, 1).
     epsilon : float, default=1e-8
-        'adam': value for numerical stability.
+        'adam' (and ``Adam(epsilon=None)``): value for numerical stability.
     n_iter_no_change : int, default=10
         Maximum number of epochs not meeting ``tol`` improvement.
     max_fun : int, default=15000
