@@ -22,13 +22,24 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
-from sklearn.metrics import accuracy_score, r2_score
+from sklearn.metrics import accuracy_score, check_scoring, r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils import (
+    check_random_state,
+    column_or_1d,
+    compute_class_weight,
+    compute_sample_weight,
+)
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _check_y,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 from scipy.special import expit, log_expit, log_softmax
 
 from . import _runtime
@@ -42,6 +53,7 @@ from ._training import (
     CallbackSupportMixin,
     StochasticSetup,
     StochasticTrainer,
+    ValidationSet,
     fit_lbfgs,
 )
 from .callbacks import FitInfo
@@ -55,7 +67,8 @@ _VIEWS = ("coefs_", "intercepts_", "_views") + _BN_VIEWS
 #: or copied.
 _TRANSIENT = ("_gp_lock",) + SKLEARN_TRANSIENT
 #: The histories of a fit, copied into a fitted copy.
-_HISTORIES = ("loss_curve_", "learning_rate_curve_", "validation_scores_")
+_HISTORIES = ("loss_curve_", "learning_rate_curve_", "validation_scores_",
+              "validation_loss_curve_")
 #: scikit-learn's callback API (set_callbacks), with scikit-learn >= 1.9.
 _CALLBACK_BASES = (CallbackSupportMixin,) if CallbackSupportMixin is not None else ()
 _ABSENT = object()
@@ -188,6 +201,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         "init": [StrOptions({"glorot_uniform", "kaiming_normal", "kaiming_uniform"}), tuple],
         "batch_norm": ["boolean"],
         "target_loss": [None, Interval(Real, None, None, closed="neither")],
+        "scoring": [None, str, callable],
     }
 
     @abstractmethod
@@ -222,6 +236,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         init,
         batch_norm,
         target_loss,
+        scoring,
     ):
         self.activation = activation
         self.solver = solver
@@ -252,6 +267,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         self.init = init
         self.batch_norm = batch_norm
         self.target_loss = target_loss
+        self.scoring = scoring
 
     # ------------------------------------------------------------------
     # The flat parameter buffer and its views
@@ -443,22 +459,20 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     # ------------------------------------------------------------------
     # Preparing a fit (on a staging copy)
     # ------------------------------------------------------------------
-    def _prepare_fit(self, X, y, sample_weight, incremental, classes):
+    def _prepare_fit(self, X, y, sample_weight, incremental, classes, validation_data=None):
         """Everything a fit does before its first epoch, on a staging copy:
         validation, labels, the network, the solver's state.  Returns what
-        the training loop needs."""
+        the training loop needs.  validation_data: fit's (X_val, y_val,
+        sample_weight_val), or None."""
         hidden = self._hidden_layer_sizes()
         self._init_scheme()  # validate before anything changes
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         if incremental and is_classifier(self):
             self._partial_fit_labels(y, classes)
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        X, y_checked, y = self._validate_input(X, y, incremental, reset=first_pass)
         if X.shape[0] < 1:
             raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-            if not np.any(sample_weight):
-                raise ValueError("Sample weights must contain at least one non-zero number.")
+        sample_weight = self._fit_sample_weight(sample_weight, X, y_checked, incremental)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         units = [X.shape[1]] + hidden + [y.shape[1]]
@@ -472,8 +486,17 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         else:
             self._stage_buffers(X.dtype)
         if self._is_stochastic():
-            return self._prepare_stochastic(X, y, sample_weight, incremental)
+            return self._prepare_stochastic(X, y, sample_weight, incremental, validation_data)
         return self._prepare_lbfgs(X, y, sample_weight)
+
+    def _fit_sample_weight(self, sample_weight, X, y, incremental):
+        """The sample weights of a fit, in X's dtype (None: every sample 1)."""
+        if sample_weight is None:
+            return None
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        if not np.any(sample_weight):
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        return sample_weight
 
     def _check_warm_start(self, units):
         if tuple(units) != self._layout.units:
@@ -524,11 +547,13 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             self._no_improvement_count = 0
             if self.early_stopping:
                 self.validation_scores_ = []
+                self.validation_loss_curve_ = []
                 self.best_validation_score_ = -np.inf
                 self.best_loss_ = None
             else:
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
+                self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
 
     def _draw_weights(self, layout, params):
@@ -600,8 +625,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=dtype)
         return (Matrix(X, dtype), Y, sw, engine)
 
-    def _prepare_stochastic(self, X, y, sample_weight, incremental):
-        """The optimizer and schedule states, the validation split, the batch
+    def _prepare_stochastic(self, X, y, sample_weight, incremental, validation_data):
+        """The optimizer and schedule states, the validation set, the batch
         size and the engine of a stochastic fit."""
         dtype = self._params.dtype
         rule = get_optimizer(self.solver, self)
@@ -625,7 +650,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             # (scikit-learn fails here)
             self.loss_curve_ = []
             self._no_improvement_count = 0
-        X, y, sample_weight, validation = self._validation_split(X, y, sample_weight)
+        X, y, sample_weight, validation = self._validation_split(X, y, sample_weight,
+                                                                 validation_data)
         batch_size = self._batch_size(X.shape[0], rule)
         if self.batch_norm and batch_size < 2:
             raise ValueError("batch_norm=True needs mini-batches of at least 2 samples, got "
@@ -673,27 +699,31 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
                           f"{'it has' if len(unused) == 1 else 'they have'} no effect.",
                           UnusedParameterWarning, stacklevel=7)
 
-    def _validation_split(self, X, y, sample_weight):
-        """(X, y, sample_weight) to train on and the validation data, with
-        early stopping (scikit-learn's split, same draws); the best weights
-        start from the current ones when a new validation history starts."""
+    def _validation_split(self, X, y, sample_weight, validation_data):
+        """(X, y, sample_weight) to train on and, with early stopping, the
+        ValidationSet: fit's X_val, y_val and sample_weight_val when given,
+        else scikit-learn's split of the training data (same draws).  The
+        best weights start from the current ones when a new validation
+        history starts."""
         if not self.early_stopping:
             if getattr(self, "best_loss_", None) is None:  # a warm start that turned it off
                 self.best_loss_ = np.inf
             # the best weights belong to early stopping: not kept, not pickled
             self._best_params = self._best_running = None
             return X, y, sample_weight, None
-        stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
-        arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
-        split = train_test_split(*arrays, random_state=self._random_state,
-                                 test_size=self.validation_fraction, stratify=stratify)
-        X_train, X_val, y_train, y_val = split[:4]
-        sw_train, sw_val = split[4:] if sample_weight is not None else (None, None)
-        if X_val.shape[0] < 2:
-            raise ValueError("The validation set is too small. Increase 'validation_fraction' or "
-                             "the size of your dataset.")
-        if is_classifier(self):
-            y_val = self._label_binarizer.inverse_transform(y_val)
+        if validation_data is not None:
+            X_val, y_val, Y_val, sw_val = self._check_validation_data(*validation_data, X.dtype)
+        else:
+            stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
+            arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+            split = train_test_split(*arrays, random_state=self._random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X, X_val, y, Y_val = split[:4]
+            sample_weight, sw_val = split[4:] if sample_weight is not None else (None, None)
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            y_val = self._decode_targets(Y_val)
         if getattr(self, "_best_params", None) is None:
             # a new fit, or a warm start that turned early stopping (back) on:
             # a new validation history from the current weights (scikit-learn
@@ -701,8 +731,56 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             self._best_params = self._params.copy()
             self._best_running = None if self._running is None else self._running.copy()
             self.validation_scores_ = []
+            self.validation_loss_curve_ = []
             self.best_validation_score_ = -np.inf
-        return X_train, y_train, sw_train, (X_val, y_val, sw_val)
+        dtype = self._params.dtype
+        matrix = Matrix(X_val, dtype)
+        engine = self._engine(max(1, min(matrix.n_rows, PREDICT_CHUNK_ROWS)), matrix.n_cols, False)
+        validation = ValidationSet(
+            X=X_val, y=y_val, Y=np.ascontiguousarray(Y_val, dtype=dtype), sample_weight=sw_val,
+            matrix=matrix, engine=engine, scoring=self._validation_scoring())
+        return X, y, sample_weight, validation
+
+    def _check_validation_data(self, X_val, y_val, sample_weight_val, dtype):
+        """fit's validation data, checked against the training data: (X_val
+        in dtype, y_val as scorers see it, y_val encoded as the loss reads it,
+        sample_weight_val in float64 (as scikit-learn's scorers see it) or
+        None)."""
+        X_val = validate_data(self, X_val, reset=False, accept_sparse=["csr", "csc"],
+                              dtype=dtype)
+        y_val = _check_y(y_val, multi_output=True, y_numeric=not is_classifier(self),
+                         estimator=self)
+        check_consistent_length(X_val, y_val)
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = column_or_1d(y_val, warn=True)
+        Y_val = self._encode_targets(y_val)
+        if Y_val.ndim == 1:
+            Y_val = Y_val.reshape(-1, 1)
+        if Y_val.shape[1] != self.n_outputs_:
+            raise ValueError(f"y_val has {Y_val.shape[1]} outputs, the training targets "
+                             f"{self.n_outputs_}.")
+        if sample_weight_val is not None:
+            sample_weight_val = _check_sample_weight(sample_weight_val, X_val,
+                                                     dtype=np.float64)
+            if not np.any(sample_weight_val):
+                raise ValueError("sample_weight_val must contain at least one non-zero number.")
+        return X_val, y_val, Y_val, sample_weight_val
+
+    def _validation_scoring(self):
+        """What scores the validation set: None (the estimator's accuracy or
+        R²), 'loss', or a scorer callable (scikit-learn's check_scoring)."""
+        if self.scoring is None or (isinstance(self.scoring, str) and self.scoring == "loss"):
+            return self.scoring
+        return check_scoring(self, scoring=self.scoring)
+
+    def _with_logits(self, X, logits):
+        """A copy of this model whose predictions for X (this very object)
+        come from `logits`, the output of a forward pass already made: a
+        scorer given it computes the scores of these outputs, calling
+        predict, predict_proba or score as usual."""
+        model = self._staged()
+        model._cached_logits = (X, logits)
+        return model
 
     def _batch_size(self, n_samples, optimizer):
         if self.batch_size == "auto":
@@ -728,10 +806,12 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     # ------------------------------------------------------------------
     # Fitting
     # ------------------------------------------------------------------
-    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None,
+             validation_data=None):
         with self._model_lock().writing():
             staged = self._staged()
-            prepared = staged._prepare_fit(X, y, sample_weight, incremental, classes)
+            prepared = staged._prepare_fit(X, y, sample_weight, incremental, classes,
+                                           validation_data)
             undo = self._commit(staged)
             metadata = None if sample_weight is None else {"sample_weight": sample_weight}
             self._train(prepared, incremental, undo, (X, y, metadata))
@@ -761,7 +841,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             raise ValueError(NONFINITE_MESSAGE)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -779,14 +859,50 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             The target values (class labels in classification, real numbers
             in regression).
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+            Sample weights (for a classifier, multiplied by the weights of
+            ``class_weight``).
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
+                default=None
+            Validation data for early stopping, used instead of holding out
+            ``validation_fraction`` of X (as scikit-learn's
+            ``HistGradientBoostingClassifier.fit`` takes it).  Needs
+            ``early_stopping=True`` and a stochastic solver, and ``y_val``.
+            In a :class:`~sklearn.pipeline.Pipeline`, with metadata routing
+            enabled (``sklearn.set_config(enable_metadata_routing=True)`` and
+            ``set_fit_request(X_val=True, y_val=True)``), ``X_val`` is
+            transformed as X is with ``Pipeline(..., transform_input=["X_val"])``.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Targets of ``X_val`` (class labels seen in y, for a classifier).
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples, used as given (``class_weight``
+            does not apply to them, as in scikit-learn's
+            ``HistGradientBoostingClassifier``; a split of X carries the
+            weights of its samples, class weights included).
 
         Returns
         -------
         self : object
             Returns a trained MLP model.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        validation_data = None
+        if X_val is not None or y_val is not None:
+            if y_val is None:
+                raise ValueError("X_val is provided, but y_val was not provided.")
+            if X_val is None:
+                raise ValueError("y_val is provided, but X_val was not provided.")
+            if not self.early_stopping:
+                raise ValueError(
+                    "X_val and y_val are passed to fit while at the same time early_stopping "
+                    "is False. When passing X_val and y_val to fit, early_stopping should be "
+                    "set to True.")
+            if not self._is_stochastic():
+                raise ValueError("X_val and y_val are the validation data of early stopping, "
+                                 "which solver='lbfgs' does not do; use a stochastic solver.")
+            validation_data = (X_val, y_val, sample_weight_val)
+        elif sample_weight_val is not None:
+            raise ValueError("sample_weight_val is provided without X_val and y_val.")
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False,
+                         validation_data=validation_data)
 
     def _check_solver(self):
         if not self._is_stochastic():
@@ -808,7 +924,11 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
 
     def _logits(self, X, check_input=True):
         """The network's output before the output activation, for X (a new
-        array): one forward pass in C."""
+        array): one forward pass in C, or a copy of the outputs given to
+        _with_logits for this X."""
+        cached = self.__dict__.get("_cached_logits")
+        if cached is not None and X is cached[0]:
+            return cached[1].copy()
         with self._model_lock().reading():
             if check_input:
                 X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
@@ -919,10 +1039,14 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         Whether to use Nesterov's momentum with 'sgd' (and
         ``SGD(nesterov=None)``).
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data and stop when the
-        validation score stops improving.
+        Score the model on validation data after every epoch (the data fit
+        gets as ``X_val`` and ``y_val``, else ``validation_fraction`` of the
+        training data held out), stop when the score (``scoring``) has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs, and keep the
+        weights of the best epoch.  Stochastic solvers only.
     validation_fraction : float, default=0.1
-        Proportion of training data set aside for early stopping.
+        Proportion of training data set aside for early stopping when fit
+        gets no ``X_val``.
     beta_1 : float, default=0.9
         'adam' (and ``Adam(beta_1=None)``): decay of the first moment
         estimate, in [0, 1).
@@ -959,8 +1083,33 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     callbacks : list of callable, default=None
         Called after every epoch of a stochastic solver with a
         :class:`gainprop.callbacks.EpochRecord` (epoch, loss, validation
-        score, learning rate, elapsed time); a callback returning True stops
-        training.  :class:`gainprop.callbacks.ProgressBar` shows progress.
+        score and loss, learning rate, elapsed time); a callback returning
+        True stops training.  :class:`gainprop.callbacks.ProgressBar` shows
+        progress.
+    scoring : str, callable or None, default=None
+        The validation score of early stopping (``validation_scores_``,
+        higher is better): None is the estimator's ``score`` (accuracy;
+        R² for the regressor), 'loss' the validation loss negated (the
+        values of ``validation_loss_curve_`` with their sign changed), any
+        other string a scikit-learn scorer name (``'neg_log_loss'``,
+        ``'balanced_accuracy'``, ...) and a callable a scorer
+        ``scorer(estimator, X, y)`` (:func:`sklearn.metrics.make_scorer`).
+        Score and loss come from one forward pass over the validation data:
+        scorers are handed a model whose predictions for it are those
+        outputs, so they equal the scorer applied to the model of that
+        epoch.
+    class_weight : dict, list of dict or 'balanced', default=None
+        Weights of the classes, multiplying ``sample_weight`` as in
+        scikit-learn's other classifiers: ``{class_label: weight}`` (classes
+        left out weigh 1), or 'balanced', ``n_samples / (n_classes *
+        np.bincount(y))`` over the y of each fit.  For multi-label y, a list
+        of one dict per output (keys 0 and 1), or 'balanced' per output,
+        the weights of the outputs multiplied (as
+        :class:`~sklearn.ensemble.RandomForestClassifier`).  With early
+        stopping, the held-out ``validation_fraction`` keeps its samples'
+        weights, class weights included; ``X_val`` has only
+        ``sample_weight_val``.  ``partial_fit`` refuses 'balanced' (as
+        :class:`~sklearn.linear_model.SGDClassifier`).
 
     Attributes
     ----------
@@ -982,8 +1131,15 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         over all weights at the end of each epoch, to see what the modifiers
         do (seed 000).
     validation_scores_ : list of shape (n_iter_,) or None
-        Accuracy on the held-out validation set at each epoch (early
-        stopping only).
+        The validation score (``scoring``; by default the accuracy) at each
+        epoch (early stopping only).
+    validation_loss_curve_ : list of shape (n_iter_,) or None
+        The loss on the validation set at each epoch, with early stopping
+        (else None): the definition of ``loss_curve_`` applied to the
+        validation set as one batch, the mean loss (weighted by
+        ``sample_weight_val``) plus the L2 term ``alpha / 2 * ||W||² /
+        (sum of the weights)``, so the two curves compare.  Continues with
+        ``validation_scores_`` across warm starts.
     best_validation_score_ : float or None
         The best validation score (early stopping only).
     t_ : int
@@ -1026,6 +1182,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     True
     """
 
+    _parameter_constraints: dict = {
+        **BaseMultilayerPerceptron._parameter_constraints,
+        "class_weight": [None, dict, list, StrOptions({"balanced"})],
+    }
+
     def __init__(
         self,
         hidden_layer_sizes=(100,),
@@ -1057,6 +1218,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         init="glorot_uniform",
         batch_norm=False,
         target_loss=None,
+        scoring=None,
+        class_weight=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -1088,7 +1251,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             init=init,
             batch_norm=batch_norm,
             target_loss=target_loss,
+            scoring=scoring,
         )
+        self.class_weight = class_weight
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(
@@ -1119,7 +1284,55 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        return X, binarize(self._label_binarizer, y)
+        return X, y, binarize(self._label_binarizer, y)
+
+    def _encode_targets(self, y):
+        """Targets as the loss reads them (a column per output), refusing
+        labels the model has not seen."""
+        if not self._label_binarizer.y_type_.startswith("multilabel"):
+            unseen = np.setdiff1d(unique_labels(y), self.classes_)
+            if len(unseen):
+                raise ValueError(f"y_val has classes not in classes_ {self.classes_}: {unseen}.")
+        return binarize(self._label_binarizer, y)
+
+    def _decode_targets(self, Y):
+        """Class labels from targets as the loss reads them."""
+        return self._label_binarizer.inverse_transform(Y)
+
+    def _fit_sample_weight(self, sample_weight, X, y, incremental):
+        """sample_weight times the weight ``class_weight`` gives each sample's
+        class (``compute_sample_weight``'s, multiplied in float64), in X's
+        dtype."""
+        if self.class_weight is not None:
+            weights = self._class_sample_weight(y, incremental)
+            if sample_weight is not None:
+                weights = weights * _check_sample_weight(sample_weight, X, dtype=np.float64)
+            sample_weight = weights
+        return super()._fit_sample_weight(sample_weight, X, y, incremental)
+
+    def _class_sample_weight(self, y, incremental):
+        """The weight of each sample's class (float64), as scikit-learn's
+        compute_sample_weight gives it: per output, multiplied over the
+        outputs of multi-label targets."""
+        class_weight = self.class_weight
+        if isinstance(class_weight, str) and incremental:  # 'balanced'
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit. In order to use "
+                "'balanced' weights, use compute_class_weight('balanced', classes=classes, "
+                "y=y) (or, for multi-label y, compute_sample_weight). In place of y you can use "
+                "a large enough sample of the full training set target to properly estimate "
+                "the class frequency distributions. Pass the resulting weights as the "
+                "class_weight parameter.")
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            if isinstance(class_weight, dict):
+                raise ValueError("For multi-label y, class_weight must be a list of dicts, one "
+                                 "per output with the keys 0 and 1, or 'balanced'.")
+            return compute_sample_weight(class_weight, y)
+        if isinstance(class_weight, list):
+            raise ValueError("class_weight is a list of dicts only for multi-label y (a dict "
+                             "per output); for class labels give a dict or 'balanced'.")
+        weights = compute_class_weight(class_weight, classes=self.classes_, y=y)
+        return weights[np.searchsorted(self.classes_, y)]
 
     def predict(self, X):
         """Predict using the multi-layer perceptron classifier.
@@ -1160,7 +1373,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         y : array-like of shape (n_samples,)
             The target values.
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+            Sample weights (multiplied by the weights of a ``class_weight``
+            dict; 'balanced' is refused here, since one call sees only part
+            of the data: compute the weights with
+            :func:`sklearn.utils.class_weight.compute_class_weight` and pass
+            them as a dict).
         classes : array of shape (n_classes,), default=None
             Classes across all calls to partial_fit; required on the first
             call.
@@ -1271,16 +1488,18 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
 warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
 beta_1, beta_2, epsilon, n_iter_no_change, max_fun, n_threads, callbacks, init, \
-batch_norm, target_loss
+batch_norm, target_loss, scoring
         As in :class:`MLPClassifier`.  With early stopping the validation
-        score is the coefficient of determination R².
+        score is by default the coefficient of determination R²; with
+        ``scoring='loss'`` it is the negated validation loss (squared error
+        averaged over the outputs, or Poisson deviance, plus the L2 term).
 
     Attributes
     ----------
     loss_, best_loss_, loss_curve_, learning_rate_curve_, rate_stats_, validation_scores_, \
-best_validation_score_, t_, coefs_, intercepts_, bn_gamma_, bn_beta_, bn_running_mean_, \
-bn_running_var_, n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, \
-out_activation_
+validation_loss_curve_, best_validation_score_, t_, coefs_, intercepts_, bn_gamma_, \
+bn_beta_, bn_running_mean_, bn_running_var_, n_features_in_, feature_names_in_, n_iter_, \
+n_layers_, n_outputs_, out_activation_
         As in :class:`MLPClassifier`.
 
     See Also
@@ -1334,6 +1553,7 @@ out_activation_
         init="glorot_uniform",
         batch_norm=False,
         target_loss=None,
+        scoring=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -1365,6 +1585,7 @@ out_activation_
             init=init,
             batch_norm=batch_norm,
             target_loss=target_loss,
+            scoring=scoring,
         )
 
     def predict(self, X):
@@ -1407,7 +1628,15 @@ out_activation_
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        return X, y
+        return X, y, y
+
+    def _encode_targets(self, y):
+        """Targets as the loss reads them."""
+        return y
+
+    def _decode_targets(self, Y):
+        """Targets as scorers see them (one column: a vector)."""
+        return Y.ravel() if Y.shape[1] == 1 else Y
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
