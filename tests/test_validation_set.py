@@ -220,6 +220,20 @@ def test_warm_start_pickle_and_thread_count(split):
     np.testing.assert_array_equal(c._params, a._params)
 
 
+def test_warm_start_of_a_model_without_validation_losses(split):
+    # a model pickled before validation_loss_curve_ existed goes on with NaN
+    # losses for the epochs it did not record
+    X_train, X_val, y_train, y_val = split
+    clf = MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, warm_start=True,
+                        max_iter=2, n_iter_no_change=100, random_state=0)
+    clf.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    del clf.validation_loss_curve_
+    clf.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    assert len(clf.validation_scores_) == len(clf.validation_loss_curve_) == 4
+    assert np.isnan(clf.validation_loss_curve_[:2]).all()
+    assert np.isfinite(clf.validation_loss_curve_[2:]).all()
+
+
 def test_grid_search_passes_the_validation_data(split):
     X_train, X_val, y_train, y_val = split
     search = GridSearchCV(

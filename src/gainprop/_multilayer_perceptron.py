@@ -662,7 +662,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         engine = self._engine(chunk_rows, X.shape[1], not Xm.sparse and self.shuffle)
         copies = 3 + len(rule._slots()) * (1 if fresh and not incremental else 2) + (
             2 if validation is not None else 0)
-        _check_memory(self._layout, dtype, copies, engine.work.size, "training it")
+        work = engine.work.size + (0 if validation is None else validation.engine.work.size)
+        _check_memory(self._layout, dtype, copies, work, "training it")
         if self._optimizer is None:
             self._optimizer = rule._make_state(self._layout.n_params, dtype,
                                                self.learning_rate_init)
@@ -733,6 +734,9 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             self.validation_scores_ = []
             self.validation_loss_curve_ = []
             self.best_validation_score_ = -np.inf
+        elif getattr(self, "validation_loss_curve_", None) is None:
+            # a history recorded before gainprop kept validation losses
+            self.validation_loss_curve_ = [np.nan] * len(self.validation_scores_)
         dtype = self._params.dtype
         matrix = Matrix(X_val, dtype)
         engine = self._engine(max(1, min(matrix.n_rows, PREDICT_CHUNK_ROWS)), matrix.n_cols, False)
@@ -850,8 +854,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             The input data.  float32 input trains in float32, anything else
             in float64, with every solver: with float32 input, 'lbfgs' too
             evaluates the loss and gradient in float32 and keeps a float32
-            model, where scikit-learn's 'lbfgs' turns the weights into float64
-            after its first iteration and returns a float64 model.  Pass
+            model, where scikit-learn's 'lbfgs' makes its weights float64
+            (L-BFGS-B's iterate) and returns a float64 model.  Pass
             ``X.astype(np.float64)`` for scikit-learn's behaviour (L-BFGS-B's
             line search then sees the loss to float64 precision, which can
             let it converge to a smaller ``tol``).

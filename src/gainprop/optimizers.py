@@ -213,8 +213,8 @@ class UnusedParameterWarning(UserWarning):
 
 #: The estimator's parameters that set up scikit-learn's rules ('sgd',
 #: 'adam'), and those of the global learning rate η and its schedule.
-ESTIMATOR_RULE_PARAMETERS = ("momentum", "nesterovs_momentum", "beta_1", "beta_2", "epsilon")
-ESTIMATOR_RATE_PARAMETERS = ("learning_rate_init", "learning_rate", "power_t")
+_ESTIMATOR_RULE_PARAMETERS = ("momentum", "nesterovs_momentum", "beta_1", "beta_2", "epsilon")
+_ESTIMATOR_RATE_PARAMETERS = ("learning_rate_init", "learning_rate", "power_t")
 
 
 class BaseOptimizer(BaseEstimator):
@@ -294,8 +294,8 @@ class BaseOptimizer(BaseEstimator):
         name = type(self).__name__
         own = self.get_params(deep=False)
         taken = {theirs: mine for mine, theirs in self._from_estimator.items()}
-        candidates = ESTIMATOR_RULE_PARAMETERS + (
-            () if self.uses_learning_rate else ESTIMATOR_RATE_PARAMETERS)
+        candidates = _ESTIMATOR_RULE_PARAMETERS + (
+            () if self.uses_learning_rate else _ESTIMATOR_RATE_PARAMETERS)
         unused = []
         for param in candidates:
             value = getattr(estimator, param)
@@ -305,7 +305,7 @@ class BaseOptimizer(BaseEstimator):
                 if own[taken[param]] is None:
                     continue  # the rule takes this value
                 hint = f"{name}({taken[param]}={own[taken[param]]!r}) sets its own"
-            elif param in ESTIMATOR_RATE_PARAMETERS:
+            elif param in _ESTIMATOR_RATE_PARAMETERS:
                 hint = f"{name} does not use the learning rate"
             elif param in own:
                 hint = f"{name} keeps its own; set {name}({param}=...)"
