@@ -7,9 +7,8 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV
 
 from gainprop import MLPClassifier, _core
 from gainprop.optimizers import (
@@ -127,12 +126,6 @@ def test_string_names_and_sklearn_parameters():
     est = MLPClassifier(solver="adam", beta_1=0.7, beta_2=0.9, epsilon=1e-5)
     assert get_optimizer("adam", est).get_params() == dict(
         beta_1=0.7, beta_2=0.9, epsilon=1e-5, amsgrad=False, sklearn_form=True)
-
-
-@pytest.fixture(scope="module")
-def digits_split():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X / 16.0, y, test_size=0.3, random_state=0, stratify=y)
 
 
 @pytest.mark.parametrize("solver,params", [
