@@ -36,12 +36,6 @@ def _fit(data, **params):
     return est, [w for w in caught if issubclass(w.category, UnusedParameterWarning)]
 
 
-@pytest.fixture
-def data(digits):
-    X, y = digits
-    return X[:300], y[:300]
-
-
 # (object, estimator parameters, the string solver it must train exactly as)
 SAME_AS_STRING = [
     (SGD(), dict(learning_rate_init=0.05), "sgd"),  # 'sgd''s momentum 0.9, Nesterov
@@ -52,25 +46,25 @@ SAME_AS_STRING = [
 
 @pytest.mark.parametrize("solver,params,string", SAME_AS_STRING,
                          ids=["sgd-defaults", "sgd-momentum", "adam-betas"])
-def test_parameters_left_at_none_take_the_estimators(data, solver, params, string):
+def test_parameters_left_at_none_take_the_estimators(digits_400, solver, params, string):
     # SGD() used to train with momentum 0 whatever the estimator said, and
     # Adam() with its own betas
-    obj, warned = _fit(data, solver=solver, **params)
-    ref, _ = _fit(data, solver=string, **params)
+    obj, warned = _fit(digits_400, solver=solver, **params)
+    ref, _ = _fit(digits_400, solver=string, **params)
     assert not warned
     np.testing.assert_array_equal(obj._params, ref._params)
     assert obj._optimizer.rule.get_params() == ref._optimizer.rule.get_params()
     assert obj.solver.get_params() == solver.get_params()  # the user's object is untouched
 
 
-def test_a_value_set_on_the_object_wins_and_the_estimators_is_named(data):
-    est, warned = _fit(data, solver=SGD(momentum=0.0), momentum=0.5, learning_rate_init=0.05)
-    ref, _ = _fit(data, solver="sgd", momentum=0.0, learning_rate_init=0.05)
+def test_a_value_set_on_the_object_wins_and_the_estimators_is_named(digits_400):
+    est, warned = _fit(digits_400, solver=SGD(momentum=0.0), momentum=0.5, learning_rate_init=0.05)
+    ref, _ = _fit(digits_400, solver="sgd", momentum=0.0, learning_rate_init=0.05)
     np.testing.assert_array_equal(est._params, ref._params)
     assert est._optimizer.rule.momentum == 0.0 and est._optimizer.rule.nesterov is True
     assert len(warned) == 1 and "momentum=0.5" in str(warned[0].message)
     assert "SGD(momentum=0.0) sets its own" in str(warned[0].message)
-    est, warned = _fit(data, solver=Adam(beta_1=0.8), beta_2=0.99)
+    est, warned = _fit(digits_400, solver=Adam(beta_1=0.8), beta_2=0.99)
     assert (est._optimizer.rule.beta_1, est._optimizer.rule.beta_2) == (0.8, 0.99)
     assert not warned
 
@@ -86,8 +80,8 @@ def test_a_value_set_on_the_object_wins_and_the_estimators_is_named(data):
     (AdaMax(), dict(beta_1=0.5, beta_2=0.9, epsilon=1e-4), ["beta_1", "beta_2", "epsilon"]),
 ], ids=["sgd-beta", "adam-momentum", "rprop-rate", "rprop-schedule", "localgain-momentum",
         "adagrad-epsilon", "adamax-betas"])
-def test_unused_parameters_give_one_warning_per_fit_naming_them(data, solver, params, named):
-    est, warned = _fit(data, solver=solver, **params)
+def test_unused_parameters_give_one_warning_per_fit_naming_them(digits_400, solver, params, named):
+    est, warned = _fit(digits_400, solver=solver, **params)
     assert len(warned) == 1
     assert issubclass(warned[0].category, UserWarning)
     message = str(warned[0].message)
@@ -97,7 +91,7 @@ def test_unused_parameters_give_one_warning_per_fit_naming_them(data, solver, pa
     assert est._optimizer.rule.get_params() == get_optimizer(solver).get_params()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        est.partial_fit(*data)
+        est.partial_fit(*digits_400)
     assert sum(issubclass(w.category, UnusedParameterWarning) for w in caught) == 1
 
 
@@ -109,13 +103,13 @@ def test_unused_parameters_give_one_warning_per_fit_naming_them(data, solver, pa
     ("rprop", dict(learning_rate_init=5.0, momentum=0.1)),
     ("adam", dict(momentum=0.1, learning_rate="adaptive")),
 ])
-def test_no_warning_for_parameters_in_use_or_string_solvers(data, solver, params):
-    _, warned = _fit(data, solver=solver, **params)
+def test_no_warning_for_parameters_in_use_or_string_solvers(digits_400, solver, params):
+    _, warned = _fit(digits_400, solver=solver, **params)
     assert not warned
 
 
-def test_grid_search_over_optimizer_objects(data):
-    X, y = data
+def test_grid_search_over_optimizer_objects(digits_400):
+    X, y = digits_400
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnusedParameterWarning)
         search = GridSearchCV(
@@ -143,8 +137,8 @@ def test_grid_search_over_optimizer_objects(data):
     assert None not in best.get_params().values()
 
 
-def test_state_holds_the_resolved_rule_through_pickle_and_partial_fit(data):
-    X, y = data
+def test_state_holds_the_resolved_rule_through_pickle_and_partial_fit(digits_400):
+    X, y = digits_400
     est = MLPRegressor(hidden_layer_sizes=(8,), solver=SGD(), momentum=0.4,
                        nesterovs_momentum=False, learning_rate_init=0.01, random_state=0)
     est.partial_fit(X, y)
@@ -157,8 +151,8 @@ def test_state_holds_the_resolved_rule_through_pickle_and_partial_fit(data):
     np.testing.assert_array_equal(est._params, back._params)
 
 
-def test_a_pickled_state_with_an_unresolved_rule_is_refused(data):
-    est, _ = _fit(data, solver=Adam())
+def test_a_pickled_state_with_an_unresolved_rule_is_refused(digits_400):
+    est, _ = _fit(digits_400, solver=Adam())
     est._optimizer.rule = Adam()  # beta_1, beta_2, epsilon None: not what a fit makes
     with pytest.raises(ValueError, match="Corrupted gainprop model.*unset"):
         pickle.loads(pickle.dumps(est))

@@ -65,12 +65,6 @@ class _CheckEachEpoch:
         self.epochs += 1
 
 
-@pytest.fixture
-def split(digits):
-    X, y = digits
-    return train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
-
-
 def _weights(n, seed=0):
     return np.random.RandomState(seed).uniform(0.5, 2.0, n)
 
@@ -85,8 +79,8 @@ def _my_score(est, X, y, sample_weight=None):  # a plain scoring function
                               "balanced_accuracy", "callable"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-def test_classifier_scores_and_losses_match_the_public_api(split, scoring, dtype, sparse):
-    X_train, X_val, y_train, y_val = split
+def test_classifier_scores_and_losses_match_the_public_api(digits_split, scoring, dtype, sparse):
+    X_train, X_val, y_train, y_val = digits_split
     X_train, X_val = X_train.astype(dtype), X_val.astype(dtype)
     if sparse:
         X_train, X_val = sp.csr_matrix(X_train), sp.csr_matrix(X_val)
@@ -141,8 +135,8 @@ def test_validation_loss_is_the_training_loss_on_the_same_data(digits):
                                rtol=1e-12)
 
 
-def test_scoring_loss_stops_on_the_validation_loss(split):
-    X_train, X_val, y_train, y_val = split
+def test_scoring_loss_stops_on_the_validation_loss(digits_split):
+    X_train, X_val, y_train, y_val = digits_split
     clf = MLPClassifier(hidden_layer_sizes=(12,), early_stopping=True, scoring="loss",
                         learning_rate_init=0.05, max_iter=200, n_iter_no_change=3,
                         random_state=0).fit(X_train, y_train, X_val=X_val, y_val=y_val)
@@ -170,8 +164,8 @@ def test_without_validation_data_the_split_is_scored(digits):
     np.testing.assert_array_equal(a._params, b._params)
 
 
-def test_validation_data_errors(split):
-    X_train, X_val, y_train, y_val = split
+def test_validation_data_errors(digits_split):
+    X_train, X_val, y_train, y_val = digits_split
     est = MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, max_iter=1)
     with pytest.raises(ValueError, match="X_val is provided, but y_val was not provided"):
         est.fit(X_train, y_train, X_val=X_val)
@@ -199,8 +193,8 @@ def test_validation_data_errors(split):
     assert not hasattr(est, "coefs_")  # every refusal came before anything changed
 
 
-def test_warm_start_pickle_and_thread_count(split):
-    X_train, X_val, y_train, y_val = split
+def test_warm_start_pickle_and_thread_count(digits_split):
+    X_train, X_val, y_train, y_val = digits_split
     params = dict(hidden_layer_sizes=(30,), early_stopping=True, scoring="neg_log_loss",
                   warm_start=True, max_iter=3, n_iter_no_change=100, random_state=0)
     fit_kw = dict(X_val=X_val, y_val=y_val)
@@ -220,10 +214,10 @@ def test_warm_start_pickle_and_thread_count(split):
     np.testing.assert_array_equal(c._params, a._params)
 
 
-def test_warm_start_of_a_model_without_validation_losses(split):
+def test_warm_start_of_a_model_without_validation_losses(digits_split):
     # a model pickled before validation_loss_curve_ existed goes on with NaN
     # losses for the epochs it did not record
-    X_train, X_val, y_train, y_val = split
+    X_train, X_val, y_train, y_val = digits_split
     clf = MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, warm_start=True,
                         max_iter=2, n_iter_no_change=100, random_state=0)
     clf.fit(X_train, y_train, X_val=X_val, y_val=y_val)
@@ -234,8 +228,8 @@ def test_warm_start_of_a_model_without_validation_losses(split):
     assert np.isfinite(clf.validation_loss_curve_[2:]).all()
 
 
-def test_grid_search_passes_the_validation_data(split):
-    X_train, X_val, y_train, y_val = split
+def test_grid_search_passes_the_validation_data(digits_split):
+    X_train, X_val, y_train, y_val = digits_split
     search = GridSearchCV(
         MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, max_iter=3,
                       random_state=0),
@@ -246,8 +240,8 @@ def test_grid_search_passes_the_validation_data(split):
     assert len(best.validation_loss_curve_) == best.n_iter_
 
 
-def test_pipeline_routes_and_transforms_the_validation_data(split):
-    X_train, X_val, y_train, y_val = split
+def test_pipeline_routes_and_transforms_the_validation_data(digits_split):
+    X_train, X_val, y_train, y_val = digits_split
     X_train, X_val = X_train * 16 + 3, X_val * 16 + 3  # scaling matters
     with sklearn.config_context(enable_metadata_routing=True):
         mlp = MLPClassifier(hidden_layer_sizes=(12,), early_stopping=True, max_iter=5,

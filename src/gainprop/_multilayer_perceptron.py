@@ -14,6 +14,7 @@ wait for a fit in progress (gainprop._runtime.ModelLock).
 """
 
 import inspect
+import math
 import os
 import pickle
 import warnings
@@ -21,6 +22,7 @@ from abc import ABC, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
 from sklearn.metrics import accuracy_score, check_scoring, r2_score
 from sklearn.model_selection import train_test_split
@@ -42,10 +44,18 @@ from sklearn.utils.validation import (
 )
 from scipy.special import expit, log_expit, log_softmax
 
-from . import _runtime
-from ._engine import PREDICT_CHUNK_ROWS, TRAIN_CHUNK_ROWS, Engine, Layout, Matrix, check_sizes
-from ._labels import binarize, fit_binarizer
-from ._persistence import HIDDEN_ACTIVATIONS, STATE_VERSION, check_state
+from . import _core, _runtime
+from ._engine import (
+    PREDICT_CHUNK_ROWS,
+    TRAIN_CHUNK_ROWS,
+    Engine,
+    Layout,
+    Matrix,
+    Predictor,
+    check_sizes,
+)
+from ._labels import binarize, decode, fit_binarizer
+from ._persistence import STATE_VERSION, check_state
 from ._training import (
     NONFINITE_MESSAGE,
     SKLEARN_TRANSIENT,
@@ -65,7 +75,7 @@ _BN_VIEWS = ("bn_gamma_", "bn_beta_", "bn_running_mean_", "bn_running_var_")
 _VIEWS = ("coefs_", "intercepts_", "_views") + _BN_VIEWS
 #: Attributes of the running process and of one fit, never pickled, committed
 #: or copied.
-_TRANSIENT = ("_gp_lock",) + SKLEARN_TRANSIENT
+_TRANSIENT = SKLEARN_TRANSIENT
 #: The histories of a fit, copied into a fitted copy.
 _HISTORIES = ("loss_curve_", "learning_rate_curve_", "validation_scores_",
               "validation_loss_curve_")
@@ -87,6 +97,13 @@ def _draw_into(out, draw, a, b):
 
 #: Random numbers drawn per block by _draw_into (512 KB of float64).
 _DRAW_BLOCK = 1 << 16
+
+
+def _all_finite(X):
+    """Every value of the float array X finite?  One pass for the usual case
+    (a finite sum); an overflowing sum of finite values is checked value by
+    value."""
+    return math.isfinite(X.sum()) or bool(np.isfinite(X).all())
 
 
 def _available_memory():
@@ -272,10 +289,6 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     # ------------------------------------------------------------------
     # The flat parameter buffer and its views
     # ------------------------------------------------------------------
-
-    # ------------------------------------------------------------------
-    # The flat parameter buffer and its views
-    # ------------------------------------------------------------------
     def _set_buffer(self, params, layout, running=None):
         """Make params the model's buffer (and running its batch-norm running
         statistics): coefs_, intercepts_ and the bn_* attributes become views."""
@@ -299,8 +312,9 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             setattr(self, name, list(arrays))
 
     def _assigned_weights(self):
-        """[(view, array)] for the arrays the user assigned to coefs_,
-        intercepts_ or the bn_* attributes (validated; nothing written).
+        """[(name, i, array)] for the arrays the user assigned to coefs_,
+        intercepts_ or the bn_* attributes (validated; nothing written); an
+        entry (name, None, None) when only the list itself was replaced.
 
         scikit-learn users set ``coefs_`` and ``intercepts_`` by hand (to
         start from known weights, say); the next warm-start fit or
@@ -320,20 +334,23 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
                 arr = np.asarray(arr)
                 if arr.shape != view.shape:
                     raise ValueError(f"{name}[{i}] has shape {arr.shape}, expected {view.shape}.")
-                pending.append((view, arr))
+                pending.append((name, i, arr))
             if not isinstance(current, list):
-                pending.append((None, None))
+                pending.append((name, None, None))
         return pending
 
-    def _sync_params(self):
-        """Take the arrays the user assigned (see _assigned_weights) into the
-        buffers, in place."""
-        pending = self._assigned_weights()
-        for view, arr in pending:
-            if view is not None:
-                view[...] = arr
+    def _write_assigned(self, pending):
+        """Write what _assigned_weights found through the current views, and
+        make the attributes views again."""
+        for name, i, arr in pending:
+            if i is not None:
+                self._views[name][i][...] = arr
         if pending:
             self._set_buffer(self._params, self._layout, self._running)
+
+    def _sync_params(self):
+        """Take the arrays the user assigned into the buffers, in place."""
+        self._write_assigned(self._assigned_weights())
 
     def _stage_buffers(self, dtype):
         """On a staging copy: buffers in dtype holding the assigned weights,
@@ -343,16 +360,10 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         pending = self._assigned_weights()
         writable = params.flags.writeable and (running is None or running.flags.writeable)
         if pending or params.dtype != dtype or not writable:
-            params = params.astype(dtype)  # a copy
-            running = None if running is None else running.astype(dtype)
-            old = self._layout
-            for (view, arr) in pending:
-                if view is not None:  # the same place in the new buffer
-                    offset = (view.__array_interface__["data"][0]
-                              - self._params.__array_interface__["data"][0])
-                    start = offset // self._params.itemsize
-                    params[start:start + view.size] = arr.reshape(-1)
-            self._set_buffer(params, old, running)
+            # copies, then the assigned arrays through the copies' views
+            self._set_buffer(params.astype(dtype),
+                             self._layout, None if running is None else running.astype(dtype))
+            self._write_assigned(pending)
         best = getattr(self, "_best_params", None)
         if best is not None and (best.dtype != dtype or not best.flags.writeable):
             self._best_params = best.astype(dtype)
@@ -404,7 +415,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             own_running = None if running is None else np.array(running)
             copy = self._staged()
             copy._set_buffer(own, self._layout, own_running)
-            fitted = {k: copy.__dict__.get(k) for k in _VIEWS + ("_params", "_running")}
+            fitted = {k: copy.__dict__[k] for k in _VIEWS + ("_params", "_running")
+                      if k in copy.__dict__}
             fitted.update(_optimizer=None, _schedule_state=None, _best_params=None,
                           _best_running=None, _skl_callbacks=[])
             fitted.update({k: list(getattr(self, k)) for k in _HISTORIES
@@ -415,18 +427,13 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         return attributes
 
     def _model_lock(self):
-        """The estimator's lock (made on first use, never pickled or copied)."""
-        lock = self.__dict__.get("_gp_lock")
-        if lock is None:
-            lock = _runtime.model_lock(self)
-        return lock
+        """The estimator's lock (this process's, never pickled or copied)."""
+        return _runtime.process_state(self).lock
 
     def _staged(self):
-        """A staging copy: a new instance sharing this one's attributes, on
-        which a fit prepares the attributes it will commit."""
-        staged = object.__new__(type(self))
-        staged.__dict__.update(self.__dict__)
-        return staged
+        """A staging copy (a shallow copy) on which a fit prepares the
+        attributes it will commit."""
+        return self.__copy__()
 
     def _commit(self, staged):
         """Take the staging copy's attributes; returns what undoes it."""
@@ -466,6 +473,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         sample_weight_val), or None."""
         hidden = self._hidden_layer_sizes()
         self._init_scheme()  # validate before anything changes
+        Callbacks.check(self.callbacks)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         if incremental and is_classifier(self):
             self._partial_fit_labels(y, classes)
@@ -615,6 +623,9 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         if self.batch_norm:
             raise ValueError("batch_norm=True needs a stochastic solver (its running statistics "
                              "come from mini-batches), not 'lbfgs'.")
+        if sample_weight is not None and not sample_weight.sum() > 0:
+            raise ValueError("solver='lbfgs' needs sample weights with a positive sum (its loss "
+                             "is their weighted mean).")
         dtype = self._params.dtype
         chunk_rows = min(X.shape[0], TRAIN_CHUNK_ROWS)
         engine = self._engine(chunk_rows, X.shape[1], False)
@@ -633,17 +644,26 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         schedule = _from_estimator(self.learning_rate, self.power_t, self.solver)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        # partial_fit continues the states; settings changed since the last
+        # call take effect now; another rule or schedule starts afresh
+        rule._validate()
         fresh = not incremental or self._optimizer is None or not self._optimizer.matches(rule)
         if fresh:
-            rule._validate()
             self._optimizer = None  # new state below, once the memory is checked
             self.learning_rate_curve_ = []
             if rule._rate_slot is not None:
                 self.rate_stats_ = {"mean": [], "min": [], "max": []}
             else:
                 self.__dict__.pop("rate_stats_", None)
-        if fresh or self._schedule_state is None or not self._schedule_state.matches(schedule):
+        else:
+            self._optimizer = self._optimizer.continued(rule)
+            self._stage_histories()
+        sstate = self._schedule_state
+        if fresh or sstate is None or not sstate.matches(schedule):
             self._schedule_state = schedule._start(self.learning_rate_init)
+        else:
+            schedule._validate_params()
+            self._schedule_state = sstate.continued(schedule)
         self._warn_unused_parameters(rule)
         if getattr(self, "loss_curve_", None) is None:
             # a warm start from lbfgs, which keeps no per-epoch history
@@ -672,6 +692,15 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         self.n_iter_ = 0  # epochs of this call
         return StochasticSetup(X=Xm, Y=Y, sample_weight=sw, validation=validation, engine=engine,
                                batch_size=batch_size, schedule=schedule, incremental=incremental)
+
+    def _stage_histories(self):
+        """Copies of the per-epoch histories, which training appends to: a
+        partial_fit that fails leaves the committed lists as they were."""
+        for name in _HISTORIES:
+            if isinstance(getattr(self, name, None), list):
+                setattr(self, name, list(getattr(self, name)))
+        if isinstance(getattr(self, "rate_stats_", None), dict):
+            self.rate_stats_ = {k: list(v) for k, v in self.rate_stats_.items()}
 
     def _warn_unused_parameters(self, rule):
         """One warning naming the parameters this fit does not use: with an
@@ -724,6 +753,9 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
+            if sample_weight is not None and not np.any(sample_weight):
+                raise ValueError("Every sample left for training after early stopping's "
+                                 "validation split has weight 0.")
             y_val = self._decode_targets(Y_val)
         if getattr(self, "_best_params", None) is None:
             # a new fit, or a warm start that turned early stopping (back) on:
@@ -816,14 +848,17 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             staged = self._staged()
             prepared = staged._prepare_fit(X, y, sample_weight, incremental, classes,
                                            validation_data)
-            undo = self._commit(staged)
+            before = dict(self.__dict__)
+            self._commit(staged)
             metadata = None if sample_weight is None else {"sample_weight": sample_weight}
-            self._train(prepared, incremental, undo, (X, y, metadata))
+            self._train(prepared, incremental, before, (X, y, metadata))
         return self
 
-    def _train(self, prepared, incremental, undo, user_data):
+    def _train(self, prepared, incremental, before, user_data):
         """The committed model's training: epochs, or L-BFGS's iterations.
-        user_data: (X, y, metadata) as the user passed them, for callbacks."""
+        before: the attributes before the commit (a failing partial_fit goes
+        back to them); user_data: (X, y, metadata) as the user passed them,
+        for callbacks."""
         stochastic = isinstance(prepared, StochasticSetup)
         info = FitInfo(estimator=self, max_epochs=1 if incremental else self.max_iter,
                        incremental=incremental, solver="stochastic" if stochastic else "lbfgs")
@@ -832,17 +867,17 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             if not stochastic:
                 fit_lbfgs(self, *prepared, callbacks)
             else:
-                trainer = StochasticTrainer(self, prepared, callbacks)
-                try:
-                    trainer.run()
-                except ValueError:
-                    if incremental and trainer.reason == "diverged":
-                        # the snapshot put the arrays back; the attributes too:
-                        # a partial_fit that diverges leaves the model as it was
-                        self._restore_attributes(undo)
-                    raise
-        if not np.isfinite(self._params).all():
-            raise ValueError(NONFINITE_MESSAGE)
+                # a partial_fit that fails (diverges, or a callback raises)
+                # leaves the model as it was: the epoch's snapshot puts the
+                # arrays back, `before` the attributes
+                undo = (lambda: self._undo_partial_fit(before)) if incremental else None
+                StochasticTrainer(self, prepared, callbacks, undo).run()
+
+    def _undo_partial_fit(self, before):
+        kept = {k: self.__dict__[k] for k in SKLEARN_TRANSIENT if k in self.__dict__}
+        self.__dict__.clear()
+        self.__dict__.update(before)
+        self.__dict__.update(kept)  # scikit-learn's callbacks still have to end
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
@@ -919,29 +954,58 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     # ------------------------------------------------------------------
     # Prediction
     # ------------------------------------------------------------------
+    def _check_fitted(self):
+        if "_params" not in self.__dict__:  # the fast test; scikit-learn's raises
+            check_is_fitted(self)
+
+    def _predict_input(self, X):
+        """X checked as validate_data(reset=False) checks it.  A plain 2-D
+        float32/float64 ndarray of the model's width with finite values
+        (unless assume_finite) takes a fast path; anything else, and anything
+        wrong, goes through validate_data, so errors, warnings (feature
+        names) and conversions are scikit-learn's."""
+        if (type(X) is np.ndarray and X.ndim == 2 and X.dtype.kind == "f"
+                and X.dtype.itemsize in (4, 8) and X.shape[0] > 0
+                and X.shape[1] == self.n_features_in_
+                and "feature_names_in_" not in self.__dict__
+                and (get_config()["assume_finite"] or _all_finite(X))):
+            return X
+        return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+
+    def _predictor(self):
+        """The prediction network for the current model and settings (made
+        once, kept until the model or a setting it depends on changes)."""
+        key = (self._layout, self.activation, self.out_activation_, self.loss,
+               _runtime.n_threads(self.n_threads), _core.ilp64_gemm_addresses())
+        process = _runtime.process_state(self)
+        cached = process.predictor
+        if cached is None or cached[0] != key:
+            cached = process.predictor = (key, Predictor(
+                self._layout, self.activation, self.out_activation_, self.loss, key[4]))
+        return cached[1]
+
     def _forward_pass_fast(self, X, check_input=True, apply_output=True):
         """Output of the network for X (its logits with apply_output=False).
         Every prediction is a function of the logits: the core computes them,
-        the output activation is applied here (scikit-learn's formulas)."""
+        the output activation is applied here (scikit-learn's formulas).  The
+        caller holds the read lock (or is the fit)."""
         z = self._logits(X, check_input)
         return self._output_activation(z) if apply_output else z
 
     def _logits(self, X, check_input=True):
         """The network's output before the output activation, for X (a new
         array): one forward pass in C, or a copy of the outputs given to
-        _with_logits for this X."""
+        _with_logits for this X.  The caller holds the read lock."""
         cached = self.__dict__.get("_cached_logits")
         if cached is not None and X is cached[0]:
             return cached[1].copy()
-        with self._model_lock().reading():
-            if check_input:
-                X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-            self._sync_params()
-            dtype = self._params.dtype
-            Xm = Matrix(X, dtype)
-            engine = self._engine(max(1, min(Xm.n_rows, PREDICT_CHUNK_ROWS)), Xm.n_cols, False)
-            with _runtime.blas_guard(engine.n_threads):
-                return engine.forward(Xm, self._params, self._running, apply_output=False)
+        if check_input:
+            X = self._predict_input(X)
+        self._sync_params()
+        predictor = self._predictor()
+        with _runtime.blas_guard(predictor.n_threads):
+            return predictor.forward(Matrix(X, self._params.dtype), self._params, self._running,
+                                     apply_output=False)
 
     def _output_activation(self, z):
         """The output activation applied to the logits z, in place
@@ -1351,15 +1415,12 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         y : ndarray, shape (n_samples,) or (n_samples, n_classes)
             The predicted classes.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         with self._model_lock().reading():
             return self._predict(X)
 
     def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
-        if self.n_outputs_ == 1:
-            y_pred = y_pred.ravel()
-        return self._label_binarizer.inverse_transform(y_pred)
+        return decode(self._label_binarizer, self._forward_pass_fast(X, check_input=check_input))
 
     def _score(self, X, y, sample_weight=None):
         return self._score_with_function(X, y, sample_weight=sample_weight,
@@ -1413,7 +1474,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             The predicted log-probability of each class, ordered as
             ``classes_``.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         with self._model_lock().reading():
             z = self._logits(X)
             proba = self._proba_from_logits(z.copy())
@@ -1439,7 +1500,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             Probabilities that underflow are floored at the dtype's smallest
             normal number (``np.finfo(dtype).tiny``), never exactly 0.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         with self._model_lock().reading():
             proba = self._proba_from_logits(self._logits(X))
         # A probability that underflowed to 0 is floored at the smallest normal
@@ -1605,7 +1666,7 @@ n_layers_, n_outputs_, out_activation_
         y : ndarray of shape (n_samples, n_outputs)
             The predicted values.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         with self._model_lock().reading():
             return self._predict(X)
 
