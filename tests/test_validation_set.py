@@ -102,6 +102,30 @@ def test_classifier_scores_and_losses_match_the_public_api(digits_split, scoring
                 == clf.best_validation_score_)
 
 
+@pytest.mark.parametrize("kind,scoring", [("binary", None), ("binary", "neg_log_loss"),
+                                          ("binary", "roc_auc"), ("binary", "loss"),
+                                          ("multilabel", None), ("multilabel", "f1_micro"),
+                                          ("multilabel", "loss")])
+def test_binary_and_multilabel_scores_and_losses_match_the_public_api(digits_split, kind,
+                                                                      scoring):
+    # a binary model's predictions come from its logits, the others' from
+    # the activated outputs: the validation pass gives each what it reads
+    X_train, X_val, y_train, y_val = digits_split
+    if kind == "binary":
+        y_train, y_val = y_train % 2, y_val % 2
+        Y_val = y_val[:, None].astype(float)
+    else:
+        y_train, y_val = [np.c_[y % 2, y < 5, y % 3 == 0].astype(int) for y in (y_train, y_val)]
+        Y_val = y_val.astype(float)
+    sw_val = _weights(len(y_val))
+    check = _CheckEachEpoch(X_val, y_val, Y_val, sw_val, scoring)
+    clf = MLPClassifier(hidden_layer_sizes=(12,), early_stopping=True, scoring=scoring,
+                        alpha=0.01, max_iter=4, n_iter_no_change=100, random_state=0,
+                        callbacks=[check])
+    clf.fit(X_train, y_train, X_val=X_val, y_val=y_val, sample_weight_val=sw_val)
+    assert check.epochs == 4
+
+
 @pytest.mark.parametrize("loss,scoring", [("squared_error", None), ("squared_error", "loss"),
                                           ("squared_error", "neg_mean_absolute_error"),
                                           ("poisson", "loss"), ("poisson", None)])

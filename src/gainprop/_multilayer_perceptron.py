@@ -809,14 +809,20 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             return self.scoring
         return check_scoring(self, scoring=self.scoring)
 
-    def _with_logits(self, X, logits):
+    def _with_outputs(self, X, applied, outputs):
         """A copy of this model whose predictions for X (this very object)
-        come from `logits`, the output of a forward pass already made: a
-        scorer given it computes the scores of these outputs, calling
-        predict, predict_proba or score as usual."""
+        come from `outputs`, the result of a forward pass already made (with
+        the output activation applied or not, as `applied` says): a scorer
+        given it computes the scores of these outputs, calling predict,
+        predict_proba or score as usual."""
         model = self._staged()
-        model._cached_logits = (X, logits)
+        model._cached_outputs = (X, applied, outputs)
         return model
+
+    def _predicts_from_activated_outputs(self):
+        """Do the prediction methods read the network's outputs after the
+        output activation (True), or its logits (False)?"""
+        return True
 
     def _batch_size(self, n_samples, optimizer):
         if self.batch_size == "auto":
@@ -985,41 +991,19 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         return cached[1]
 
     def _forward_pass_fast(self, X, check_input=True, apply_output=True):
-        """Output of the network for X (its logits with apply_output=False).
-        Every prediction is a function of the logits: the core computes them,
-        the output activation is applied here (scikit-learn's formulas).  The
-        caller holds the read lock (or is the fit)."""
-        z = self._logits(X, check_input)
-        return self._output_activation(z) if apply_output else z
-
-    def _logits(self, X, check_input=True):
-        """The network's output before the output activation, for X (a new
-        array): one forward pass in C, or a copy of the outputs given to
-        _with_logits for this X.  The caller holds the read lock."""
-        cached = self.__dict__.get("_cached_logits")
-        if cached is not None and X is cached[0]:
-            return cached[1].copy()
+        """Output of the network (or its logits) for X.  The caller holds the
+        read lock (or is the fit).  A copy made by _with_outputs answers for
+        its X from the outputs it holds."""
+        cached = self.__dict__.get("_cached_outputs")
+        if cached is not None and X is cached[0] and apply_output == cached[1]:
+            return cached[2].copy()
         if check_input:
             X = self._predict_input(X)
         self._sync_params()
         predictor = self._predictor()
         with _runtime.blas_guard(predictor.n_threads):
             return predictor.forward(Matrix(X, self._params.dtype), self._params, self._running,
-                                     apply_output=False)
-
-    def _output_activation(self, z):
-        """The output activation applied to the logits z, in place
-        (scikit-learn's formulas: the softmax subtracts each row's maximum)."""
-        act = self.out_activation_
-        if act == "softmax":
-            z -= z.max(axis=1, keepdims=True)
-            np.exp(z, out=z)
-            z /= z.sum(axis=1, keepdims=True)
-        elif act == "logistic":
-            expit(z, out=z)
-        elif act == "exp":
-            np.exp(z, out=z)
-        return z
+                                     apply_output)
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         """Private score method without input validation."""
@@ -1420,7 +1404,15 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             return self._predict(X)
 
     def _predict(self, X, check_input=True):
-        return decode(self._label_binarizer, self._forward_pass_fast(X, check_input=check_input))
+        binary = self.n_outputs_ == 1
+        out = self._forward_pass_fast(X, check_input=check_input, apply_output=not binary)
+        if binary:  # the probability from the logit, as predict_proba has it
+            expit(out, out=out)
+        return decode(self._label_binarizer, out)
+
+    def _predicts_from_activated_outputs(self):
+        # binary: both probabilities come from the logit
+        return self.n_outputs_ != 1
 
     def _score(self, X, y, sample_weight=None):
         return self._score_with_function(X, y, sample_weight=sample_weight,
@@ -1476,13 +1468,20 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         """
         self._check_fitted()
         with self._model_lock().reading():
-            z = self._logits(X)
-            proba = self._proba_from_logits(z.copy())
-        with np.errstate(divide="ignore"):
-            log_proba = np.log(proba)
-        underflow = proba < np.finfo(proba.dtype).tiny
-        if underflow.any():
-            log_proba[underflow] = self._log_proba_from_logits(z)[underflow]
+            binary = self.n_outputs_ == 1
+            out = self._forward_pass_fast(X, apply_output=not binary)
+            proba = self._proba_from_outputs(out)
+            with np.errstate(divide="ignore"):
+                log_proba = np.log(proba)
+            underflow = proba < np.finfo(proba.dtype).tiny
+            rows = np.flatnonzero(underflow.any(axis=1))
+            if len(rows):
+                # the logits of those rows (a second forward pass over them
+                # alone, unless the pass gave logits)
+                z = out[rows] if binary else self._forward_pass_fast(
+                    self._predict_input(X)[rows], check_input=False, apply_output=False)
+                exact = self._log_proba_from_logits(z)
+                log_proba[rows] = np.where(underflow[rows], exact, log_proba[rows])
         return log_proba
 
     def predict_proba(self, X):
@@ -1502,20 +1501,21 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         """
         self._check_fitted()
         with self._model_lock().reading():
-            proba = self._proba_from_logits(self._logits(X))
+            binary = self.n_outputs_ == 1
+            proba = self._proba_from_outputs(self._forward_pass_fast(X, apply_output=not binary))
         # A probability that underflowed to 0 is floored at the smallest normal
         # number, so that log(predict_proba) stays finite like predict_log_proba.
         return np.maximum(proba, np.finfo(proba.dtype).tiny, out=proba)
 
-    def _proba_from_logits(self, z):
-        """The probabilities of each class from the logits z (consumed), before
-        the floor of predict_proba."""
+    def _proba_from_outputs(self, out):
+        """The probability of each class from the network's outputs (a binary
+        model's: its logits), before the floor of predict_proba."""
         if self.n_outputs_ == 1:
             # binary: both columns from the logit (1 - p would round small
             # probabilities of the negative class to 0)
-            z = z.ravel()
+            z = out.ravel()
             return np.vstack([expit(-z), expit(z)]).T
-        return self._output_activation(z)
+        return out
 
     def _log_proba_from_logits(self, z):
         """The log-probabilities as a log-softmax or log-sigmoid of the logits

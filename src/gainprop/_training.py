@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.optimize
-from scipy.special import xlogy
+from scipy.special import expit, xlogy
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.optimize import _check_optimize_result
 
@@ -321,20 +321,24 @@ class _Monitor:
 
     def _score(self):
         """(score, loss) of the current weights on the validation set, both
-        from one forward pass: the loss from its outputs, the score by the
-        estimator's accuracy or R² (scoring=None), as -loss ('loss'), or by a
-        scorer given a model whose predictions for the validation set are
-        these outputs.  NaN for both when an output is not finite."""
+        from one forward pass, which gives the outputs the prediction
+        methods read: the loss from them, the score by the estimator's
+        accuracy or R² (scoring=None), as -loss ('loss'), or by a scorer
+        given a copy of the model whose predictions for the validation set
+        come from these outputs.  NaN for both when an output is not
+        finite."""
         est, v = self.est, self.validation
         # (the fit runs in the estimator's BLAS guard)
-        logits = v.engine.forward(v.matrix, est._params, est._running, apply_output=False)
-        if not np.isfinite(logits).all():
+        applied = est._predicts_from_activated_outputs()
+        out = v.engine.forward(v.matrix, est._params, est._running, apply_output=applied)
+        if not np.isfinite(out).all():
             return np.nan, np.nan
-        loss = _mean_loss(est, est._output_activation(logits.copy()), v.Y, v.sample_weight,
+        # (a binary classifier's outputs are its logits)
+        loss = _mean_loss(est, out if applied else expit(out), v.Y, v.sample_weight,
                           v.engine.loss_scale)
         if isinstance(v.scoring, str):  # 'loss': higher is better
             return -loss, loss
-        model = est._with_logits(v.X, logits)
+        model = est._with_outputs(v.X, applied, out)
         if v.scoring is None:
             score = model._score(v.X, v.y, sample_weight=v.sample_weight)
         elif v.sample_weight is None:
