@@ -149,6 +149,9 @@ def test_state_holds_the_resolved_rule_through_pickle_and_partial_fit(digits_400
     est.partial_fit(X, y)
     back.partial_fit(X, y)
     np.testing.assert_array_equal(est._params, back._params)
+    # a partial_fit after set_params continues with the new settings, resolved
+    est.set_params(momentum=0.2).partial_fit(X, y)
+    assert est._optimizer.rule.get_params() == {"momentum": 0.2, "nesterov": False}
 
 
 def test_a_pickled_state_with_an_unresolved_rule_is_refused(digits_400):
