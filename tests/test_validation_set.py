@@ -215,6 +215,9 @@ def test_validation_data_errors(digits_split):
         MLPRegressor(early_stopping=True, max_iter=1).fit(
             X_train, y_train.astype(float), X_val=X_val, y_val=np.c_[y_val, y_val])
     assert not hasattr(est, "coefs_")  # every refusal came before anything changed
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping"):
+        est.partial_fit(X_train, y_train, classes=np.arange(10))  # as scikit-learn
+    assert not hasattr(est, "coefs_")
 
 
 def test_warm_start_pickle_and_thread_count(digits_split):
