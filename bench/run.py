@@ -138,6 +138,62 @@ def _gemm_floor(units, n_rows, batch_size, epochs, dtype=np.float32):
     return time.perf_counter() - t0
 
 
+def _step_products(units, batch_size, accumulate=True):
+    """The matrix products gainprop's core calls for one mini-batch, in its
+    order and shapes, as (ta, tb, m, n, k, beta) of row-major C = op(A) op(B) +
+    beta C: the forward products, then from the last layer down its weight
+    gradient (accumulated onto the L2 term when alpha > 0) and, above the first
+    layer, the delta of the layer below."""
+    L = len(units) - 1
+    out = [(0, 0, batch_size, units[i + 1], units[i], 0) for i in range(L)]
+    for i in range(L - 1, -1, -1):
+        out.append((1, 0, units[i], units[i + 1], batch_size, 1 if accumulate else 0))
+        if i > 0:
+            out.append((0, 1, batch_size, units[i], units[i + 1], 0))
+    return out
+
+
+_FLOOR_EXE = []
+
+
+def _floor_program():
+    """bench/gemm_floor.c built with the system's C compiler (once per run),
+    and the OpenBLAS numpy loaded (the library gainprop's products call), or
+    None when either is missing."""
+    if not _FLOOR_EXE:
+        import tempfile
+
+        from threadpoolctl import threadpool_info
+
+        libs = [i["filepath"] for i in threadpool_info()
+                if i.get("internal_api") == "openblas" and "numpy" in i["filepath"]]
+        exe = os.path.join(tempfile.mkdtemp(prefix="gainprop-bench-"), "gemm_floor")
+        cc = os.environ.get("CC", "cc")
+        built = subprocess.run([cc, "-O2", "-std=c99", "-o", exe,
+                                os.path.join(HERE, "gemm_floor.c"), "-ldl"],
+                               capture_output=True).returncode == 0 if libs else False
+        _FLOOR_EXE.append((exe, libs[0]) if built else None)
+    return _FLOOR_EXE[0]
+
+
+def _c_gemm_floor(units, batch_size, n_batches, dtype, threads=(1, 2), runs=9):
+    """Seconds per epoch of the step's products alone (_step_products), timed
+    in C through numpy's OpenBLAS at each thread count (its own threading);
+    {threads: (fastest, median)}, or {} when the program cannot be built."""
+    found = _floor_program()
+    if found is None:
+        return {}
+    exe, lib = found
+    args = [str(v) for p in _step_products(units, batch_size) for v in p]
+    out = {}
+    for t in threads:
+        res = subprocess.run([exe, lib, "f32" if dtype == np.float32 else "f64", str(t), str(runs),
+                              *args], capture_output=True, text=True, check=True)
+        best, med = map(float, res.stdout.split())
+        out[t] = (best * n_batches, med * n_batches)
+    return out
+
+
 def _row(name, times, work=None):
     gp = times.get("gainprop")
     out = {"workload": name, "seconds": times}
@@ -427,7 +483,7 @@ def w9_latency(args):
     out = {}
     for dtype in (np.float32, np.float64):
         Xd = X.astype(dtype)
-        kw = dict(hidden_layer_sizes=(100,), max_iter=20, random_state=0)
+        kw = dict(hidden_layer_sizes=(100,), max_iter=3 if args.quick else 20, random_state=0)
         gp, sk = Gp(**kw).fit(Xd, y), Sk(**kw).fit(Xd, y)
         row = Xd[:1].copy()
         funcs = {
@@ -497,6 +553,19 @@ def w10_batch_predict(args):
     return {"workload": "10 batch prediction (s)", "cases": out}
 
 
+def _floor_fields(units, n_batches, gainprop_seconds, quick, dtype=np.float64):
+    """The products floor of one epoch at batch 200 (the faster of OpenBLAS on
+    1 and 2 threads, medians) and gainprop's time against it."""
+    floor = (_c_gemm_floor(units, 200, n_batches, dtype, (1,), 1) if quick
+             else _c_gemm_floor(units, 200, n_batches, dtype))
+    if not floor:
+        return {}
+    threads, (_, best) = min(floor.items(), key=lambda kv: kv[1][1])
+    return {"products floor s/epoch": best, "products floor threads": threads,
+            "products floor (1, 2 threads)": {t: f[1] for t, f in floor.items()},
+            "gemm floor ratio": gainprop_seconds / best}
+
+
 def w11_small_networks(args):
     from sklearn.neural_network import MLPClassifier as SkC
     from sklearn.neural_network import MLPRegressor as SkR
@@ -505,7 +574,7 @@ def w11_small_networks(args):
     from gainprop import MLPRegressor as GpR
 
     rng = np.random.RandomState(0)
-    n = 10000 if args.quick else 100000
+    n = 4000 if args.quick else 100000
     X = rng.randn(n, 20)
     y = X @ rng.randn(20) + 0.1 * rng.randn(n)
     labels = (X[:, :3] @ rng.randn(3) > 0).astype(int) + (X[:, 3] > 1)
@@ -521,17 +590,21 @@ def w11_small_networks(args):
     }
     med, raw = _median_times(funcs, args.repeats)
     med = {k: v / epochs for k, v in med.items()}
+    n_batches = -(-n // 200)
     out = {f"20-64-64-1 regressor, {n} rows": _row("regressor", {
         k: med[k] for k in ("gainprop", "scikit-learn")}, {
         "gainprop 1 thread": med["gainprop 1 thread"],
-        "2 threads / 1 thread": med["gainprop"] / med["gainprop 1 thread"]}),
+        "2 threads / 1 thread": med["gainprop"] / med["gainprop 1 thread"],
+        **_floor_fields((20, 64, 64, 1), n_batches, med["gainprop"], args.quick)}),
         "20-64-64-3 classifier": _row("classifier", {
             "gainprop": med["gainprop classifier"],
-            "scikit-learn": med["scikit-learn classifier"]})}
+            "scikit-learn": med["scikit-learn classifier"]},
+            _floor_fields((20, 64, 64, 3), n_batches, med["gainprop classifier"],
+                          args.quick))}
     Xw = rng.randn(n // 2, 25)
     yw = Xw @ rng.randn(25)
     sweep = {}
-    for width in (32, 48, 56, 64, 80, 96, 112, 128):
+    for width in (32, 64) if args.quick else (32, 48, 56, 64, 80, 96, 112, 128):
         kw = dict(hidden_layer_sizes=(width, width), solver="adam", max_iter=1, random_state=0)
         m, _ = _median_times({"gainprop": lambda: GpR(**kw).fit(Xw, yw),
                               "scikit-learn": lambda: SkR(**kw).fit(Xw, yw)},
@@ -539,7 +612,9 @@ def w11_small_networks(args):
         macs = 3 * (25 * width + width * width + width)  # forward + two backward products
         sweep[width] = {"gainprop s/epoch": m["gainprop"], "scikit-learn s/epoch":
                         m["scikit-learn"], "vs scikit-learn": m["scikit-learn"] / m["gainprop"],
-                        "GFLOP/s": 2 * macs * len(Xw) / m["gainprop"] / 1e9}
+                        "GFLOP/s": 2 * macs * len(Xw) / m["gainprop"] / 1e9,
+                        **_floor_fields((25, width, width, 1), -(-len(Xw) // 200),
+                                        m["gainprop"], args.quick)}
     out[f"widths (25 inputs, {n // 2} rows, one epoch)"] = sweep
     return {"workload": "11 small networks at the default batch size (s/epoch)", "cases": out}
 
@@ -559,8 +634,9 @@ def _print_row(result):
     for k, v in result["seconds"].items():
         print(f"   {k:14s} {v:10.4f} s")
     for k, v in result.items():
-        if k.startswith("vs ") or k in ("gemm floor ratio", "speed-up 1->2",
-                                        "2 threads / 1 thread", "gainprop 1 thread"):
+        if k.startswith("vs ") or k in ("gemm floor ratio", "products floor s/epoch",
+                                        "speed-up 1->2", "2 threads / 1 thread",
+                                        "gainprop 1 thread"):
             label = (f"gainprop is {v:.2f}x faster than {k[3:]}" if k.startswith("vs ")
                      else f"{k}: {v:.3f}")
             print(f"   {label}")
@@ -586,8 +662,11 @@ def _print(result):
                 _print_row(sub)
             else:
                 for width, r in sub.items():
+                    floor = (f", {r['gemm floor ratio']:.2f}x the products floor"
+                             if "gemm floor ratio" in r else "")
                     print(f"      {width:>4}: gainprop {r['gainprop s/epoch']:.4f} s, "
-                          f"{r['vs scikit-learn']:.2f}x scikit-learn, {r['GFLOP/s']:.1f} GFLOP/s")
+                          f"{r['vs scikit-learn']:.2f}x scikit-learn, {r['GFLOP/s']:.1f} GFLOP/s"
+                          f"{floor}")
     for key in ("gbs", "rows_per_second", "memory"):
         if key in result:
             for k, v in result[key].items():

@@ -29,7 +29,7 @@
 
 /* Matrix products of at least this many multiply-adds are split into blocks of
  * at least GP_GEMM_MIN_BLOCK rows (or columns) of the result, run by our
- * threads (see gp_gemm_rm). */
+ * threads (see gp_gemm_blocks). */
 #define GP_GEMM_PAR_MIN_FLOPS 262144.0
 /* ... and products of at most this many run as plain loops, without BLAS */
 #define GP_SMALL_GEMM_FLOPS 16384.0
@@ -144,6 +144,29 @@ extern volatile int gp_fork_serial;
 #endif
 #define GP_FOR(nt, i, n, ...) GP_FOR_SCHED(static, nt, i, n, __VA_ARGS__)
 #define GP_FOR_DYNAMIC(nt, i, n, ...) GP_FOR_SCHED(dynamic, nt, i, n, __VA_ARGS__)
+
+/*
+ * How many blocks of the longer side of C (m x n) a product of m*n*k
+ * multiply-adds is split into: a function of the shape alone, never of the
+ * thread count, so that the results are the same for any number of threads
+ * (see gp_gemm_rm).  The most blocks of at least GP_GEMM_MIN_BLOCK rows from
+ * a ladder of counts that 2, 3 and 4 threads share evenly, or one block.
+ *
+ * Smaller blocks were measured and not kept: two halves of the products of a
+ * 20-64-64-1 network at batch 200 (each ~50 us of work) ran 10-100x slower
+ * with 2 threads on a machine busy with other processes, every parallel
+ * region waiting for a time slice for its second thread.
+ */
+static inline int64_t gp_gemm_blocks(int64_t m, int64_t n, int64_t k)
+{
+    static const int64_t ladder[] = {24, 12, 8, 6, 4, 2};
+    const int64_t len = m >= n ? m : n;
+    size_t j;
+    if ((double)m * (double)n * (double)k < GP_GEMM_PAR_MIN_FLOPS) return 1;
+    for (j = 0; j < sizeof ladder / sizeof ladder[0]; ++j)
+        if (len / ladder[j] >= GP_GEMM_MIN_BLOCK) return ladder[j];
+    return 1;
+}
 
 static inline int gp_threads_for(int n_threads, int64_t work)
 {

@@ -469,6 +469,91 @@ static void SFX(gp_gemm_block)(const gp_net *net, int trans_a, int trans_b, int6
     GEMM(&ta, &tb, &M, &N, &K, &alpha, (REAL *)B, &LDA, (REAL *)A, &LDB, &beta, C, &LDC);
 }
 
+/* Blocks of independent results the tiny products below work on at once. */
+#define GP_SMALL_BLOCK 8
+
+/* C's element before the sum: beta * c, and exactly 0 when beta is 0. */
+#define GP_BETA_START(beta, c) ((beta) == 0 ? (REAL)0 : (beta) == 1 ? (c) : (beta) * (c))
+
+/*
+ * C += alpha op(A) B for B of few columns (an output layer of one or a few
+ * units): blocks of GP_SMALL_BLOCK rows of C accumulate side by side, so the
+ * sums over k are independent chains rather than one.  Each element is summed
+ * over k in order, skipping zero a's, as the row loop of gp_gemm_small does.
+ */
+static void SFX(gp_gemm_small_rows)(int trans_a, int64_t m, int64_t n, int64_t k, REAL alpha,
+                                    const REAL *A, int64_t lda, const REAL *B, int64_t ldb,
+                                    REAL beta, REAL *C, int64_t ldc)
+{
+    int64_t i0 = 0, i, j, p;
+    int r;
+    for (; i0 + GP_SMALL_BLOCK <= m; i0 += GP_SMALL_BLOCK)
+        for (j = 0; j < n; ++j) {
+            REAL acc[GP_SMALL_BLOCK];
+            for (r = 0; r < GP_SMALL_BLOCK; ++r)
+                acc[r] = GP_BETA_START(beta, C[(i0 + r) * ldc + j]);
+            for (p = 0; p < k; ++p) {
+                const REAL b = B[p * ldb + j];
+                if (trans_a) {
+                    const REAL *a = A + p * lda + i0;
+                    for (r = 0; r < GP_SMALL_BLOCK; ++r) {
+                        const REAL ar = alpha * a[r];
+                        acc[r] = ar == 0 ? acc[r] : acc[r] + ar * b;
+                    }
+                } else {
+                    const REAL *a = A + i0 * lda + p;
+                    for (r = 0; r < GP_SMALL_BLOCK; ++r) {
+                        const REAL ar = alpha * a[r * lda];
+                        acc[r] = ar == 0 ? acc[r] : acc[r] + ar * b;
+                    }
+                }
+            }
+            for (r = 0; r < GP_SMALL_BLOCK; ++r) C[(i0 + r) * ldc + j] = acc[r];
+        }
+    for (i = i0; i < m; ++i)
+        for (j = 0; j < n; ++j) {
+            REAL acc = GP_BETA_START(beta, C[i * ldc + j]);
+            for (p = 0; p < k; ++p) {
+                const REAL ar = alpha * (trans_a ? A[p * lda + i] : A[i * lda + p]);
+                if (ar != 0) acc += ar * B[p * ldb + j];
+            }
+            C[i * ldc + j] = acc;
+        }
+}
+
+/*
+ * C += alpha op(A) B^T: each element alpha times the dot product of a row of
+ * op(A) and a row of B, summed over k in order; blocks of GP_SMALL_BLOCK
+ * columns of C accumulate side by side.
+ */
+static void SFX(gp_gemm_small_dots)(int trans_a, int64_t m, int64_t n, int64_t k, REAL alpha,
+                                    const REAL *A, int64_t lda, const REAL *B, int64_t ldb,
+                                    REAL beta, REAL *C, int64_t ldc)
+{
+    int64_t i, j0, j, p;
+    int r;
+    for (i = 0; i < m; ++i) {
+        REAL *c = C + i * ldc;
+        for (j0 = 0; j0 + GP_SMALL_BLOCK <= n; j0 += GP_SMALL_BLOCK) {
+            REAL acc[GP_SMALL_BLOCK];
+            for (r = 0; r < GP_SMALL_BLOCK; ++r) acc[r] = 0;
+            for (p = 0; p < k; ++p) {
+                const REAL a = trans_a ? A[p * lda + i] : A[i * lda + p];
+                const REAL *b = B + j0 * ldb + p;
+                for (r = 0; r < GP_SMALL_BLOCK; ++r) acc[r] += a * b[r * ldb];
+            }
+            for (r = 0; r < GP_SMALL_BLOCK; ++r)
+                c[j0 + r] = GP_BETA_START(beta, c[j0 + r]) + alpha * acc[r];
+        }
+        for (j = j0; j < n; ++j) {
+            const REAL *b = B + j * ldb;
+            REAL acc = 0;
+            for (p = 0; p < k; ++p) acc += (trans_a ? A[p * lda + i] : A[i * lda + p]) * b[p];
+            c[j] = GP_BETA_START(beta, c[j]) + alpha * acc;
+        }
+    }
+}
+
 /*
  * The same product for tiny shapes (online learning, small layers), as plain
  * loops: below GP_SMALL_GEMM_FLOPS multiply-adds a BLAS call costs more than
@@ -479,34 +564,23 @@ static void SFX(gp_gemm_small)(int trans_a, int trans_b, int64_t m, int64_t n, i
                                REAL beta, REAL *C, int64_t ldc)
 {
     int64_t i, j, p;
-    for (i = 0; i < m; ++i) {
-        REAL *c = C + i * ldc;
-        if (beta == 0)
-            for (j = 0; j < n; ++j) c[j] = 0;
-        else if (beta != 1)
-            for (j = 0; j < n; ++j) c[j] *= beta;
+    if (trans_b) {
+        SFX(gp_gemm_small_dots)(trans_a, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
     }
-    if (!trans_b) { /* C += alpha op(A) B, B rows contiguous: axpy over C's rows */
-        for (i = 0; i < m; ++i) {
-            REAL *GP_RESTRICT c = C + i * ldc;
-            for (p = 0; p < k; ++p) {
-                const REAL a = alpha * (trans_a ? A[p * lda + i] : A[i * lda + p]);
-                const REAL *GP_RESTRICT b = B + p * ldb;
-                if (a == 0) continue;
-                for (j = 0; j < n; ++j) c[j] += a * b[j];
-            }
-        }
-    } else { /* C += alpha op(A) B^T: dot products of rows */
-        for (i = 0; i < m; ++i) {
-            for (j = 0; j < n; ++j) {
-                const REAL *b = B + j * ldb;
-                REAL acc = 0;
-                if (trans_a)
-                    for (p = 0; p < k; ++p) acc += A[p * lda + i] * b[p];
-                else
-                    for (p = 0; p < k; ++p) acc += A[i * lda + p] * b[p];
-                C[i * ldc + j] += alpha * acc;
-            }
+    if (n < GP_SMALL_BLOCK) {
+        SFX(gp_gemm_small_rows)(trans_a, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    /* C += alpha op(A) B, B rows contiguous: axpy over C's rows */
+    for (i = 0; i < m; ++i) {
+        REAL *GP_RESTRICT c = C + i * ldc;
+        for (j = 0; j < n; ++j) c[j] = GP_BETA_START(beta, c[j]);
+        for (p = 0; p < k; ++p) {
+            const REAL a = alpha * (trans_a ? A[p * lda + i] : A[i * lda + p]);
+            const REAL *GP_RESTRICT b = B + p * ldb;
+            if (a == 0) continue;
+            for (j = 0; j < n; ++j) c[j] += a * b[j];
         }
     }
 }
@@ -534,17 +608,7 @@ static void SFX(gp_gemm_rm)(const gp_net *net, int trans_a, int trans_b, int64_t
             SFX(gp_gemm_small)(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    if ((double)m * (double)n * (double)k >= GP_GEMM_PAR_MIN_FLOPS) {
-        /* the most blocks of at least GP_GEMM_MIN_BLOCK from a ladder of counts
-         * that 2, 3 and 4 threads share evenly */
-        static const int64_t ladder[] = {24, 12, 8, 6, 4, 2};
-        size_t j;
-        for (j = 0; j < sizeof ladder / sizeof ladder[0]; ++j)
-            if (len / ladder[j] >= GP_GEMM_MIN_BLOCK) {
-                n_blocks = ladder[j];
-                break;
-            }
-    }
+    n_blocks = gp_gemm_blocks(m, n, k);
     if (n_blocks <= 1) {
         SFX(gp_gemm_block)(net, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
