@@ -25,9 +25,11 @@ volatile int gp_pool_started = 0;
 volatile int gp_fork_serial = 0;
 
 #if defined(_OPENMP) && !defined(_WIN32)
+static void gp_blas_after_fork(void);
 static void gp_atfork_child(void)
 {
     if (gp_pool_started) gp_fork_serial = 1;
+    gp_blas_after_fork();
 }
 #endif
 
@@ -86,6 +88,22 @@ static omp_lock_t gp_blas_lock;
 static int gp_blas_lock_ready = 0;
 static int gp_blas_users = 0;
 static int gp_blas_saved = 0;
+static int gp_blas_orphaned = 0; /* after a fork: the count a vanished kernel saved */
+#endif
+
+#if defined(_OPENMP) && !defined(_WIN32)
+/* In a child forked while kernels ran in other threads: those threads do not
+ * exist here, so their hold on BLAS is void.  The lock one of them may have
+ * held is made anew (else the child's first kernel would wait for ever) and
+ * the thread count they saved goes back when the child's first kernel ends
+ * (calling into BLAS from a fork handler could start its threads). */
+static void gp_blas_after_fork(void)
+{
+    if (!gp_blas_lock_ready) return;
+    omp_init_lock(&gp_blas_lock);
+    if (gp_blas_users > 0 && gp_blas_saved != 1) gp_blas_orphaned = gp_blas_saved;
+    gp_blas_users = 0;
+}
 #endif
 
 void gp_set_blas_threads(gp_blas_get_threads_fn get, gp_blas_threads_fn set)
@@ -122,7 +140,8 @@ static void gp_blas_hold(void)
     if (!gp_blas_set) return;
     omp_set_lock(&gp_blas_lock);
     if (gp_blas_users++ == 0) {
-        gp_blas_saved = gp_blas_get();
+        gp_blas_saved = gp_blas_orphaned ? gp_blas_orphaned : gp_blas_get();
+        gp_blas_orphaned = 0;
         if (gp_blas_saved != 1) gp_blas_set(1);
     }
     omp_unset_lock(&gp_blas_lock);

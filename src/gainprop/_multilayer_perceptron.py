@@ -24,14 +24,27 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_co
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, column_or_1d
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from scipy.special import expit, log_expit, log_softmax
 
 from . import _runtime
-from ._engine import PREDICT_CHUNK_ROWS, TRAIN_CHUNK_ROWS, Engine, Layout, Matrix, check_sizes
+from ._engine import (
+    PREDICT_CHUNK_ROWS,
+    TRAIN_CHUNK_ROWS,
+    Engine,
+    Layout,
+    Matrix,
+    check_sizes,
+    check_sparse,
+)
 from ._labels import binarize, fit_binarizer
 from ._persistence import HIDDEN_ACTIVATIONS, STATE_VERSION, check_state
 from ._training import (
@@ -39,6 +52,7 @@ from ._training import (
     SKLEARN_TRANSIENT,
     Callbacks,
     CallbackSupportMixin,
+    Progress,
     StochasticSetup,
     StochasticTrainer,
     fit_lbfgs,
@@ -57,7 +71,9 @@ _TRANSIENT = ("_gp_lock",) + SKLEARN_TRANSIENT
 _HISTORIES = ("loss_curve_", "learning_rate_curve_", "validation_scores_")
 #: scikit-learn's callback API (set_callbacks), with scikit-learn >= 1.9.
 _CALLBACK_BASES = (CallbackSupportMixin,) if CallbackSupportMixin is not None else ()
-_ABSENT = object()
+#: Parameters the stochastic training loop reads after its first step.
+_LOOP_PARAMS = ("max_iter", "tol", "n_iter_no_change", "target_loss", "verbose",
+                "learning_rate", "power_t")
 
 
 def _draw_into(out, draw, a, b):
@@ -75,56 +91,107 @@ def _draw_into(out, draw, a, b):
 _DRAW_BLOCK = 1 << 16
 
 
-def _available_memory():
-    """Bytes this process may still allocate: the smallest of the memory
-    available on the machine, the cgroup's limit and the address-space
-    limit that apply (None when none can be read)."""
+#: Address space each kernel thread may need when it starts (its stack, a
+#: malloc arena of glibc's, OpenBLAS's buffer): counted only against an
+#: address-space limit (ulimit -v), where libgomp and OpenBLAS end the process
+#: when they cannot get it (measured: a fit on 2 threads needed 60-80 MB more
+#: than on 1).
+_THREAD_ADDRESS_SPACE = 128 * 2**20
+
+
+def _proc_status(field):
+    """A field of /proc/self/status in bytes, or None."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _available_memory(n_threads=1):
+    """(bytes, what) this process may still allocate: the least of the memory
+    available on the machine, what its cgroup (v2 or v1) still allows, and
+    what its address-space and data limits (ulimit -v, -d) leave, less
+    _THREAD_ADDRESS_SPACE per kernel thread; (None, None) when none can be
+    read."""
     limits = []
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    limits.append(int(line.split()[1]) * 1024)
-    except OSError:
-        pass
-    try:
-        with open("/sys/fs/cgroup/memory.max") as f:
-            value = f.read().strip()
-        with open("/sys/fs/cgroup/memory.current") as f:
-            used = int(f.read().strip())
-        if value.isdigit():
-            limits.append(int(value) - used)
+                    limits.append((int(line.split()[1]) * 1024, "available on this machine"))
     except (OSError, ValueError):
         pass
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file) as f:
+                value = f.read().strip()
+            with open(usage_file) as f:
+                used = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if value.isdigit() and int(value) < 2**62:
+            limits.append((int(value) - used, "left under this process's cgroup memory limit"))
+        break
     try:
         import resource
 
-        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
-        if soft != resource.RLIM_INFINITY:
-            limits.append(soft)
-    except (ImportError, ValueError, OSError):
+        for name, used_field, what in (("RLIMIT_AS", "VmSize", "address space (ulimit -v)"),
+                                       ("RLIMIT_DATA", "VmData", "data segment (ulimit -d)")):
+            soft = resource.getrlimit(getattr(resource, name))[0]
+            used = _proc_status(used_field)
+            if soft != resource.RLIM_INFINITY and used is not None:
+                limits.append((soft - used - n_threads * _THREAD_ADDRESS_SPACE,
+                               f"left of this process's {what} for its data and {n_threads} "
+                               "kernel thread(s)"))
+    except (ImportError, ValueError, OSError, AttributeError):
         pass
     if not limits:
         try:
-            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            return (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+                    "of memory on this machine")
         except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
-            return None
-    return min(limits)
+            return None, None
+    avail, what = min(limits)
+    return max(0, avail), what
 
 
-def _check_memory(layout, dtype, n_copies, work_elements, what):
-    """Refuse, before allocating, a fit whose buffers cannot fit in memory:
-    n_copies of the parameter buffer (parameters, gradient, optimizer slots,
-    snapshot, best weights) and the work memory of its batches."""
-    itemsize = np.dtype(dtype).itemsize
-    need = (n_copies * layout.n_params + work_elements) * itemsize
-    avail = _available_memory()
+def _check_memory(layout, need, n_threads, what):
+    """Refuse, before allocating, a fit whose memory (`need` bytes: see
+    _fit_memory) is more than the process may still allocate: on Linux an
+    allocation that overcommits succeeds and the process is killed when the
+    memory is first touched."""
+    avail, where = _available_memory(n_threads)
     if avail is not None and need > avail:
         raise MemoryError(
             f"The network {list(layout.units)} has {layout.n_params:,} parameters; {what} needs "
-            f"about {need / 2**30:,.2f} GiB, more than the {avail / 2**30:,.2f} GiB available "
-            "to this process. Use smaller hidden_layer_sizes or batch_size."
+            f"about {need / 2**30:,.2f} GiB, more than the {avail / 2**30:,.2f} GiB {where}. "
+            "Use smaller hidden_layer_sizes or batch_size."
         )
+
+
+def _nbytes(a):
+    """Bytes of an array or sparse matrix (0 for anything else)."""
+    if hasattr(a, "data") and hasattr(a, "indices") and hasattr(a, "indptr"):
+        return a.data.nbytes + a.indices.nbytes + a.indptr.nbytes
+    return getattr(a, "nbytes", 0)
+
+
+def _split_sizes(n_samples, validation_fraction):
+    """(training, validation) sizes of early stopping's split of n_samples
+    (scikit-learn's train_test_split rounds the validation part up)."""
+    n_val = min(n_samples, int(np.ceil(validation_fraction * n_samples)))
+    return n_samples - n_val, n_val
+
+
+def _lbfgs_chunk_rows(n_samples):
+    """Rows per block of L-BFGS's full-batch loss and gradient."""
+    return max(1, min(n_samples, TRAIN_CHUNK_ROWS))
 
 
 class _CheckedCallbacks(list):
@@ -318,14 +385,21 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         if pending:
             self._set_buffer(self._params, self._layout, self._running)
 
+    def _stage_copies(self, dtype, pending=None):
+        """Will staging copy the buffers (assigned weights, another dtype, or
+        read-only buffers)?"""
+        params, running = self._params, self._running
+        pending = self._assigned_weights() if pending is None else pending
+        writable = params.flags.writeable and (running is None or running.flags.writeable)
+        return bool(pending) or params.dtype != dtype or not writable
+
     def _stage_buffers(self, dtype):
         """On a staging copy: buffers in dtype holding the assigned weights,
         new arrays wherever something changes (the committed model's arrays
         are never written before the commit)."""
         params, running = self._params, self._running
         pending = self._assigned_weights()
-        writable = params.flags.writeable and (running is None or running.flags.writeable)
-        if pending or params.dtype != dtype or not writable:
+        if self._stage_copies(dtype, pending):
             params = params.astype(dtype)  # a copy
             running = None if running is None else running.astype(dtype)
             old = self._layout
@@ -412,21 +486,20 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         return staged
 
     def _commit(self, staged):
-        """Take the staging copy's attributes; returns what undoes it."""
-        undo = {}
-        for key in set(self.__dict__) | set(staged.__dict__):
-            old, new = self.__dict__.get(key, _ABSENT), staged.__dict__.get(key, _ABSENT)
-            if old is not new and key not in _TRANSIENT:
-                undo[key] = old
-        self._restore_attributes({k: staged.__dict__.get(k, _ABSENT) for k in undo})
+        """Take the staging copy's attributes; returns what undoes it (the
+        attributes as they were, in their order, so that a rolled-back model
+        pickles to the same bytes)."""
+        undo = {k: v for k, v in self.__dict__.items() if k not in _TRANSIENT}
+        self._restore_attributes({k: v for k, v in staged.__dict__.items()
+                                  if k not in _TRANSIENT})
         return undo
 
     def _restore_attributes(self, values):
-        for key, value in values.items():
-            if value is _ABSENT:
-                self.__dict__.pop(key, None)
-            else:
-                self.__dict__[key] = value
+        """Make `values` the attributes, leaving the transient ones (the lock,
+        scikit-learn's callback context of the call in progress) alone."""
+        new = dict(values)
+        new.update((k, v) for k, v in self.__dict__.items() if k in _TRANSIENT)
+        self.__dict__ = new  # one store: no thread sees a half-made model
 
     # ------------------------------------------------------------------
     # Engines: C networks and their work buffers
@@ -451,7 +524,9 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         if incremental and is_classifier(self):
             self._partial_fit_labels(y, classes)
+        check_sparse(X)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        check_sparse(X)  # as converted (from LIL, DOK, ...)
         if X.shape[0] < 1:
             raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
         if sample_weight is not None:
@@ -465,6 +540,11 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         if not first_pass:
             self._check_warm_start(units)
         self.n_outputs_ = y.shape[1]
+        layout = Layout(units, self.batch_norm) if first_pass else self._layout
+        n_threads = _runtime.n_threads(self.n_threads)
+        _check_memory(layout, self._fit_memory(X, y, sample_weight, layout, X.dtype, first_pass,
+                                               incremental, n_threads),
+                      n_threads, "training it")
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, units, X.dtype)
@@ -497,14 +577,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         self.t_ = 0
         self.n_outputs_ = y.shape[1]
         self.n_layers_ = len(layer_units)
-        if not is_classifier(self):
-            self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
-        elif self._label_binarizer.y_type_ == "multiclass":
-            self.out_activation_ = "softmax"
-        else:
-            self.out_activation_ = "logistic"
+        self.out_activation_ = self._out_activation()
         layout = Layout(layer_units, self.batch_norm)
-        _check_memory(layout, dtype, 2, 0, "training it")
         params = np.empty(layout.n_params, dtype=dtype)
         self._draw_weights(layout, params)
         running = None
@@ -529,6 +603,13 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
+
+    def _out_activation(self):
+        """The output activation of the loss and, for a classifier, of the
+        labels of this fit."""
+        if not is_classifier(self):
+            return "exp" if self.loss == "poisson" else "identity"
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
     def _draw_weights(self, layout, params):
         """Each layer's weights, then its biases, from random_state: with the
@@ -585,11 +666,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             raise ValueError("batch_norm=True needs a stochastic solver (its running statistics "
                              "come from mini-batches), not 'lbfgs'.")
         dtype = self._params.dtype
-        chunk_rows = min(X.shape[0], TRAIN_CHUNK_ROWS)
-        engine = self._engine(chunk_rows, X.shape[1], False)
-        # parameters, gradient, L-BFGS-B's float64 iterate and its history
-        _check_memory(self._layout, dtype, 2 + 2 * (1 + 2 * 10) * 8 // dtype.itemsize,
-                      engine.work.size, "training it")
+        engine = self._engine(_lbfgs_chunk_rows(X.shape[0]), X.shape[1], False)
         Y = np.ascontiguousarray(y, dtype=dtype)
         sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=dtype)
         return (Matrix(X, dtype), Y, sw, engine)
@@ -602,7 +679,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         schedule = _from_estimator(self.learning_rate, self.power_t, self.solver)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        fresh = not incremental or self._optimizer is None or not self._optimizer.matches(rule)
+        fresh = self._fresh_optimizer(rule, incremental)
         if fresh:
             rule._validate()
             self._optimizer = None  # new state below, once the memory is checked
@@ -622,17 +699,13 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             self.loss_curve_ = []
             self._no_improvement_count = 0
         X, y, sample_weight, validation = self._validation_split(X, y, sample_weight)
-        batch_size = self._batch_size(X.shape[0], rule)
+        batch_size = self._batch_size(X.shape[0], rule, warn=True)
         if self.batch_norm and batch_size < 2:
             raise ValueError("batch_norm=True needs mini-batches of at least 2 samples, got "
                              f"batch_size={batch_size}.")
         Xm = Matrix(X, dtype)
-        # batch statistics need each batch in one block
-        chunk_rows = batch_size if self.batch_norm else min(batch_size, TRAIN_CHUNK_ROWS)
-        engine = self._engine(chunk_rows, X.shape[1], not Xm.sparse and self.shuffle)
-        copies = 3 + len(rule._slots()) * (1 if fresh and not incremental else 2) + (
-            2 if validation is not None else 0)
-        _check_memory(self._layout, dtype, copies, engine.work.size, "training it")
+        engine = self._engine(self._chunk_rows(batch_size), X.shape[1],
+                              not Xm.sparse and self.shuffle)
         if self._optimizer is None:
             self._optimizer = rule._make_state(self._layout.n_params, dtype,
                                                self.learning_rate_init)
@@ -641,6 +714,69 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         self.n_iter_ = 0  # epochs of this call
         return StochasticSetup(X=Xm, Y=Y, sample_weight=sw, validation=validation, engine=engine,
                                batch_size=batch_size, schedule=schedule, incremental=incremental)
+
+    def _chunk_rows(self, batch_size):
+        """Rows per block of a stochastic fit (batch statistics need each
+        batch in one block)."""
+        return batch_size if self.batch_norm else min(batch_size, TRAIN_CHUNK_ROWS)
+
+    def _fresh_optimizer(self, rule, incremental):
+        """Does this call start a new optimizer state?"""
+        state = getattr(self, "_optimizer", None)
+        return not incremental or state is None or not state.matches(rule)
+
+    def _fit_memory(self, X, y, sample_weight, layout, dtype, first_pass, incremental,
+                    n_threads):
+        """Bytes a fit allocates from now on (its data as validated is
+        already counted by the memory in use): the parameter buffer when it is
+        new or staged, the optimizer's slots when they are new, the gradient,
+        work and scratch of the engine, the divergence snapshot (weights,
+        running statistics and every slot), the best weights of early
+        stopping, the training data's copies (validation split, the core's
+        dtype and layout, targets, weights, row order), the engine and output
+        of the validation predictions, and the finiteness check of the
+        weights at the end."""
+        itemsize = np.dtype(dtype).itemsize
+        n_params, n_running = layout.n_params, layout.n_running
+        model = n_params + n_running
+        staged = first_pass or self._stage_copies(dtype)
+        n, d, k = X.shape[0], X.shape[1], layout.units[-1]
+        x_bytes = _nbytes(X)
+        # the core's copy of X, unless it reads the validated array itself
+        sparse = hasattr(X, "indptr")
+        same = (not sparse and X.dtype == dtype and X.flags.c_contiguous)
+        data = (0 if same else x_bytes * max(1, itemsize // X.dtype.itemsize)
+                + (8 * (X.indices.size + X.indptr.size) if sparse else 0))
+        data += n * (k * itemsize + (itemsize if sample_weight is not None else 0))
+        need = (model if staged else 0) * itemsize + data + n_params  # + isfinite's bools
+        if not self._is_stochastic():
+            engine = Engine.nbytes(layout, self.activation, self._out_activation(),
+                                   self.loss, _lbfgs_chunk_rows(n), dtype, d, False)
+            # L-BFGS-B (scipy): the float64 iterate, its history of 10 pairs,
+            # and a few more float64 vectors of scipy's and ours
+            return need + engine + (2 * 10 + 12) * n_params * 8
+        rule = get_optimizer(self.solver, self)
+        n_slots = len(rule._slots())
+        fresh = self._fresh_optimizer(rule, incremental)
+        state = getattr(self, "_optimizer", None)
+        slot_copies = fresh or state.dtype != dtype or not state.writable()
+        n_train, n_val = n, 0
+        if self.early_stopping and not incremental:
+            n_train, n_val = _split_sizes(n, self.validation_fraction)
+            need += x_bytes + n * k * itemsize  # the split's copies
+            if first_pass or getattr(self, "_best_params", None) is None or staged:
+                need += model * itemsize
+            need += Engine.nbytes(layout, self.activation, self._out_activation(), self.loss,
+                                  max(1, min(n_val, PREDICT_CHUNK_ROWS)), dtype, d, False)
+            need += 3 * n_val * k * itemsize
+        batch_size = self._batch_size(max(n_train, 1), rule)
+        engine = Engine.nbytes(layout, self.activation, self._out_activation(), self.loss,
+                               self._chunk_rows(batch_size), dtype, d,
+                               not sparse and self.shuffle)
+        need += engine + 8 * n_train  # the row order
+        need += (n_slots * n_params if slot_copies else 0) * itemsize  # the state
+        need += (model + n_slots * n_params) * itemsize  # the snapshot
+        return need
 
     def _validation_split(self, X, y, sample_weight):
         """(X, y, sample_weight) to train on and the validation data, with
@@ -673,10 +809,12 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             self.best_validation_score_ = -np.inf
         return X_train, y_train, sw_train, (X_val, y_val, sw_val)
 
-    def _batch_size(self, n_samples, optimizer):
+    def _batch_size(self, n_samples, optimizer, warn=False):
         if self.batch_size == "auto":
             # sign-based per-weight rules need the full-batch gradient
             return n_samples if optimizer.full_batch else min(200, n_samples)
+        if not warn:
+            return int(np.clip(self.batch_size, 1, n_samples))
         if self.batch_size > n_samples:
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than sample size. It is going to be "
@@ -699,33 +837,75 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     # ------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
         with self._model_lock().writing():
+            if incremental and hasattr(self, "coefs_"):
+                self._validate_loop_params()
+            # a RandomState given as random_state is part of the estimator: a
+            # call that fails before its first step leaves it as it was
+            rng = self.random_state
+            rng_state = rng.get_state() if isinstance(rng, np.random.RandomState) else None
             staged = self._staged()
-            prepared = staged._prepare_fit(X, y, sample_weight, incremental, classes)
+            try:
+                prepared = staged._prepare_fit(X, y, sample_weight, incremental, classes)
+            except BaseException:
+                if rng_state is not None:
+                    rng.set_state(rng_state)
+                raise
             undo = self._commit(staged)
             metadata = None if sample_weight is None else {"sample_weight": sample_weight}
-            self._train(prepared, incremental, undo, (X, y, metadata))
+            try:
+                self._train(prepared, incremental, undo, (X, y, metadata))
+            except BaseException as exc:
+                if getattr(exc, "_gp_untouched", False) and rng_state is not None:
+                    rng.set_state(rng_state)
+                raise
         return self
+
+    def _validate_loop_params(self):
+        """The parameters the training loop reads after its first step, for a
+        partial_fit on a fitted model (scikit-learn's _fit_context then skips
+        validating parameters, so that online learning does not pay for all
+        of them every call): a bad one is refused before anything changes."""
+        params = {name: getattr(self, name) for name in _LOOP_PARAMS}
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name] for name in _LOOP_PARAMS}, params,
+            caller_name=type(self).__name__)
 
     def _train(self, prepared, incremental, undo, user_data):
         """The committed model's training: epochs, or L-BFGS's iterations.
-        user_data: (X, y, metadata) as the user passed them, for callbacks."""
+        user_data: (X, y, metadata) as the user passed them, for callbacks.
+
+        A call that fails before its first step (a callback's on_fit_begin, a
+        schedule's rates, a check of the core) is rolled back: the attributes
+        committed, and whatever the first epoch changed in place (optimizer
+        and schedule states); the exception gets ``_gp_untouched = True``.
+        One that fails later keeps the model of the steps it took, except a
+        partial_fit that diverges, which is rolled back (its one epoch is
+        undone by the snapshot)."""
         stochastic = isinstance(prepared, StochasticSetup)
         info = FitInfo(estimator=self, max_epochs=1 if incremental else self.max_iter,
                        incremental=incremental, solver="stochastic" if stochastic else "lbfgs")
-        callbacks = Callbacks(self, self.callbacks, info, *user_data)
-        with _runtime.blas_guard(_runtime.n_threads(self.n_threads)):
-            if not stochastic:
-                fit_lbfgs(self, *prepared, callbacks)
-            else:
-                trainer = StochasticTrainer(self, prepared, callbacks)
-                try:
+        progress = Progress()
+        trainer = None
+        try:
+            callbacks = Callbacks(self, self.callbacks, info, *user_data)
+            with _runtime.blas_guard(_runtime.n_threads(self.n_threads)):
+                if not stochastic:
+                    fit_lbfgs(self, *prepared, callbacks, progress)
+                else:
+                    trainer = StochasticTrainer(self, prepared, callbacks, progress)
                     trainer.run()
-                except ValueError:
-                    if incremental and trainer.reason == "diverged":
-                        # the snapshot put the arrays back; the attributes too:
-                        # a partial_fit that diverges leaves the model as it was
-                        self._restore_attributes(undo)
-                    raise
+        except BaseException as exc:
+            if not progress.stepped:
+                if trainer is not None:
+                    trainer.snapshot.restore_saved(self._params, self._running, self._optimizer,
+                                                   self._schedule_state)
+                self._restore_attributes(undo)
+                exc._gp_untouched = True
+            elif incremental and trainer is not None and trainer.reason == "diverged":
+                # the snapshot put the arrays back; the attributes too: a
+                # partial_fit that diverges leaves the model as it was
+                self._restore_attributes(undo)
+            raise
         if not np.isfinite(self._params).all():
             raise ValueError(NONFINITE_MESSAGE)
 
@@ -766,6 +946,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         """Output of the network (or its logits) for X."""
         with self._model_lock().reading():
             if check_input:
+                check_sparse(X)
                 X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
             self._sync_params()
             dtype = self._params.dtype
@@ -1056,8 +1237,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         y : ndarray, shape (n_samples,) or (n_samples, n_classes)
             The predicted classes.
         """
-        check_is_fitted(self)
         with self._model_lock().reading():
+            check_is_fitted(self)
             return self._predict(X)
 
     def _predict(self, X, check_input=True):
@@ -1110,8 +1291,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             The predicted log-probability of each class, ordered as
             ``classes_``.
         """
-        check_is_fitted(self)
         with self._model_lock().reading():
+            check_is_fitted(self)
             z = self._forward_pass_fast(X, apply_output=False)
             softmax, binary = self.out_activation_ == "softmax", self.n_outputs_ == 1
         if softmax:
@@ -1136,8 +1317,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             Probabilities that underflow are floored at the dtype's smallest
             normal number (``np.finfo(dtype).tiny``), never exactly 0.
         """
-        check_is_fitted(self)
         with self._model_lock().reading():
+            check_is_fitted(self)
             binary = self.n_outputs_ == 1
             # binary: both columns from the logit (1 - p would round small
             # probabilities of the negative class to 0)
@@ -1286,8 +1467,8 @@ out_activation_
         y : ndarray of shape (n_samples, n_outputs)
             The predicted values.
         """
-        check_is_fitted(self)
         with self._model_lock().reading():
+            check_is_fitted(self)
             return self._predict(X)
 
     def _predict(self, X, check_input=True):

@@ -185,6 +185,14 @@ class Callbacks:
                            max_iter=self.info.max_epochs, estimator=self.info.estimator)
 
 
+class Progress:
+    """Has a call stepped the model yet?  Until its first step a failing call
+    is rolled back (the estimator's _train)."""
+
+    def __init__(self):
+        self.stepped = False
+
+
 @dataclass
 class StochasticSetup:
     """What the estimator prepared for a stochastic fit."""
@@ -214,6 +222,11 @@ class _Snapshot:
             self.running = _copy_into(self.running, running)
         self.state = state.save(into=self.state)
         self.schedule = schedule_state.save()
+
+    def restore_saved(self, params, running, state, schedule_state):
+        """restore(), if anything was saved."""
+        if self.params is not None:
+            self.restore(params, running, state, schedule_state)
 
     def restore(self, params, running, state, schedule_state):
         params[...] = self.params
@@ -290,10 +303,11 @@ class StochasticTrainer:
     every epoch.
     """
 
-    def __init__(self, est, setup, callbacks):
+    def __init__(self, est, setup, callbacks, progress=None):
         self.est = est
         self.s = setup
         self.callbacks = callbacks
+        self.progress = progress if progress is not None else Progress()
         self.monitor = _Monitor(est, setup.validation)
         self.snapshot = _Snapshot()
         self.n_samples = setup.X.n_rows
@@ -343,16 +357,22 @@ class StochasticTrainer:
             est._random_state.shuffle(self.order)
         state, sstate = est._optimizer, est._schedule_state
         self.snapshot.save(est._params, est._running, state, sstate)
-        rates = s.schedule._rates(sstate, self.n_batches)
+        rates = _checked_rates(s.schedule, s.schedule._rates(sstate, self.n_batches),
+                               self.n_batches)
         if np.ndim(rates):
             batch_lrs, self.epoch_lr = rates, float(np.mean(rates))
         else:
             batch_lrs = None
             state.lr = self.epoch_lr = float(rates)
         params, running = est._params, est._running
-        loss_sum, _, status = s.engine.train_epoch(
-            s.X, s.Y, s.sample_weight, self.order if est.shuffle else None, s.batch_size,
-            batch_lrs, params, running, state)
+        try:
+            loss_sum, _, status = s.engine.train_epoch(
+                s.X, s.Y, s.sample_weight, self.order if est.shuffle else None, s.batch_size,
+                batch_lrs, params, running, state)
+        except KeyboardInterrupt:
+            self.progress.stepped = True  # the batches before it are kept
+            raise
+        self.progress.stepped = True
         # one read of the weights: their sum is finite when they all are (a
         # float64 sum of huge float64 weights can overflow, so a non-finite
         # sum is checked weight by weight)
@@ -424,11 +444,25 @@ class StochasticTrainer:
             raise _Stop("partial_fit")
 
 
-class _LbfgsStop(Exception):
-    pass
+def _checked_rates(schedule, rates, n_batches):
+    """A schedule's rates for an epoch of n_batches mini-batches: one
+    finite, non-negative float, or one per mini-batch (named batch_lrs, as
+    the core calls them); else ValueError."""
+    if np.ndim(rates):
+        if np.shape(rates) != (n_batches,):
+            raise ValueError(f"batch_lrs: the schedule {schedule!r} gave rates of shape "
+                             f"{np.shape(rates)} for an epoch of {n_batches} mini-batches; a "
+                             "per-iteration schedule gives one rate per mini-batch")
+        ok = bool(np.isfinite(rates).all() and (rates >= 0).all())
+    else:
+        ok = math.isfinite(rates) and rates >= 0
+    if not ok:
+        raise ValueError(f"The schedule {schedule!r} gave a learning rate that is negative or "
+                         "not finite")
+    return rates
 
 
-def fit_lbfgs(est, X, Y, sample_weight, engine, callbacks):
+def fit_lbfgs(est, X, Y, sample_weight, engine, callbacks, progress=None):
     """scipy's L-BFGS-B on the full data, the core computing loss and
     gradient; callbacks are called per iteration, and a stop request ends
     the minimisation.  Sets n_iter_ and loss_."""
@@ -440,6 +474,8 @@ def fit_lbfgs(est, X, Y, sample_weight, engine, callbacks):
         if callbacks.per_step and not on_iteration.open:
             callbacks.step_begin()  # an iteration begins with its first evaluation
             on_iteration.open = True
+        if progress is not None:
+            progress.stepped = True
         params[...] = packed
         data_loss, l2 = engine.loss_grad(X, Y, sample_weight, params)
         last.update(x=packed, terms=(data_loss, l2))
