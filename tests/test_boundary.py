@@ -727,6 +727,15 @@ def test_work_buffers_count_in_the_memory_check(monkeypatch):
     assert not hasattr(reg, "coefs_")
 
 
+def test_a_work_size_past_64_bits_is_refused_not_wrapped():
+    # 5 x 2**31 rows x 2**31 units would wrap int64 to a small buffer that the
+    # kernels would then overrun
+    net = _core.Net(Layout([3, 2**31 - 1, 2]), "relu", "identity", "squared", 0.0, 1.0, 1,
+                    2**31 - 1)
+    with pytest.raises(ValueError, match="cannot be addressed"):
+        net.work_size(False)
+
+
 _PEAK = textwrap.dedent("""
     import json, sys, warnings
     import numpy as np

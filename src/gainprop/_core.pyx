@@ -579,8 +579,13 @@ cdef class Net:
         return self.net.loss_scale
 
     def work_size(self, bint dense_gather):
-        """Elements of the work buffer (params dtype) this network needs."""
-        return gp_work_size(&self.net, self.n_features, self.n_outputs, dense_gather)
+        """Elements of the work buffer (params dtype) this network needs;
+        ValueError when they cannot be counted in 64 bits."""
+        cdef int64_t n = gp_work_size(&self.net, self.n_features, self.n_outputs, dense_gather)
+        if n < 0:
+            raise ValueError(f"the work memory of a network {list(self.units)} with blocks of "
+                             f"{self.net.chunk_rows} rows cannot be addressed")
+        return n
 
     def scratch_size(self):
         """Elements of the float64 scratch buffer this network needs."""

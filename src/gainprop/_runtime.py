@@ -64,7 +64,7 @@ def n_threads(requested):
     if requested is None:
         env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
         requested = int(env) if env.isdigit() and int(env) > 0 else cpus
-    requested = int(requested)
+    requested = max(1, int(requested))
     if requested > cpus:
         _warn_once(("cap", requested), f"n_threads={requested} is more than the {cpus} CPUs "
                    f"available to this process; gainprop uses {cpus}.")
