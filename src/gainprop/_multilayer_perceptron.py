@@ -16,6 +16,7 @@ wait for a fit in progress (gainprop._runtime.ModelLock).
 import os
 import pickle
 import warnings
+import weakref
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
 
@@ -74,6 +75,8 @@ _CALLBACK_BASES = (CallbackSupportMixin,) if CallbackSupportMixin is not None el
 #: Parameters the stochastic training loop reads after its first step.
 _LOOP_PARAMS = ("max_iter", "tol", "n_iter_no_change", "target_loss", "verbose",
                 "learning_rate", "power_t")
+#: The values of _LOOP_PARAMS each estimator's last partial_fit validated.
+_LOOP_PARAMS_CHECKED = weakref.WeakKeyDictionary()
 
 
 def _draw_into(out, draw, a, b):
@@ -120,10 +123,10 @@ def _available_memory(n_threads=1):
     limits = []
     try:
         with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    limits.append((int(line.split()[1]) * 1024, "available on this machine"))
-    except (OSError, ValueError):
+            text = f.read()
+        at = text.index("MemAvailable:")
+        limits.append((int(text[at:].split(None, 2)[1]) * 1024, "available on this machine"))
+    except (OSError, ValueError, IndexError):
         pass
     for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
                                    ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
@@ -131,12 +134,12 @@ def _available_memory(n_threads=1):
         try:
             with open(limit_file) as f:
                 value = f.read().strip()
-            with open(usage_file) as f:
-                used = int(f.read().strip())
+            if value.isdigit() and int(value) < 2**62:  # the usage only under a real limit
+                with open(usage_file) as f:
+                    used = int(f.read().strip())
+                limits.append((int(value) - used, "left under this process's cgroup memory limit"))
         except (OSError, ValueError):
             continue
-        if value.isdigit() and int(value) < 2**62:
-            limits.append((int(value) - used, "left under this process's cgroup memory limit"))
         break
     try:
         import resource
@@ -144,8 +147,8 @@ def _available_memory(n_threads=1):
         for name, used_field, what in (("RLIMIT_AS", "VmSize", "address space (ulimit -v)"),
                                        ("RLIMIT_DATA", "VmData", "data segment (ulimit -d)")):
             soft = resource.getrlimit(getattr(resource, name))[0]
-            used = _proc_status(used_field)
-            if soft != resource.RLIM_INFINITY and used is not None:
+            used = None if soft == resource.RLIM_INFINITY else _proc_status(used_field)
+            if used is not None:
                 limits.append((soft - used - n_threads * _THREAD_ADDRESS_SPACE,
                                f"left of this process's {what} for its data and {n_threads} "
                                "kernel thread(s)"))
@@ -159,6 +162,22 @@ def _available_memory(n_threads=1):
             return None, None
     avail, what = min(limits)
     return max(0, avail), what
+
+
+#: Fits whose buffers are surely smaller than this are not checked (online
+#: learning calls partial_fit per sample: reading the limits costs more than
+#: such a fit), unless an address-space or data limit is set.
+_SMALL_FIT = 16 * 2**20
+
+
+def _address_space_limited():
+    try:
+        import resource
+
+        return any(resource.getrlimit(getattr(resource, name))[0] != resource.RLIM_INFINITY
+                   for name in ("RLIMIT_AS", "RLIMIT_DATA"))
+    except (ImportError, ValueError, OSError, AttributeError):
+        return False
 
 
 def _check_memory(layout, need, n_threads, what):
@@ -541,10 +560,16 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             self._check_warm_start(units)
         self.n_outputs_ = y.shape[1]
         layout = Layout(units, self.batch_norm) if first_pass else self._layout
-        n_threads = _runtime.n_threads(self.n_threads)
-        _check_memory(layout, self._fit_memory(X, y, sample_weight, layout, X.dtype, first_pass,
-                                               incremental, n_threads),
-                      n_threads, "training it")
+        # an upper bound of _fit_memory, cheap: parameter-sized buffers (L-BFGS's
+        # float64 history the most), blocks of rows through every layer, data copies
+        itemsize = np.dtype(X.dtype).itemsize
+        bound = (layout.n_params * (16 * itemsize + 256)
+                 + X.shape[0] * (5 * sum(layout.units) + 8) * itemsize * 2 + 4 * _nbytes(X))
+        if bound > _SMALL_FIT or _address_space_limited():
+            n_threads = _runtime.n_threads(self.n_threads)
+            _check_memory(layout, self._fit_memory(X, y, sample_weight, layout, X.dtype,
+                                                   first_pass, incremental, n_threads),
+                          n_threads, "training it")
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, units, X.dtype)
@@ -865,10 +890,16 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         partial_fit on a fitted model (scikit-learn's _fit_context then skips
         validating parameters, so that online learning does not pay for all
         of them every call): a bad one is refused before anything changes."""
-        params = {name: getattr(self, name) for name in _LOOP_PARAMS}
+        values = tuple(getattr(self, name) for name in _LOOP_PARAMS)
+        try:
+            if _LOOP_PARAMS_CHECKED.get(self) == values:  # as validated last time
+                return
+        except (TypeError, ValueError):  # values that do not compare
+            pass
         validate_parameter_constraints(
-            {name: self._parameter_constraints[name] for name in _LOOP_PARAMS}, params,
-            caller_name=type(self).__name__)
+            {name: self._parameter_constraints[name] for name in _LOOP_PARAMS},
+            dict(zip(_LOOP_PARAMS, values)), caller_name=type(self).__name__)
+        _LOOP_PARAMS_CHECKED[self] = values
 
     def _train(self, prepared, incremental, undo, user_data):
         """The committed model's training: epochs, or L-BFGS's iterations.
