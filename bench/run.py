@@ -23,6 +23,15 @@ go to a JSON file.  Workloads (issue 6):
 6. predict throughput (rows/s) for the networks of workloads 2 and 4
 7. threads: workload 4 with 1 and 2 threads
 8. peak memory of workload 4 for the three libraries (fresh processes)
+9. one-row latency: predict and predict_proba of one row, 64-100-10 network
+   trained on load_digits, float32 and float64 models (microseconds per call)
+10. batch prediction: predict_proba of 20,000 rows on a 784-256-128-10 float32
+   network, and of workload 4's 10,000 rows on its network; GEMM floor (numpy
+   doing the same products)
+11. small networks at the default batch size (200): MLPRegressor 20-64-64-1,
+   float64, 100,000 rows, Adam, per epoch, gainprop with 1 and 2 threads; a
+   classifier of the same size; two hidden layers of 32 to 128 units on 25
+   inputs and 50,000 rows (time against the work)
 
 PyTorch is optional: without it its columns are empty.
 """
@@ -396,8 +405,148 @@ def w8_memory(args):
     return {"workload": "8 peak memory of workload 4 (fresh process)", "memory": out}
 
 
+def _latency(fn, calls):
+    """Median microseconds per call of fn over repeats of `calls` calls."""
+    fn()
+    times = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        times.append((time.perf_counter() - t0) / calls * 1e6)
+    return statistics.median(times)
+
+
+def w9_latency(args):
+    from sklearn.neural_network import MLPClassifier as Sk
+
+    from gainprop import MLPClassifier as Gp
+
+    X, y = _digits()
+    calls = 200 if args.quick else 2000
+    out = {}
+    for dtype in (np.float32, np.float64):
+        Xd = X.astype(dtype)
+        kw = dict(hidden_layer_sizes=(100,), max_iter=20, random_state=0)
+        gp, sk = Gp(**kw).fit(Xd, y), Sk(**kw).fit(Xd, y)
+        row = Xd[:1].copy()
+        funcs = {
+            "gainprop predict_proba": lambda: gp.predict_proba(row),
+            "scikit-learn predict_proba": lambda: sk.predict_proba(row),
+            "gainprop predict": lambda: gp.predict(row),
+            "scikit-learn predict": lambda: sk.predict(row),
+        }
+        if torch is not None:
+            net = _torch_mlp((64, 100, 10), "relu").to(torch.float32 if dtype == np.float32
+                                                       else torch.float64)
+
+            def proba():
+                with torch.no_grad():
+                    return torch.softmax(net(torch.from_numpy(row)), dim=1).numpy()
+
+            def label():
+                with torch.no_grad():
+                    return net(torch.from_numpy(row)).argmax(dim=1).numpy()
+
+            funcs["pytorch predict_proba"] = proba
+            funcs["pytorch predict"] = label
+        us = {}
+        for r in range(args.repeats):  # interleaved, reversed every other repeat
+            for name in (list(funcs) if r % 2 == 0 else list(funcs)[::-1]):
+                us.setdefault(name, []).append(_latency(funcs[name], calls // args.repeats + 1))
+        out[np.dtype(dtype).name] = {k: statistics.median(v) for k, v in us.items()}
+    return {"workload": "9 one-row latency (us per call)", "latency": out}
+
+
+def w10_batch_predict(args):
+    from sklearn.neural_network import MLPClassifier as Sk
+
+    from gainprop import MLPClassifier as Gp
+
+    out = {}
+    rng = np.random.RandomState(0)
+    cases = [((784, 256, 128, 10), rng.rand(2000 if args.quick else 20000, 784).astype(np.float32))]
+    X4, y4, units4 = _seed002_setup(args.quick)
+    cases.append((units4, X4))
+    for units, X in cases:
+        y = rng.randint(0, units[-1], len(X))
+        kw = dict(hidden_layer_sizes=units[1:-1], max_iter=1, batch_size=250, random_state=0)
+        gp, sk = Gp(**kw).fit(X[:500], y[:500]), Sk(**kw).fit(X[:500], y[:500])
+        Ws = [c.astype(X.dtype) for c in gp.coefs_]
+
+        def floor():
+            a = X
+            for W in Ws:
+                a = a @ W
+
+        funcs = {"gainprop": lambda: gp.predict_proba(X), "scikit-learn": lambda: sk.predict_proba(X),
+                 "gemm floor": floor}
+        if torch is not None:
+            net = _torch_mlp(units, "relu")
+            Xt = torch.from_numpy(X)
+
+            def tp():
+                with torch.no_grad():
+                    torch.softmax(net(Xt), dim=1)
+
+            funcs["pytorch"] = tp
+        med, raw = _median_times(funcs, args.repeats)
+        name = "-".join(map(str, units))
+        out[f"{name}, {len(X)} rows"] = _row(name, med, {"raw": raw, "gemm floor ratio":
+                                                          med["gainprop"] / med["gemm floor"]})
+    return {"workload": "10 batch prediction (s)", "cases": out}
+
+
+def w11_small_networks(args):
+    from sklearn.neural_network import MLPClassifier as SkC
+    from sklearn.neural_network import MLPRegressor as SkR
+
+    from gainprop import MLPClassifier as GpC
+    from gainprop import MLPRegressor as GpR
+
+    rng = np.random.RandomState(0)
+    n = 10000 if args.quick else 100000
+    X = rng.randn(n, 20)
+    y = X @ rng.randn(20) + 0.1 * rng.randn(n)
+    labels = (X[:, :3] @ rng.randn(3) > 0).astype(int) + (X[:, 3] > 1)
+    epochs = 1 if args.quick else 3
+    kw = dict(hidden_layer_sizes=(64, 64), solver="adam", max_iter=epochs, random_state=0,
+              tol=0, n_iter_no_change=10**6)
+    funcs = {
+        "gainprop": lambda: GpR(**kw).fit(X, y),
+        "gainprop 1 thread": lambda: GpR(n_threads=1, **kw).fit(X, y),
+        "scikit-learn": lambda: SkR(**kw).fit(X, y),
+        "gainprop classifier": lambda: GpC(**kw).fit(X, labels),
+        "scikit-learn classifier": lambda: SkC(**kw).fit(X, labels),
+    }
+    med, raw = _median_times(funcs, args.repeats)
+    med = {k: v / epochs for k, v in med.items()}
+    out = {f"20-64-64-1 regressor, {n} rows": _row("regressor", {
+        k: med[k] for k in ("gainprop", "scikit-learn")}, {
+        "gainprop 1 thread": med["gainprop 1 thread"],
+        "2 threads / 1 thread": med["gainprop"] / med["gainprop 1 thread"]}),
+        "20-64-64-3 classifier": _row("classifier", {
+            "gainprop": med["gainprop classifier"],
+            "scikit-learn": med["scikit-learn classifier"]})}
+    Xw = rng.randn(n // 2, 25)
+    yw = Xw @ rng.randn(25)
+    sweep = {}
+    for width in (32, 48, 56, 64, 80, 96, 112, 128):
+        kw = dict(hidden_layer_sizes=(width, width), solver="adam", max_iter=1, random_state=0)
+        m, _ = _median_times({"gainprop": lambda: GpR(**kw).fit(Xw, yw),
+                              "scikit-learn": lambda: SkR(**kw).fit(Xw, yw)},
+                             max(1, args.repeats - 2))
+        macs = 3 * (25 * width + width * width + width)  # forward + two backward products
+        sweep[width] = {"gainprop s/epoch": m["gainprop"], "scikit-learn s/epoch":
+                        m["scikit-learn"], "vs scikit-learn": m["scikit-learn"] / m["gainprop"],
+                        "GFLOP/s": 2 * macs * len(Xw) / m["gainprop"] / 1e9}
+    out[f"widths (25 inputs, {n // 2} rows, one epoch)"] = sweep
+    return {"workload": "11 small networks at the default batch size (s/epoch)", "cases": out}
+
+
 WORKLOADS = {1: w1_online, 2: w2_minibatch, 3: w3_seed000, 4: w4_seed002,
-             5: w5_optimizer_step, 6: w6_predict, 7: w7_threads, 8: w8_memory}
+             5: w5_optimizer_step, 6: w6_predict, 7: w7_threads, 8: w8_memory,
+             9: w9_latency, 10: w10_batch_predict, 11: w11_small_networks}
 
 
 def _fmt(v):
@@ -406,16 +555,39 @@ def _fmt(v):
     return str(v)
 
 
+def _print_row(result):
+    for k, v in result["seconds"].items():
+        print(f"   {k:14s} {v:10.4f} s")
+    for k, v in result.items():
+        if k.startswith("vs ") or k in ("gemm floor ratio", "speed-up 1->2",
+                                        "2 threads / 1 thread", "gainprop 1 thread"):
+            label = (f"gainprop is {v:.2f}x faster than {k[3:]}" if k.startswith("vs ")
+                     else f"{k}: {v:.3f}")
+            print(f"   {label}")
+
+
 def _print(result):
     print(f"\n== {result['workload']}")
     if "seconds" in result:
-        for k, v in result["seconds"].items():
-            print(f"   {k:14s} {v:10.4f} s")
-        for k, v in result.items():
-            if k.startswith("vs ") or k in ("gemm floor ratio", "speed-up 1->2"):
-                label = (f"gainprop is {v:.1f}x faster than {k[3:]}" if k.startswith("vs ")
-                         else f"{k}: {v:.2f}")
-                print(f"   {label}")
+        _print_row(result)
+    if "latency" in result:
+        for dtype, row in result["latency"].items():
+            for k, v in row.items():
+                print(f"   {dtype} {k:28s} {v:9.1f} us")
+            for what in ("predict_proba", "predict"):
+                gp = row[f"gainprop {what}"]
+                others = [f"{row[f'{lib} {what}'] / gp:.1f}x faster than {lib}"
+                          for lib in ("scikit-learn", "pytorch") if f"{lib} {what}" in row]
+                print(f"   {dtype} {what}: gainprop is " + ", ".join(others))
+    if "cases" in result:
+        for name, sub in result["cases"].items():
+            print(f"   -- {name}")
+            if "seconds" in sub:
+                _print_row(sub)
+            else:
+                for width, r in sub.items():
+                    print(f"      {width:>4}: gainprop {r['gainprop s/epoch']:.4f} s, "
+                          f"{r['vs scikit-learn']:.2f}x scikit-learn, {r['GFLOP/s']:.1f} GFLOP/s")
     for key in ("gbs", "rows_per_second", "memory"):
         if key in result:
             for k, v in result[key].items():

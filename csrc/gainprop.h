@@ -257,9 +257,9 @@ typedef struct {
     int64_t batch_size;     /* in: >= 1 */
     const double *lrs;      /* in: the rate of each batch, or NULL (opt->lr) */
     int64_t n_lrs;          /* in: entries of lrs (>= the number of batches) */
-    double loss_sum;        /* out: sum over the batches done of batch loss x batch size */
+    double loss_sum;        /* out: sum over the batches stepped of batch loss x batch size */
     int64_t n_done;         /* out: batches done (stepped, or skipped for weight 0) */
-    int64_t n_skipped;      /* out: batches skipped because their weights summed to 0 */
+    int64_t n_rows;         /* out: rows of the batches stepped (the loss's denominator) */
     /* carried between the calls: while l2_carried, l2_sumsq is sum(W^2) of the
      * current weights and their gradient holds zeros (gp_l2_fold) */
     int l2_carried;
@@ -298,6 +298,9 @@ int gp_serial_after_fork(void);
  * gp_blas_threads_held: are they installed (and OpenMP built in)? */
 void gp_set_blas_threads(gp_blas_get_threads_fn get, gp_blas_threads_fn set);
 int gp_blas_threads_held(void);
+/* In a forked child: put back the BLAS thread count a kernel of another
+ * thread held at one when the process forked (call it once, early). */
+void gp_blas_fork_restore(void);
 
 #define GP_DECLARE(REAL, SFX)                                                              \
     /* Forward pass of X in chunks; out (n_rows x n_out) gets the output layer's        \

@@ -24,14 +24,6 @@ GP_THREAD_LOCAL gp_fpmode gp_caller_fpmode;
 volatile int gp_pool_started = 0;
 volatile int gp_fork_serial = 0;
 
-#if defined(_OPENMP) && !defined(_WIN32)
-static void gp_blas_after_fork(void);
-static void gp_atfork_child(void)
-{
-    if (gp_pool_started) gp_fork_serial = 1;
-    gp_blas_after_fork();
-}
-#endif
 
 /* Is s equal to the lower-case word w, ignoring case? */
 static int gp_is_word(const char *s, const char *w)
@@ -54,13 +46,13 @@ static int gp_isa_detect(void)
 
 /* Called at import, before any thread of ours exists: the place for the
  * process's one-time setup. */
+static void gp_register_fork_handlers(void);
+
 int gp_isa(void)
 {
     if (gp_isa_level < 0) {
         gp_isa_level = gp_isa_detect();
-#if defined(_OPENMP) && !defined(_WIN32)
-        pthread_atfork(NULL, NULL, gp_atfork_child);
-#endif
+        gp_register_fork_handlers();
     }
     return gp_isa_level;
 }
@@ -83,42 +75,79 @@ int gp_serial_after_fork(void) { return gp_fork_serial; }
  */
 static gp_blas_get_threads_fn gp_blas_get = NULL;
 static gp_blas_threads_fn gp_blas_set = NULL;
-#ifdef _OPENMP
-static omp_lock_t gp_blas_lock;
-static int gp_blas_lock_ready = 0;
 static int gp_blas_users = 0;
 static int gp_blas_saved = 0;
-static int gp_blas_orphaned = 0; /* after a fork: the count a vanished kernel saved */
+static int gp_blas_after_fork = 0; /* a count to put back, left by a fork (below) */
+
+/* The lock of the count: a pthread mutex on POSIX, which the fork handlers
+ * hold across a fork (a child never inherits it locked), an OpenMP lock
+ * elsewhere (no fork there). */
+#if defined(_OPENMP) && !defined(_WIN32)
+static pthread_mutex_t gp_blas_mutex = PTHREAD_MUTEX_INITIALIZER;
+static void gp_blas_lock(void) { pthread_mutex_lock(&gp_blas_mutex); }
+static void gp_blas_unlock(void) { pthread_mutex_unlock(&gp_blas_mutex); }
+#elif defined(_OPENMP)
+static omp_lock_t gp_blas_omp_lock;
+static int gp_blas_omp_ready = 0;
+static void gp_blas_lock(void)
+{
+    if (!gp_blas_omp_ready) { /* first made by gp_set_blas_threads, before any kernel */
+        omp_init_lock(&gp_blas_omp_lock);
+        gp_blas_omp_ready = 1;
+    }
+    omp_set_lock(&gp_blas_omp_lock);
+}
+static void gp_blas_unlock(void) { omp_unset_lock(&gp_blas_omp_lock); }
 #endif
 
+/*
+ * Fork.  prepare/parent hold the count's lock across the fork; the child
+ * gets it unlocked with no kernel running, so the count starts again at 0.
+ * If a kernel of another thread held BLAS at one thread when the process
+ * forked, the child's BLAS is left at one thread: the count it had before is
+ * put back by gp_blas_fork_restore, called from the child's Python (an
+ * atfork child handler may not start threads, which a thread count may).
+ * And a child forked after the kernels ran OpenMP threads runs them
+ * serially (gp_fork_serial, gp_common.h).
+ */
 #if defined(_OPENMP) && !defined(_WIN32)
-/* In a child forked while kernels ran in other threads: those threads do not
- * exist here, so their hold on BLAS is void.  The lock one of them may have
- * held is made anew (else the child's first kernel would wait for ever) and
- * the thread count they saved goes back when the child's first kernel ends
- * (calling into BLAS from a fork handler could start its threads). */
-static void gp_blas_after_fork(void)
+static void gp_atfork_prepare(void) { pthread_mutex_lock(&gp_blas_mutex); }
+static void gp_atfork_parent(void) { pthread_mutex_unlock(&gp_blas_mutex); }
+static void gp_atfork_child(void)
 {
-    if (!gp_blas_lock_ready) return;
-    omp_init_lock(&gp_blas_lock);
-    if (gp_blas_users > 0 && gp_blas_saved != 1) gp_blas_orphaned = gp_blas_saved;
+    if (gp_pool_started) gp_fork_serial = 1;
+    if (gp_blas_users > 0 && gp_blas_saved != 1) gp_blas_after_fork = gp_blas_saved;
     gp_blas_users = 0;
+    pthread_mutex_init(&gp_blas_mutex, NULL);
 }
 #endif
+
+static void gp_register_fork_handlers(void)
+{
+#if defined(_OPENMP) && !defined(_WIN32)
+    pthread_atfork(gp_atfork_prepare, gp_atfork_parent, gp_atfork_child);
+#endif
+}
+
+void gp_blas_fork_restore(void)
+{
+#ifdef _OPENMP
+    gp_blas_lock();
+    if (gp_blas_after_fork && gp_blas_users == 0 && gp_blas_set) gp_blas_set(gp_blas_after_fork);
+    gp_blas_after_fork = 0;
+    gp_blas_unlock();
+#endif
+}
 
 void gp_set_blas_threads(gp_blas_get_threads_fn get, gp_blas_threads_fn set)
 {
 #ifdef _OPENMP
-    if (!gp_blas_lock_ready) {
-        omp_init_lock(&gp_blas_lock);
-        gp_blas_lock_ready = 1;
-    }
-    omp_set_lock(&gp_blas_lock);
+    gp_blas_lock();
     if (gp_blas_users == 0) {
         gp_blas_get = get;
         gp_blas_set = set;
     }
-    omp_unset_lock(&gp_blas_lock);
+    gp_blas_unlock();
 #else
     (void)get;
     (void)set;
@@ -138,13 +167,12 @@ static void gp_blas_hold(void)
 {
 #ifdef _OPENMP
     if (!gp_blas_set) return;
-    omp_set_lock(&gp_blas_lock);
+    gp_blas_lock();
     if (gp_blas_users++ == 0) {
-        gp_blas_saved = gp_blas_orphaned ? gp_blas_orphaned : gp_blas_get();
-        gp_blas_orphaned = 0;
+        gp_blas_saved = gp_blas_get();
         if (gp_blas_saved != 1) gp_blas_set(1);
     }
-    omp_unset_lock(&gp_blas_lock);
+    gp_blas_unlock();
 #endif
 }
 
@@ -152,9 +180,9 @@ static void gp_blas_release(void)
 {
 #ifdef _OPENMP
     if (!gp_blas_set) return;
-    omp_set_lock(&gp_blas_lock);
+    gp_blas_lock();
     if (--gp_blas_users == 0 && gp_blas_saved != 1) gp_blas_set(gp_blas_saved);
-    omp_unset_lock(&gp_blas_lock);
+    gp_blas_unlock();
 #endif
 }
 

@@ -517,8 +517,8 @@ static void SFX(gp_gemm_small)(int trans_a, int trans_b, int64_t m, int64_t n, i
  * on the shapes alone, never on the thread count: BLAS's own threading
  * changes its summation order with the number of threads (OpenBLAS differs
  * in the last bits between 1 and 2 threads), which would make results depend
- * on n_threads.  The reduction dimension k is never split.  The Python layer
- * limits BLAS to one thread (threadpoolctl) while the core runs, so nothing
+ * on n_threads.  The reduction dimension k is never split.  BLAS is held at
+ * one thread while the kernels run (gp_dispatch.c), so nothing
  * oversubscribes the cores.
  */
 static void SFX(gp_gemm_rm)(const gp_net *net, int trans_a, int trans_b, int64_t m, int64_t n,
@@ -863,7 +863,6 @@ int SFX(gp_train_batches)(const gp_net *net, const gp_data *data, const gp_buffe
         sw_sum = SFX(gp_weight_sum)((const REAL *)data->sw, rows, r0, nb);
         if (sw_sum == 0) { /* no weight: no step, no statistics, nothing added to the loss */
             ep->n_done += 1;
-            ep->n_skipped += 1;
             continue;
         }
         dsum = SFX(gp_batch_grad)(net, data, rows, r0, nb, sw_sum, buf, (REAL *)buf->running,
@@ -876,6 +875,7 @@ int SFX(gp_train_batches)(const gp_net *net, const gp_data *data, const gp_buffe
             return GP_NONFINITE_LOSS;
         }
         ep->loss_sum += batch_loss * (double)nb;
+        ep->n_rows += nb;
         if (ep->lrs) opt->lr = ep->lrs[b];
         opt->loss = batch_loss;
         if (use_l2) fold.coef = SFX(gp_next_l2_coef)(net, data, ep, b + 1);

@@ -685,15 +685,15 @@ def test_a_zero_weight_batch_is_skipped(batch_norm):
         params = np.random.RandomState(1).uniform(-1, 1, layout.n_params)
         running = np.tile([0.0] * 5 + [1.0] * 5, 1) if batch_norm else None
         state = Adam()._make_state(layout.n_params, np.float64, 0.1)
-        loss, done, status = eng.train_epoch(Matrix(Xe, np.float64), Ye, swe, None, 10, lrs,
+        loss, rows, status = eng.train_epoch(Matrix(Xe, np.float64), Ye, swe, None, 10, lrs,
                                              params, running, state)
-        return loss, done, params, running, state
+        return loss, rows, params, running, state
 
-    loss, done, params, running, state = epoch(X, Y, sw, rates)
+    loss, rows, params, running, state = epoch(X, Y, sw, rates)
     # the same epoch without that batch, the rates of the other batches' positions
-    ref_loss, ref_done, ref_params, ref_running, ref_state = epoch(
+    ref_loss, ref_rows, ref_params, ref_running, ref_state = epoch(
         X[keep], Y[keep], sw[keep], rates[[0, 2, 3]])
-    assert done == 4 and ref_done == 3
+    assert rows == ref_rows == 30  # the rows of the batches stepped
     assert state.step == ref_state.step == 3
     assert loss == ref_loss
     np.testing.assert_array_equal(params, ref_params)
@@ -701,6 +701,16 @@ def test_a_zero_weight_batch_is_skipped(batch_norm):
         np.testing.assert_array_equal(state.slots[name], ref_state.slots[name])
     if batch_norm:
         np.testing.assert_array_equal(running, ref_running)
+
+
+def test_an_epoch_whose_every_batch_weighs_zero_is_a_value_error_before_any_change():
+    # weights that cancel within every mini-batch: nothing to train on
+    X, y = _data()
+    clf = MLPClassifier(hidden_layer_sizes=(4,), batch_size=2, shuffle=False, max_iter=2,
+                        random_state=0).fit(X, y)
+    sw = np.tile([1.0, -1.0], 30)
+    _assert_fails_unchanged(clf, lambda c: c.partial_fit(X, y, sample_weight=sw))
+    _assert_fails_unchanged(clf, lambda c: c.fit(X, y, sample_weight=sw))
 
 
 def test_an_all_zero_sample_weight_is_a_value_error():

@@ -353,3 +353,96 @@ def test_label_lookup_matches_label_binarizer(y):
     np.testing.assert_array_equal(lb.classes_, ref.classes_)
     for part in (y, y[:2]):
         np.testing.assert_array_equal(_binarize(lb, part), ref.transform(part).astype(bool))
+
+
+# ------------------------------------------------- the redesign's review
+def _reg_data():
+    rng = np.random.RandomState(0)
+    X = rng.randn(64, 3)
+    return X, rng.randn(64)
+
+
+def test_assigned_running_statistics_are_used_by_a_warm_start():
+    # bn_running_* are views of the running-statistics buffer, not of the
+    # parameters: a warm start copies the buffers and writes them through the
+    # copies' views
+    X, y = _reg_data()
+    reg = MLPRegressor(hidden_layer_sizes=(4,), batch_norm=True, max_iter=1, batch_size=16,
+                       random_state=0, warm_start=True).fit(X, y)
+    weights = [c.copy() for c in reg.coefs_]
+    reg.bn_running_mean_ = [np.full(4, 7.0)]
+    reg.fit(X.astype(np.float32), y)  # a dtype change: new buffers
+    # four batches of momentum 0.1 moved the running mean from 7 towards the
+    # batches' (about 0): 7 * 0.9**4 = 4.6 and a little
+    assert np.all((reg.bn_running_mean_[0] > 3) & (reg.bn_running_mean_[0] < 6))
+    assert np.shares_memory(reg.bn_running_mean_[0], reg._running)
+    assert reg.coefs_[0].dtype == np.float32 and not np.array_equal(reg.coefs_[0], weights[0])
+
+
+def test_settings_changed_between_partial_fits_continue_from_where_training_is():
+    X, y = _reg_data()
+    reg = MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", learning_rate="invscaling",
+                       learning_rate_init=0.1, random_state=0)
+    for _ in range(3):
+        reg.partial_fit(X, y)
+    reg.set_params(power_t=0.25)
+    reg.partial_fit(X, y)
+    # as scikit-learn, the rate is set at each epoch's end: this epoch ran at
+    # the old power's rate, the next runs at the new one's (no restart at 0.1)
+    assert reg.learning_rate_curve_[-1] == pytest.approx(0.1 / (3 * 64 + 1) ** 0.5)
+    assert reg._schedule_state.lr == pytest.approx(0.1 / (4 * 64 + 1) ** 0.25)
+    reg.set_params(learning_rate="constant")  # another of scikit-learn's strings: same rate
+    for _ in range(2):
+        reg.partial_fit(X, y)
+        assert reg.learning_rate_curve_[-1] == pytest.approx(0.1 / (4 * 64 + 1) ** 0.25)
+    reg.set_params(momentum=0.5)  # a setting of the same rule takes effect
+    reg.partial_fit(X, y)
+    assert reg._optimizer.rule.momentum == 0.5 and reg._optimizer.step == 7  # 7 epochs of 1 batch
+
+
+def test_a_failing_partial_fit_leaves_the_model_as_it_was(digits_500):
+    X, y = digits_500
+
+    def fail(record):
+        raise RuntimeError("callback failure")
+
+    clf = MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+    clf.partial_fit(X, y, classes=np.arange(10))
+    before = pickle.dumps(clf)
+    clf.set_params(callbacks=[fail])
+    with pytest.raises(RuntimeError, match="callback failure"):
+        clf.partial_fit(X, y)
+    clf.set_params(callbacks=None)
+    assert pickle.dumps(clf) == before
+
+
+def test_a_bad_callback_is_refused_before_the_fit_changes_anything():
+    X, y = _reg_data()
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, y)
+    before = pickle.dumps(reg)
+    reg.set_params(callbacks=[object()], random_state=1)
+    with pytest.raises(TypeError, match="callbacks must be"):
+        reg.fit(X, y)
+    reg.set_params(callbacks=None, random_state=0)
+    assert pickle.dumps(reg) == before
+
+
+def test_batches_of_weight_zero_are_skipped_and_leave_the_loss_alone():
+    X, y = _reg_data()
+    sw = np.r_[np.zeros(32), np.ones(32)]
+    kw = dict(hidden_layer_sizes=(4,), solver="sgd", max_iter=2, random_state=0,
+              batch_size=16, shuffle=False)
+    weighted = MLPRegressor(**kw).fit(X, y, sample_weight=sw)
+    alone = MLPRegressor(**kw).fit(X[32:], y[32:])
+    np.testing.assert_array_equal(weighted._params, alone._params)
+    assert weighted.loss_curve_ == alone.loss_curve_
+    assert weighted._optimizer.step == alone._optimizer.step == 2 * 2
+
+
+def test_sample_weights_without_a_positive_sum_are_refused_with_a_reason():
+    X, y = _reg_data()
+    with pytest.raises(ValueError, match="lbfgs.*positive sum"):
+        MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=3).fit(
+            X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        MLPRegressor(hidden_layer_sizes=(4,), max_iter=3).fit(X, y, sample_weight=np.zeros(64))

@@ -7,9 +7,8 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV
 
 from gainprop import MLPClassifier, _core
 from gainprop.optimizers import (
@@ -127,12 +126,6 @@ def test_string_names_and_sklearn_parameters():
     est = MLPClassifier(solver="adam", beta_1=0.7, beta_2=0.9, epsilon=1e-5)
     assert get_optimizer("adam", est).get_params() == dict(
         beta_1=0.7, beta_2=0.9, epsilon=1e-5, amsgrad=False, sklearn_form=True)
-
-
-@pytest.fixture(scope="module")
-def digits_split():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X / 16.0, y, test_size=0.3, random_state=0, stratify=y)
 
 
 @pytest.mark.parametrize("solver,params", [
@@ -348,9 +341,9 @@ def test_minibatch_loop_with_l2_in_the_step_matches_a_replay(rule, case, dtype):
     w, state = w0.copy(), opt._make_state(layout.n_params, dtype, 0.01)
     c_losses = []
     for _ in range(2):
-        loss_sum, n_done, status = eng.train_epoch(Matrix(X, dtype), Y, sw, order, 50, None, w,
+        loss_sum, n_rows, status = eng.train_epoch(Matrix(X, dtype), Y, sw, order, 50, None, w,
                                                    None, state)
-        assert status == _core.gp_status.GP_OK and n_done == 5
+        assert status == _core.gp_status.GP_OK and n_rows == 230
         c_losses.append(loss_sum / 230)
 
     ref = Engine(layout, "relu", "softmax", "log_loss", 0.05, 2, 20, dtype, 64, False)
@@ -371,3 +364,26 @@ def test_minibatch_loop_with_l2_in_the_step_matches_a_replay(rule, case, dtype):
     np.testing.assert_allclose(c_losses, losses, rtol=tol)
     np.testing.assert_allclose(w, v, rtol=tol, atol=tol)
     assert not np.array_equal(w, w0)
+
+
+@pytest.mark.parametrize("hyper,match", [
+    ({"momentum": 0.9, "nesterov": 0, "dampening": 0.5}, "has the hyperparameters"),
+    ({"momentum": 0.9}, "has the hyperparameters"),
+    ({"momentum": 0.9, "nesterov": 1.7}, "integer flag"),
+    ({"momentum": 0.9, "nesterov": 10**30}, "integer flag"),
+    ({"momentum": float("nan"), "nesterov": 0}, "finite number"),
+    ({"momentum": "0.9", "nesterov": 0}, "finite number"),
+])
+def test_hyperparameters_reach_c_only_exactly_as_its_struct_has_them(monkeypatch, hyper, match):
+    state = SGD(momentum=0.9)._make_state(4, np.float64, 0.1)
+    monkeypatch.setattr(SGD, "_hyper", lambda self: hyper)
+    with pytest.raises(ValueError, match=match):
+        _core.optimizer_step(np.zeros(4), np.ones(4), state)
+
+
+def test_an_unknown_rprop_variant_is_named_as_such(monkeypatch):
+    state = Rprop()._make_state(4, np.float64, 0.1)
+    monkeypatch.setattr(Rprop, "_hyper", lambda self: dict(
+        eta_plus=1.2, eta_minus=0.5, step_min=1e-6, step_max=50.0, variant=17))
+    with pytest.raises(ValueError, match="integer flag or variant"):
+        _core.optimizer_step(np.zeros(4), np.ones(4), state)

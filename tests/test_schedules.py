@@ -1,21 +1,14 @@
-"""Learning-rate schedules, callbacks, diagnostics, plots and divergence."""
+"""Learning-rate schedules: their formulas, and their rates through a model."""
 
-import io
 import pickle
-import sys
-import warnings
 
 import numpy as np
 import pytest
 from sklearn import neural_network as sknn
-from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
-from gainprop import MLPClassifier, MLPRegressor
+from gainprop import MLPClassifier
 from gainprop._engine import Engine, Matrix
-from gainprop.callbacks import EpochRecord, ProgressBar
-from gainprop.optimizers import get_optimizer
 from gainprop.schedules import (
     CosineAnnealing,
     Cyclic,
@@ -26,12 +19,6 @@ from gainprop.schedules import (
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return X[:500] / 16.0, y[:500]
 
 
 # ---------------------------------------------------------------- formulas
@@ -102,18 +89,18 @@ def test_reduce_on_plateau_floor_and_raise():
 
 
 # ------------------------------------------------------ through the model
-def test_schedule_rates_reach_the_model_and_curve(digits):
-    X, y = digits
+def test_schedule_rates_reach_the_model_and_curve(digits_500):
+    X, y = digits_500
     sched = StepDecay(step_size=2, gamma=0.5)
     clf = MLPClassifier(hidden_layer_sizes=(8,), solver="sgd", learning_rate=sched,
                         learning_rate_init=0.1, max_iter=6, tol=0, random_state=0).fit(X, y)
     np.testing.assert_allclose(clf.learning_rate_curve_, sched.rate_sequence(0.1, 6))
 
 
-def test_per_iteration_rates_are_applied_batch_by_batch_in_c(digits):
+def test_per_iteration_rates_are_applied_batch_by_batch_in_c(digits_500):
     """Replay the fit in numpy with the core's gradient: batch i must have
     used the i-th cyclic rate."""
-    X, y = digits[0][:90], digits[1][:90]
+    X, y = digits_500[0][:90], digits_500[1][:90]
     sched = Cyclic(base_lr=0.01, max_lr=0.2, step_size=2)
     clf = MLPClassifier(hidden_layer_sizes=(6,), solver="sgd", momentum=0.0, batch_size=30,
                         shuffle=False, alpha=0.0, learning_rate=sched, learning_rate_init=0.01,
@@ -149,8 +136,8 @@ def _sklearn_rates(params, X, y, n_epochs):
     ("invscaling", dict(power_t=0.4, learning_rate_init=0.3)),
     ("adaptive", dict(n_iter_no_change=1, tol=0.5, learning_rate_init=0.2)),
 ])
-def test_sklearn_string_schedules_rates_epoch_by_epoch(digits, schedule, extra):
-    X, y = digits[0][:200], digits[1][:200]
+def test_sklearn_string_schedules_rates_epoch_by_epoch(digits_500, schedule, extra):
+    X, y = digits_500[0][:200], digits_500[1][:200]
     params = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate=schedule, batch_size=50,
                   random_state=0, **extra)
     gp = MLPClassifier(**params, max_iter=12).fit(X, y)
@@ -160,8 +147,8 @@ def test_sklearn_string_schedules_rates_epoch_by_epoch(digits, schedule, extra):
         assert min(gp.learning_rate_curve_) < params["learning_rate_init"]
 
 
-def test_schedule_state_survives_partial_fit_and_pickle(digits):
-    X, y = digits
+def test_schedule_state_survives_partial_fit_and_pickle(digits_500):
+    X, y = digits_500
     make = lambda: MLPClassifier(hidden_layer_sizes=(8,), solver="sgd",  # noqa: E731
                                  learning_rate=ExponentialDecay(0.5), learning_rate_init=0.1,
                                  random_state=0)
@@ -180,8 +167,8 @@ def test_schedule_state_survives_partial_fit_and_pickle(digits):
     assert a.learning_rate_curve_[0] == 0.1
 
 
-def test_schedules_are_searchable(digits):
-    X, y = digits
+def test_schedules_are_searchable(digits_500):
+    X, y = digits_500
     search = GridSearchCV(
         MLPClassifier(hidden_layer_sizes=(8,), solver="sgd", max_iter=5, random_state=0),
         {"learning_rate": [StepDecay(step_size=2)], "learning_rate__gamma": [0.1, 0.9]}, cv=2,
@@ -193,8 +180,8 @@ def test_schedules_are_searchable(digits):
         MLPClassifier(learning_rate=StepDecay(gamma=2.0), max_iter=2).fit(X, y)
 
 
-def test_reduce_on_plateau_keeps_training_until_min_lr(digits):
-    X, y = digits
+def test_reduce_on_plateau_keeps_training_until_min_lr(digits_500):
+    X, y = digits_500
     clf = MLPClassifier(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=0.05,
                         learning_rate=ReduceOnPlateau(factor=0.1, patience=0, min_lr=1e-4,
                                                       threshold=0.5),
@@ -202,203 +189,3 @@ def test_reduce_on_plateau_keeps_training_until_min_lr(digits):
     # every epoch is a plateau: 0.05 -> 0.005 -> 5e-4 -> 1e-4, then the stopping rule fires
     assert min(clf.learning_rate_curve_) == pytest.approx(1e-4)
     assert clf.n_iter_ < 50
-
-
-# ---------------------------------------------------------------- callbacks
-def test_callbacks_see_records_and_can_stop(digits):
-    X, y = digits
-    records = []
-
-    def stop_at_3(record):
-        records.append(record)
-        return record.epoch == 3
-
-    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=50, early_stopping=True,
-                        random_state=0, callbacks=[stop_at_3]).fit(X, y)
-    assert clf.n_iter_ == 3 and len(records) == 3
-    r = records[-1]
-    assert isinstance(r, EpochRecord) and r.epoch == 3 and r.max_iter == 50
-    assert r.loss == clf.loss_curve_[2]
-    assert r.validation_score == clf.validation_scores_[2]
-    assert r.learning_rate == clf.learning_rate_curve_[2] == 0.001
-    assert r.elapsed >= records[0].elapsed >= 0
-
-
-def test_progress_bar_plain_without_tqdm(digits, monkeypatch):
-    X, y = digits
-    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm fails
-    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    out = io.StringIO()
-    bar = ProgressBar(file=out, min_interval=0.0)
-    MLPClassifier(hidden_layer_sizes=(8,), max_iter=4, random_state=0, callbacks=[bar]).fit(X, y)
-    text = out.getvalue()
-    assert "epoch 4/4" in text and "loss" in text and "lr 0.001" in text
-    assert text.endswith("\n")
-
-
-def test_progress_bar_clones_with_the_estimator(digits):
-    from sklearn.base import clone
-
-    est = MLPClassifier(callbacks=[ProgressBar(use_tqdm=False)])
-    twin = clone(est)
-    assert isinstance(twin.callbacks[0], ProgressBar)
-    assert twin.callbacks[0] is not est.callbacks[0]
-
-
-# ---------------------------------------------------------------- plots
-def test_plots_render_png(tmp_path, digits):
-    matplotlib = pytest.importorskip("matplotlib")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from gainprop.plotting import plot_learning_curves
-
-    X, y = digits
-    a = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
-    b = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0, early_stopping=True,
-                      solver="sgd").fit(X, y)
-    ax = plot_learning_curves(a, b, labels=["adam", "sgd"])
-    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "training loss"
-    assert ax.validation_axes.get_ylabel() == "validation score"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "adam loss", "sgd loss", "sgd validation"]
-    path = tmp_path / "curves.png"
-    ax.figure.savefig(path)
-    assert path.stat().st_size > 1000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    plt.close(ax.figure)
-
-    with pytest.raises(ValueError, match="labels"):
-        plot_learning_curves(a, labels=["x", "y"])
-
-
-# ---------------------------------------------------------------- divergence
-def _diverging_data():
-    rng = np.random.RandomState(0)
-    X = rng.randn(200, 5) * 10
-    return X, X @ rng.randn(5) * 10
-
-
-def test_divergence_raises_and_keeps_last_finite_weights():
-    X, y = _diverging_data()
-    reg = MLPRegressor(hidden_layer_sizes=(20,), solver="sgd", learning_rate_init=1.0,
-                       max_iter=100, random_state=0)
-    with pytest.raises(ValueError) as info:
-        reg.fit(X, y)
-    msg = str(info.value)
-    assert msg.startswith("Solver produced non-finite parameter weights. The input data may "
-                          "contain large values and need to be preprocessed.")
-    assert "epoch" in msg and "smaller learning_rate_init" in msg
-    assert np.isfinite(reg._params).all()
-    assert all(np.isfinite(c).all() for c in reg.coefs_ + reg.intercepts_)
-    # the weights are those at the start of the diverging epoch: replaying that
-    # many epochs without divergence gives them
-    n_ok = reg.n_iter_
-    replay = MLPRegressor(hidden_layer_sizes=(20,), solver="sgd", learning_rate_init=1.0,
-                          max_iter=n_ok, random_state=0, tol=0, n_iter_no_change=10**6)
-    if n_ok:
-        replay.fit(X, y)
-        np.testing.assert_array_equal(replay._params, reg._params)
-        # and so is the optimizer state (momentum), restored from the copy
-        # that every epoch rewrites in place
-        assert reg._optimizer.slots.keys() == replay._optimizer.slots.keys()
-        for name, kept in reg._optimizer.slots.items():
-            np.testing.assert_array_equal(kept, replay._optimizer.slots[name])
-        assert reg._optimizer.step == replay._optimizer.step
-
-
-@pytest.mark.parametrize("solver", ["adam", "localgain", "sgd", "adagrad"])
-def test_divergence_in_the_first_epoch_restores_the_starting_state(solver):
-    # before any step the snapshot keeps the state's starting values, not a
-    # copy: what comes back must equal a fresh state (gains 1, ...).  With this
-    # rate the first batch steps and the second one's loss overflows float32.
-    X, y = _diverging_data()
-    reg = MLPRegressor(hidden_layer_sizes=(20,), solver=solver, learning_rate_init=1e15,
-                       batch_size=50, max_iter=5, random_state=0)
-    with pytest.raises(ValueError, match="non-finite"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        reg.fit(X.astype(np.float32), y.astype(np.float32))
-    assert reg.n_iter_ == 0
-    fresh = get_optimizer(solver, reg)._make_state(reg._layout.n_params, reg._params.dtype,
-                                                   reg.learning_rate_init)
-    assert reg._optimizer.step == 0 and reg._optimizer.slots.keys() == fresh.slots.keys()
-    for name, start in fresh.slots.items():
-        kept = reg._optimizer.slots[name]
-        assert kept.dtype == start.dtype
-        np.testing.assert_array_equal(kept, start)
-
-
-def test_divergence_after_steps_restores_the_state_from_before_the_epoch():
-    # mini-batches: the diverging epoch steps several times before its loss
-    # overflows, and the snapshot's buffers have been rewritten every epoch
-    # since the third; what comes back must be the state after the last good
-    # epoch, as a replay of that many epochs gives it
-    X, y = _diverging_data()
-    params = dict(hidden_layer_sizes=(20,), solver="sgd", batch_size=20,
-                  learning_rate_init=0.00058, tol=0, n_iter_no_change=10**6, random_state=0)
-    reg = MLPRegressor(max_iter=100, **params)
-    with pytest.raises(ValueError, match="non-finite"):
-        reg.fit(X, y)
-    n_ok = reg.n_iter_
-    assert n_ok >= 3
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        replay = MLPRegressor(max_iter=n_ok, **params).fit(X, y)
-    np.testing.assert_array_equal(reg._params, replay._params)
-    assert reg._optimizer.slots.keys() == replay._optimizer.slots.keys()
-    for name, kept in reg._optimizer.slots.items():
-        np.testing.assert_array_equal(kept, replay._optimizer.slots[name])
-    assert reg._optimizer.step == replay._optimizer.step == n_ok * 10
-    assert reg._optimizer.lr == replay._optimizer.lr
-
-
-def test_divergence_in_the_first_epoch_restores_per_weight_starting_values():
-    # an optimizer whose slot starts from an array (not one value throughout):
-    # the snapshot must copy it, not rebuild it from its first element
-    from gainprop.optimizers import LocalGain
-
-    class RampedGains(LocalGain):
-        def _slot_init(self):
-            return {"gain": np.linspace(0.5, 2.0, self.n_params_)}
-
-    X, y = _diverging_data()
-    opt = RampedGains()
-    reg = MLPRegressor(hidden_layer_sizes=(20,), solver=opt, learning_rate_init=1e15,
-                       batch_size=50, max_iter=5, random_state=0)
-    opt.n_params_ = 5 * 20 + 20 + 20 * 1 + 1
-    with pytest.raises(ValueError, match="non-finite"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        reg.fit(X.astype(np.float32), y.astype(np.float32))
-    assert reg.n_iter_ == 0
-    np.testing.assert_array_equal(reg._optimizer.slots["gain"],
-                                  np.linspace(0.5, 2.0, opt.n_params_).astype(np.float32))
-
-
-def test_divergence_with_early_stopping_keeps_best_weights():
-    X, y = _diverging_data()
-    with pytest.warns(ConvergenceWarning, match="diverged"):
-        reg = MLPRegressor(hidden_layer_sizes=(20,), solver="sgd", learning_rate_init=0.3,
-                           early_stopping=True, max_iter=100, random_state=0).fit(X, y)
-    assert np.isnan(reg.validation_scores_[-1])
-    assert np.isfinite(reg._params).all()
-    np.testing.assert_array_equal(reg._params, reg._best_params)
-
-
-def test_diverging_partial_fit_leaves_model_exactly_as_before():
-    X, y = _diverging_data()
-    reg = MLPRegressor(hidden_layer_sizes=(20,), solver="sgd", learning_rate_init=1e-6,
-                       batch_size=5, random_state=0)
-    reg.partial_fit(X, y)
-    reg._schedule_state.lr = 1e3  # the rate the next epoch will use (too large)
-    before = pickle.dumps(reg)
-    params_before = reg._params.copy()
-    with pytest.raises(ValueError, match="non-finite"):
-        reg.partial_fit(X, y)
-    np.testing.assert_array_equal(reg._params, params_before)
-    assert np.shares_memory(reg.coefs_[0], reg._params)
-    assert pickle.dumps(reg) == before
-    # and on a model that was not fitted yet, a failing first call leaves it unfitted
-    fresh = MLPRegressor(hidden_layer_sizes=(20,), solver="sgd", learning_rate_init=1e3,
-                         batch_size=5, random_state=0)
-    with pytest.raises(ValueError, match="non-finite"):
-        fresh.partial_fit(X, y)
-    assert not hasattr(fresh, "coefs_") and not hasattr(fresh, "n_features_in_")

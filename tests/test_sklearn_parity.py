@@ -7,16 +7,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn import neural_network as sknn
-from sklearn.datasets import load_digits, make_multilabel_classification, make_regression
+from sklearn.datasets import make_multilabel_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 
 import gainprop
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return X[:400] / 16.0, y[:400]
 
 
 def _pair(cls_name, **params):
@@ -37,8 +31,8 @@ def _assert_same_weights(sk, gp, tol):
         np.testing.assert_allclose(b, a, rtol=0, atol=tol)
 
 
-def test_initial_weights_equal_sklearn(digits):
-    X, y = digits
+def test_initial_weights_equal_sklearn(digits_400):
+    X, y = digits_400
     # (1100, 70): layers drawn in several blocks of rows (_draw_into)
     for activation, hidden in (("relu", (13, 7)), ("logistic", (13, 7)), ("relu", (1100, 70))):
         sk, gp = _pair("MLPClassifier", hidden_layer_sizes=hidden, activation=activation,
@@ -72,8 +66,8 @@ FULL_BATCH_CASES = [
 ]
 
 
-def _data(kind, digits):
-    X, y = digits
+def _data(kind, digits_400):
+    X, y = digits_400
     if kind == "multiclass":
         return X, y
     if kind == "binary":
@@ -96,9 +90,9 @@ def _data(kind, digits):
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("cls_name,kind,extra", FULL_BATCH_CASES)
-def test_sgd_full_batch_20_epochs_matches_sklearn(digits, cls_name, kind, extra, weighted):
+def test_sgd_full_batch_20_epochs_matches_sklearn(digits_400, cls_name, kind, extra, weighted):
     """The issue's parity test: sgd, full batch, no shuffle, 20 epochs, float64."""
-    X, y = _data(kind, digits)
+    X, y = _data(kind, digits_400)
     sw = np.random.RandomState(1).uniform(0.5, 2, len(X)) if weighted else None
     params = dict(hidden_layer_sizes=(20, 10), solver="sgd", batch_size=len(X), shuffle=False,
                   max_iter=20, learning_rate_init=0.05, tol=0, n_iter_no_change=100,
@@ -110,8 +104,8 @@ def test_sgd_full_batch_20_epochs_matches_sklearn(digits, cls_name, kind, extra,
     assert gp.n_iter_ == sk.n_iter_ == 20 and gp.t_ == sk.t_
 
 
-def test_partial_fit_matches_sklearn(digits):
-    X, y = digits
+def test_partial_fit_matches_sklearn(digits_400):
+    X, y = digits_400
     params = dict(hidden_layer_sizes=(15,), solver="sgd", batch_size=50, learning_rate_init=0.1,
                   random_state=0)
     sk, gp = _pair("MLPClassifier", **params)
@@ -137,10 +131,10 @@ def test_partial_fit_matches_sklearn(digits):
     ],
     ids=["sgd", "invscaling", "adaptive", "adam", "adam-params", "adam-es", "sgd-es"],
 )
-def test_shuffled_minibatches_match_sklearn(digits, solver_params):
+def test_shuffled_minibatches_match_sklearn(digits_400, solver_params):
     """Shuffling, batching, schedules and early stopping make the same draws
     and decisions as scikit-learn."""
-    X, y = digits
+    X, y = digits_400
     params = dict(hidden_layer_sizes=(16,), batch_size=32, max_iter=15, random_state=7)
     params.update(solver_params)
     sk, gp = _pair("MLPClassifier", **params)
@@ -156,8 +150,8 @@ def test_shuffled_minibatches_match_sklearn(digits, solver_params):
         assert gp.best_loss_ == pytest.approx(sk.best_loss_, rel=1e-9)
 
 
-def test_sparse_input_matches_sklearn(digits):
-    X, y = digits
+def test_sparse_input_matches_sklearn(digits_400):
+    X, y = digits_400
     Xs = sp.csr_matrix(X)
     params = dict(hidden_layer_sizes=(12,), solver="sgd", batch_size=64, max_iter=5,
                   random_state=0)
@@ -169,8 +163,8 @@ def test_sparse_input_matches_sklearn(digits):
 
 @pytest.mark.parametrize("cls_name,kind", [("MLPClassifier", "multiclass"),
                                            ("MLPRegressor", "regression")])
-def test_lbfgs_matches_sklearn(digits, cls_name, kind):
-    X, y = _data(kind, digits)
+def test_lbfgs_matches_sklearn(digits_400, cls_name, kind):
+    X, y = _data(kind, digits_400)
     sk, gp = _pair(cls_name, hidden_layer_sizes=(10,), solver="lbfgs", max_iter=30,
                    random_state=0)
     _fit_both(sk, gp, X, y)
@@ -179,8 +173,8 @@ def test_lbfgs_matches_sklearn(digits, cls_name, kind):
     _assert_same_weights(sk, gp, 1e-6)
 
 
-def test_predictions_match_sklearn(digits):
-    X, y = digits
+def test_predictions_match_sklearn(digits_400):
+    X, y = digits_400
     sk, gp = _pair("MLPClassifier", hidden_layer_sizes=(30,), max_iter=30, random_state=0)
     _fit_both(sk, gp, X, y)
     np.testing.assert_allclose(gp.predict_proba(X), sk.predict_proba(X), atol=1e-9)
@@ -188,8 +182,8 @@ def test_predictions_match_sklearn(digits):
     assert gp.score(X, y) == sk.score(X, y)
 
 
-def test_float32_parity_with_sklearn(digits):
-    X, y = digits
+def test_float32_parity_with_sklearn(digits_400):
+    X, y = digits_400
     X32 = X.astype(np.float32)
     params = dict(hidden_layer_sizes=(16,), solver="sgd", batch_size=40, max_iter=10,
                   random_state=0)

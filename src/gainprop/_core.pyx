@@ -21,6 +21,7 @@ import numpy as np
 
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport int32_t, int64_t
+from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 
@@ -56,6 +57,7 @@ cdef extern from "gainprop.h" nogil:
         GP_IRPROP_PLUS
         GP_IRPROP_MINUS
         GP_RPROP_MINIBATCH
+    int GP_RPROP_N_VARIANTS
     cpdef enum gp_sgd_slot:
         GP_SGD_VELOCITY
     cpdef enum gp_adam_slot:
@@ -201,7 +203,7 @@ cdef extern from "gainprop.h" nogil:
         int64_t n_lrs
         double loss_sum
         int64_t n_done
-        int64_t n_skipped
+        int64_t n_rows
         int l2_carried
         double l2_sumsq
 
@@ -216,6 +218,7 @@ cdef extern from "gainprop.h" nogil:
     int gp_serial_after_fork()
     void gp_set_blas_threads(gp_blas_get_threads_fn get, gp_blas_threads_fn set)
     int gp_blas_threads_held()
+    void gp_blas_fork_restore()
     int gp_optimizer_complete(const gp_optimizer *opt)
     int64_t gp_l2_fold_partial_size(int64_t n_coef)
     int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather)
@@ -245,10 +248,9 @@ def _names(enum, prefix):
     return {m.name[len(prefix):].lower(): m for m in enum if m.name.startswith(prefix)}
 
 
-#: Activations, losses and optimizer rules by name, from the C enums.
+#: Activations and losses by name, from the C enums.
 ACTIVATIONS = _names(gp_activation, "GP_ACT_")
 LOSSES = _names(gp_loss, "GP_LOSS_")
-OPTIMIZER_KINDS = _names(gp_optim_kind, "GP_OPT_")
 #: The state slots of each rule: {kind: {slot name: index}}, from the C enums.
 SLOTS = {
     GP_OPT_SGD: _names(gp_sgd_slot, "GP_SGD_"),
@@ -334,6 +336,16 @@ def set_blas_threads(size_t get_address, size_t set_address):
 def blas_threads_held():
     """Do the kernels hold BLAS at one thread themselves (see set_blas_threads)?"""
     return bool(gp_blas_threads_held())
+
+
+def _after_fork_in_child():
+    gp_blas_fork_restore()
+
+
+# A child forked while a kernel of another thread held BLAS at one thread
+# gets its BLAS thread count back (the C fork handler may not set it).
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # Choose the kernels' instruction set now, before any of our threads exists.
@@ -578,13 +590,18 @@ cdef class Net:
     def loss_scale(self):
         return self.net.loss_scale
 
-    def work_size(self, bint dense_gather):
-        """Elements of the work buffer (params dtype) this network needs;
-        ValueError when they cannot be counted in 64 bits."""
-        cdef int64_t n = gp_work_size(&self.net, self.n_features, self.n_outputs, dense_gather)
+    def work_size(self, bint dense_gather, int64_t chunk_rows=0):
+        """Elements of the work buffer (params dtype) this network needs, with
+        blocks of chunk_rows rows (0: the network's own); ValueError when they
+        cannot be counted in 64 bits."""
+        cdef gp_net net = self.net
+        cdef int64_t n
+        if chunk_rows > 0:
+            net.chunk_rows = chunk_rows
+        n = gp_work_size(&net, self.n_features, self.n_outputs, dense_gather)
         if n < 0:
             raise ValueError(f"the work memory of a network {list(self.units)} with blocks of "
-                             f"{self.net.chunk_rows} rows cannot be addressed")
+                             f"{net.chunk_rows} rows cannot be addressed")
         return n
 
     def scratch_size(self):
@@ -630,8 +647,8 @@ cdef class Net:
         if sample_weight is not None:
             _check_array(sample_weight, "sample_weight", (n_rows,), dtype)
 
-    cdef _check_work(self, work, scratch, grad, bint dense_gather, dtype):
-        need = self.work_size(dense_gather)
+    cdef _check_work(self, work, scratch, grad, bint dense_gather, dtype, int64_t chunk_rows=0):
+        need = self.work_size(dense_gather, chunk_rows)
         _check_array(work, "work", (-1,), dtype, True)
         if work.shape[0] < need:
             raise ValueError(f"work must hold at least {need} values, got {work.shape[0]}")
@@ -643,26 +660,31 @@ cdef class Net:
             _check_array(grad, "grad", (self.n_params,), dtype, True)
 
     # -- entry points -------------------------------------------------------
-    def forward(self, X, params, running, out, bint apply_output, work):
+    def forward(self, X, params, running, out, bint apply_output, work, int64_t chunk_rows=0):
         """Forward pass: out (OUT, n_rows x n_outputs) = network output, or
         its logits when not apply_output; batch norm uses the running
-        statistics.  X is a gainprop._engine.Matrix."""
+        statistics.  X is a gainprop._engine.Matrix; the rows go in blocks
+        of chunk_rows (0: the network's own), which size the work buffer."""
+        if chunk_rows < 0:
+            raise ValueError("chunk_rows must be at least 1 (or 0)")
         dtype = self._check_model(params, running, True, False)
         self._check_input(X, dtype)
         _check_array(out, "out", (X.n_rows, self.n_outputs), dtype, True)
-        self._check_work(work, None, None, False, dtype)
+        self._check_work(work, None, None, False, dtype, chunk_rows)
         st = self._forward(X.data, X.indptr, X.indices, X.n_rows, params, running, out,
-                           apply_output, work)
+                           apply_output, work, chunk_rows)
         _raise_for(st)
 
     def _forward(self, const floating[::1] X_data, const int64_t[::1] X_indptr,
                  const int64_t[::1] X_indices, int64_t n_rows,
                  const floating[::1] params, const floating[::1] running,
-                 floating[:, ::1] out, bint apply_output, floating[::1] work):
+                 floating[:, ::1] out, bint apply_output, floating[::1] work,
+                 int64_t chunk_rows):
         cdef gp_matrix X = _matrix(X_data, X_indptr, X_indices, n_rows, self.net.units[0])
         cdef gp_buffers buf = _buffers(_fptr(params), NULL, _fptr(running), _fptr(work),
                                        work.shape[0], None)
         cdef void *outp = NULL if out.shape[0] == 0 else <void *>&out[0, 0]
+        cdef gp_net net = self.net
         cdef int st
         cdef _Spans spans = _Spans()
         _input_spans(spans, X_data, X_indptr, X_indices)
@@ -670,11 +692,13 @@ cdef class Net:
         spans.add("out", outp, out.shape[0] * out.shape[1] * sizeof(floating), True)
         spans.add("work", _fptr(work), work.shape[0] * sizeof(floating), True)
         spans.check()
+        if chunk_rows > 0:
+            net.chunk_rows = chunk_rows
         with nogil:
             if floating is float:
-                st = gp_forward_f32(&self.net, &X, &buf, <float *>outp, apply_output)
+                st = gp_forward_f32(&net, &X, &buf, <float *>outp, apply_output)
             else:
-                st = gp_forward_f64(&self.net, &X, &buf, <double *>outp, apply_output)
+                st = gp_forward_f64(&net, &X, &buf, <double *>outp, apply_output)
         return st
 
     def loss_grad(self, X, Y, sample_weight, params, grad, work, scratch):
@@ -739,9 +763,10 @@ cdef class Net:
         Returns
         -------
         loss_sum : float
-            Sum over the batches done of batch loss times batch size.
-        n_done : int
-            Batches done (stepped, or skipped because their weights sum to 0).
+            Sum over the batches stepped of batch loss times batch size.
+        n_rows : int
+            Rows of the batches stepped (not of batches skipped because their
+            weights sum to 0).
         status : gp_status
             GP_OK, or GP_NONFINITE_LOSS when a batch loss was not finite
             (that batch was not stepped).
@@ -792,7 +817,7 @@ cdef class Net:
         ep.lrs = NULL if batch_lrs is None else &batch_lrs[0]
         ep.n_lrs = 0 if batch_lrs is None else batch_lrs.shape[0]
         ep.loss_sum = 0.0
-        ep.n_done = ep.n_skipped = 0
+        ep.n_done = ep.n_rows = 0
         ep.l2_carried = 0
         ep.l2_sumsq = 0.0
         spans = _Spans()
@@ -828,14 +853,7 @@ cdef class Net:
             optimizer.lr = opt.lr
         if st == GP_BAD_ARGUMENT:
             _raise_for(st)
-        return ep.loss_sum, ep.n_done, gp_status(st)
-
-    def optimizer_step(self, params, grad, optimizer, l2_coef=None):
-        """One optimizer step over the whole buffer with this network's
-        threads (the Python twin of the C driver, for tests); see
-        optimizer_step."""
-        return optimizer_step(params, grad, optimizer, self.net.n_threads,
-                              None if l2_coef is None else (self.net.n_coef, l2_coef))
+        return ep.loss_sum, ep.n_rows, gp_status(st)
 
 
 cdef gp_matrix _matrix(const floating[::1] data, const int64_t[::1] indptr,
@@ -898,42 +916,77 @@ cdef list _optimizer_slots(state, int64_t n_params, dtype):
     return slots
 
 
+cdef dict _hyper_fields(gp_optim_kind kind):
+    """The field names of a rule's hyperparameter struct (from the struct)."""
+    cdef gp_optim_hp hp
+    memset(&hp, 0, sizeof(hp))
+    if kind == GP_OPT_SGD:
+        return hp.sgd
+    if kind == GP_OPT_ADAM:
+        return hp.adam
+    if kind == GP_OPT_LOCALGAIN:
+        return hp.localgain
+    if kind == GP_OPT_RPROP:
+        return hp.rprop
+    if kind == GP_OPT_ADAGRAD:
+        return hp.adagrad
+    if kind == GP_OPT_ADADELTA:
+        return hp.adadelta
+    if kind == GP_OPT_RMSPROP:
+        return hp.rmsprop
+    return hp.adamax
+
+
 cdef _fill_optimizer(gp_optimizer *opt, state, list slots):
-    """opt <- state (kind, rate, hyperparameters by name, step, losses, slots);
-    ValueError when a hyperparameter or a slot the rule reads is missing."""
+    """opt <- state (kind, rate, hyperparameters by name, step, losses, slots).
+    ValueError when the hyperparameters are not exactly the rule's struct's
+    (names, real values, flags 0 or 1, a known Rprop variant) or a slot the
+    rule reads is missing."""
     cdef int j
     kind = gp_optim_kind(state.kind)
+    rule = getattr(getattr(state, "rule", None), "__class__", type(None)).__name__
     hyper = state.hyper
+    fields = _hyper_fields(kind)
+    if not isinstance(hyper, dict) or set(hyper) != set(fields):
+        raise ValueError(f"optimizer state: {rule} has the hyperparameters {sorted(fields)}, "
+                         f"got {sorted(hyper) if isinstance(hyper, dict) else hyper!r}")
+    for name, value in hyper.items():
+        if isinstance(fields[name], int):  # a flag or the Rprop variant
+            if not isinstance(value, (int, np.integer)) or not (
+                    0 <= value < (GP_RPROP_N_VARIANTS if name == "variant" else 2)):
+                raise ValueError(f"optimizer state: {rule}'s {name} must be an integer flag "
+                                 f"or variant, got {value!r}")
+        elif not isinstance(value, (float, int, np.floating, np.integer)) or isinstance(
+                value, bool) or not np.isfinite(value):
+            raise ValueError(f"optimizer state: {rule}'s {name} must be a finite number, "
+                             f"got {value!r}")
     opt.kind = kind
     opt.lr = state.lr
     opt.t = state.step
     opt.loss = getattr(state, "loss", state.prev_loss)
     opt.prev_loss = state.prev_loss
-    try:
-        if kind == GP_OPT_SGD:
-            opt.hp.sgd = hyper
-        elif kind == GP_OPT_ADAM:
-            opt.hp.adam = hyper
-        elif kind == GP_OPT_LOCALGAIN:
-            opt.hp.localgain = hyper
-        elif kind == GP_OPT_RPROP:
-            opt.hp.rprop = hyper
-        elif kind == GP_OPT_ADAGRAD:
-            opt.hp.adagrad = hyper
-        elif kind == GP_OPT_ADADELTA:
-            opt.hp.adadelta = hyper
-        elif kind == GP_OPT_RMSPROP:
-            opt.hp.rmsprop = hyper
-        else:
-            opt.hp.adamax = hyper
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ValueError(f"optimizer state: bad hyperparameters for {kind.name}: {exc}") from None
+    if kind == GP_OPT_SGD:
+        opt.hp.sgd = hyper
+    elif kind == GP_OPT_ADAM:
+        opt.hp.adam = hyper
+    elif kind == GP_OPT_LOCALGAIN:
+        opt.hp.localgain = hyper
+    elif kind == GP_OPT_RPROP:
+        opt.hp.rprop = hyper
+    elif kind == GP_OPT_ADAGRAD:
+        opt.hp.adagrad = hyper
+    elif kind == GP_OPT_ADADELTA:
+        opt.hp.adadelta = hyper
+    elif kind == GP_OPT_RMSPROP:
+        opt.hp.rmsprop = hyper
+    else:
+        opt.hp.adamax = hyper
     for j in range(GP_OPT_MAX_SLOTS):
         opt.slot[j] = NULL if slots[j] is None else <void *>(<size_t>slots[j].ctypes.data)
     if not gp_optimizer_complete(opt):
         names = ", ".join(n for n, i in SLOTS[kind].items() if slots[i] is None)
-        raise ValueError(f"optimizer state: {kind.name} (with these settings) reads a slot that "
-                         f"is missing ({names})")
+        raise ValueError(f"optimizer state: {rule} (with these settings) reads a slot that is "
+                         f"missing ({names})")
 
 
 def optimizer_step(params, grad, optimizer, int n_threads=1, l2=None):
@@ -942,10 +995,11 @@ def optimizer_step(params, grad, optimizer, int n_threads=1, l2=None):
     params (INOUT) and grad (IN; written with the L2 fold) are flat arrays
     of one dtype; `optimizer` (INOUT) is an _OptimizerState (its step and
     prev_loss are updated; an attribute `loss` is the loss at the current
-    weights for loss-aware rules).  l2=(n_coef, coef) folds the L2 term into
-    the step (gp_l2_fold): it returns the new weights' square sum and leaves
-    the weights' gradient zero.  Used by tests to feed gradients directly to
-    the update rule.
+    weights for loss-aware rules).  l2=(n_coef, coef) is the L2 fold
+    (gp_l2_fold): after the rule, grad's first n_coef values become coef
+    times the new weights (the next batch's L2 term; grad must already hold
+    this batch's) and the step returns the new weights' square sum.  Used by
+    tests to feed gradients directly to the update rule.
     """
     dtype = getattr(params, "dtype", None)
     if dtype not in (np.float32, np.float64):

@@ -185,6 +185,28 @@ class Matrix:
         return (self.data, self.indptr, self.indices, self.n_rows, self.n_cols)
 
 
+class Predictor:
+    """A network for predictions.  Made once per model and setting (the
+    estimator caches it) and immutable; the work memory is allocated per
+    call, sized by the call's rows, so concurrent predictions never share
+    it and a one-row prediction touches a few kilobytes."""
+
+    def __init__(self, layout, activation, out_activation, loss, n_threads):
+        self.layout = layout
+        self.n_threads = n_threads
+        self.net = _core.Net(layout, activation, out_activation, _C_LOSS[(loss, out_activation)],
+                             0.0, 1.0, int(n_threads), PREDICT_CHUNK_ROWS, bn_eps=BN_EPS)
+
+    def forward(self, X, params, running=None, apply_output=True):
+        """Network output (or logits) for all rows of X (a Matrix); batch
+        normalisation uses the running statistics."""
+        chunk = max(1, min(X.n_rows, PREDICT_CHUNK_ROWS))
+        work = np.empty(self.net.work_size(False, chunk), dtype=params.dtype)
+        out = np.empty((X.n_rows, self.layout.units[-1]), dtype=params.dtype)
+        self.net.forward(X, params, running, out, apply_output, work, chunk)
+        return out
+
+
 class Engine:
     """A network compiled for the C core, with its work buffers.
 
@@ -242,6 +264,6 @@ class Engine:
 
     def train_epoch(self, X, Y, sample_weight, order, batch_size, batch_lrs, params, running,
                     state):
-        """One epoch in C: (loss sum, batches done, status)."""
+        """One epoch in C: (loss sum, rows stepped on, status)."""
         return self.net.train_epoch(X, Y, sample_weight, order, batch_size, batch_lrs, params,
                                     self.grad, running, state, self.work, self.scratch)

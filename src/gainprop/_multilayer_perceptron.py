@@ -13,6 +13,7 @@ epoch by epoch.  A lock per estimator serialises fits and lets predictions
 wait for a fit in progress (gainprop._runtime.ModelLock).
 """
 
+import math
 import os
 import pickle
 import warnings
@@ -21,6 +22,7 @@ from abc import ABC, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
@@ -36,20 +38,20 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from scipy.special import expit, log_expit, log_softmax
 
-from . import _runtime
+from . import _core, _runtime
 from ._engine import (
     PREDICT_CHUNK_ROWS,
     TRAIN_CHUNK_ROWS,
     Engine,
     Layout,
     Matrix,
+    Predictor,
     check_sizes,
     check_sparse,
 )
-from ._labels import binarize, fit_binarizer
-from ._persistence import HIDDEN_ACTIVATIONS, STATE_VERSION, check_state
+from ._labels import binarize, decode, fit_binarizer
+from ._persistence import STATE_VERSION, check_state
 from ._training import (
-    NONFINITE_MESSAGE,
     SKLEARN_TRANSIENT,
     Callbacks,
     CallbackSupportMixin,
@@ -67,11 +69,12 @@ _BN_VIEWS = ("bn_gamma_", "bn_beta_", "bn_running_mean_", "bn_running_var_")
 _VIEWS = ("coefs_", "intercepts_", "_views") + _BN_VIEWS
 #: Attributes of the running process and of one fit, never pickled, committed
 #: or copied.
-_TRANSIENT = ("_gp_lock",) + SKLEARN_TRANSIENT
+_TRANSIENT = SKLEARN_TRANSIENT
 #: The histories of a fit, copied into a fitted copy.
 _HISTORIES = ("loss_curve_", "learning_rate_curve_", "validation_scores_")
 #: scikit-learn's callback API (set_callbacks), with scikit-learn >= 1.9.
 _CALLBACK_BASES = (CallbackSupportMixin,) if CallbackSupportMixin is not None else ()
+_ABSENT = object()
 #: Parameters the stochastic training loop reads after its first step.
 _LOOP_PARAMS = ("max_iter", "tol", "n_iter_no_change", "target_loss", "verbose",
                 "learning_rate", "power_t")
@@ -92,6 +95,13 @@ def _draw_into(out, draw, a, b):
 
 #: Random numbers drawn per block by _draw_into (512 KB of float64).
 _DRAW_BLOCK = 1 << 16
+
+
+def _all_finite(X):
+    """Every value of the float array X finite?  One pass for the usual case
+    (a finite sum); an overflowing sum of finite values is checked value by
+    value."""
+    return math.isfinite(X.sum()) or bool(np.isfinite(X).all())
 
 
 #: Address space each kernel thread may need when it starts (its stack, a
@@ -341,10 +351,6 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     # ------------------------------------------------------------------
     # The flat parameter buffer and its views
     # ------------------------------------------------------------------
-
-    # ------------------------------------------------------------------
-    # The flat parameter buffer and its views
-    # ------------------------------------------------------------------
     def _set_buffer(self, params, layout, running=None):
         """Make params the model's buffer (and running its batch-norm running
         statistics): coefs_, intercepts_ and the bn_* attributes become views."""
@@ -368,8 +374,9 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             setattr(self, name, list(arrays))
 
     def _assigned_weights(self):
-        """[(view, array)] for the arrays the user assigned to coefs_,
-        intercepts_ or the bn_* attributes (validated; nothing written).
+        """[(name, i, array)] for the arrays the user assigned to coefs_,
+        intercepts_ or the bn_* attributes (validated; nothing written); an
+        entry (name, None, None) when only the list itself was replaced.
 
         scikit-learn users set ``coefs_`` and ``intercepts_`` by hand (to
         start from known weights, say); the next warm-start fit or
@@ -389,20 +396,23 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
                 arr = np.asarray(arr)
                 if arr.shape != view.shape:
                     raise ValueError(f"{name}[{i}] has shape {arr.shape}, expected {view.shape}.")
-                pending.append((view, arr))
+                pending.append((name, i, arr))
             if not isinstance(current, list):
-                pending.append((None, None))
+                pending.append((name, None, None))
         return pending
 
-    def _sync_params(self):
-        """Take the arrays the user assigned (see _assigned_weights) into the
-        buffers, in place."""
-        pending = self._assigned_weights()
-        for view, arr in pending:
-            if view is not None:
-                view[...] = arr
+    def _write_assigned(self, pending):
+        """Write what _assigned_weights found through the current views, and
+        make the attributes views again."""
+        for name, i, arr in pending:
+            if i is not None:
+                self._views[name][i][...] = arr
         if pending:
             self._set_buffer(self._params, self._layout, self._running)
+
+    def _sync_params(self):
+        """Take the arrays the user assigned into the buffers, in place."""
+        self._write_assigned(self._assigned_weights())
 
     def _stage_copies(self, dtype, pending=None):
         """Will staging copy the buffers (assigned weights, another dtype, or
@@ -419,16 +429,10 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         params, running = self._params, self._running
         pending = self._assigned_weights()
         if self._stage_copies(dtype, pending):
-            params = params.astype(dtype)  # a copy
-            running = None if running is None else running.astype(dtype)
-            old = self._layout
-            for (view, arr) in pending:
-                if view is not None:  # the same place in the new buffer
-                    offset = (view.__array_interface__["data"][0]
-                              - self._params.__array_interface__["data"][0])
-                    start = offset // self._params.itemsize
-                    params[start:start + view.size] = arr.reshape(-1)
-            self._set_buffer(params, old, running)
+            # copies, then the assigned arrays through the copies' views
+            self._set_buffer(params.astype(dtype),
+                             self._layout, None if running is None else running.astype(dtype))
+            self._write_assigned(pending)
         best = getattr(self, "_best_params", None)
         if best is not None and (best.dtype != dtype or not best.flags.writeable):
             self._best_params = best.astype(dtype)
@@ -480,7 +484,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             own_running = None if running is None else np.array(running)
             copy = self._staged()
             copy._set_buffer(own, self._layout, own_running)
-            fitted = {k: copy.__dict__.get(k) for k in _VIEWS + ("_params", "_running")}
+            fitted = {k: copy.__dict__[k] for k in _VIEWS + ("_params", "_running")
+                      if k in copy.__dict__}
             fitted.update(_optimizer=None, _schedule_state=None, _best_params=None,
                           _best_running=None, _skl_callbacks=[])
             fitted.update({k: list(getattr(self, k)) for k in _HISTORIES
@@ -491,34 +496,30 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         return attributes
 
     def _model_lock(self):
-        """The estimator's lock (made on first use, never pickled or copied)."""
-        lock = self.__dict__.get("_gp_lock")
-        if lock is None:
-            lock = _runtime.model_lock(self)
-        return lock
+        """The estimator's lock (this process's, never pickled or copied)."""
+        return _runtime.process_state(self).lock
 
     def _staged(self):
-        """A staging copy: a new instance sharing this one's attributes, on
-        which a fit prepares the attributes it will commit."""
-        staged = object.__new__(type(self))
-        staged.__dict__.update(self.__dict__)
-        return staged
+        """A staging copy (a shallow copy) on which a fit prepares the
+        attributes it will commit."""
+        return self.__copy__()
 
     def _commit(self, staged):
-        """Take the staging copy's attributes; returns what undoes it (the
-        attributes as they were, in their order, so that a rolled-back model
-        pickles to the same bytes)."""
-        undo = {k: v for k, v in self.__dict__.items() if k not in _TRANSIENT}
-        self._restore_attributes({k: v for k, v in staged.__dict__.items()
-                                  if k not in _TRANSIENT})
+        """Take the staging copy's attributes; returns what undoes it."""
+        undo = {}
+        for key in set(self.__dict__) | set(staged.__dict__):
+            old, new = self.__dict__.get(key, _ABSENT), staged.__dict__.get(key, _ABSENT)
+            if old is not new and key not in _TRANSIENT:
+                undo[key] = old
+        self._restore_attributes({k: staged.__dict__.get(k, _ABSENT) for k in undo})
         return undo
 
     def _restore_attributes(self, values):
-        """Make `values` the attributes, leaving the transient ones (the lock,
-        scikit-learn's callback context of the call in progress) alone."""
-        new = dict(values)
-        new.update((k, v) for k, v in self.__dict__.items() if k in _TRANSIENT)
-        self.__dict__ = new  # one store: no thread sees a half-made model
+        for key, value in values.items():
+            if value is _ABSENT:
+                self.__dict__.pop(key, None)
+            else:
+                self.__dict__[key] = value
 
     # ------------------------------------------------------------------
     # Engines: C networks and their work buffers
@@ -540,6 +541,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         the training loop needs."""
         hidden = self._hidden_layer_sizes()
         self._init_scheme()  # validate before anything changes
+        Callbacks.check(self.callbacks)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         if incremental and is_classifier(self):
             self._partial_fit_labels(y, classes)
@@ -690,6 +692,9 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         if self.batch_norm:
             raise ValueError("batch_norm=True needs a stochastic solver (its running statistics "
                              "come from mini-batches), not 'lbfgs'.")
+        if sample_weight is not None and not sample_weight.sum() > 0:
+            raise ValueError("solver='lbfgs' needs sample weights with a positive sum (its loss "
+                             "is their weighted mean).")
         dtype = self._params.dtype
         engine = self._engine(_lbfgs_chunk_rows(X.shape[0]), X.shape[1], False)
         Y = np.ascontiguousarray(y, dtype=dtype)
@@ -704,17 +709,26 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         schedule = _from_estimator(self.learning_rate, self.power_t, self.solver)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        # partial_fit continues the states; settings changed since the last
+        # call take effect now; another rule or schedule starts afresh
+        rule._validate()
         fresh = self._fresh_optimizer(rule, incremental)
         if fresh:
-            rule._validate()
-            self._optimizer = None  # new state below, once the memory is checked
+            self._optimizer = None  # new state below
             self.learning_rate_curve_ = []
             if rule._rate_slot is not None:
                 self.rate_stats_ = {"mean": [], "min": [], "max": []}
             else:
                 self.__dict__.pop("rate_stats_", None)
-        if fresh or self._schedule_state is None or not self._schedule_state.matches(schedule):
+        else:
+            self._optimizer = self._optimizer.continued(rule)
+            self._stage_histories()
+        sstate = self._schedule_state
+        if fresh or sstate is None or not sstate.matches(schedule):
             self._schedule_state = schedule._start(self.learning_rate_init)
+        else:
+            schedule._validate_params()
+            self._schedule_state = sstate.continued(schedule)
         if isinstance(self.learning_rate, BaseSchedule) and not rule.uses_learning_rate:
             warnings.warn(f"{type(rule).__name__} does not use the learning rate, so the schedule "
                           f"{schedule!r} has no effect.", UserWarning)
@@ -739,6 +753,15 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         self.n_iter_ = 0  # epochs of this call
         return StochasticSetup(X=Xm, Y=Y, sample_weight=sw, validation=validation, engine=engine,
                                batch_size=batch_size, schedule=schedule, incremental=incremental)
+
+    def _stage_histories(self):
+        """Copies of the per-epoch histories, which training appends to: a
+        partial_fit that fails leaves the committed lists as they were."""
+        for name in _HISTORIES:
+            if isinstance(getattr(self, name, None), list):
+                setattr(self, name, list(getattr(self, name)))
+        if isinstance(getattr(self, "rate_stats_", None), dict):
+            self.rate_stats_ = {k: list(v) for k, v in self.rate_stats_.items()}
 
     def _chunk_rows(self, batch_size):
         """Rows per block of a stochastic fit (batch statistics need each
@@ -822,6 +845,9 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         if X_val.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' or "
                              "the size of your dataset.")
+        if sw_train is not None and not np.any(sw_train):
+            raise ValueError("Every sample left for training after early stopping's validation "
+                             "split has weight 0.")
         if is_classifier(self):
             y_val = self._label_binarizer.inverse_transform(y_val)
         if getattr(self, "_best_params", None) is None:
@@ -875,24 +901,27 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
                 if rng_state is not None:
                     rng.set_state(rng_state)
                 raise
-            undo = self._commit(staged)
-            metadata = None if sample_weight is None else {"sample_weight": sample_weight}
-            try:
-                self._train(prepared, incremental, undo, (X, y, metadata))
-            except BaseException as exc:
-                if getattr(exc, "_gp_untouched", False) and rng_state is not None:
+            before = dict(self.__dict__)
+            self._commit(staged)
+
+            def undo():
+                self._restore(before)
+                if rng_state is not None:
                     rng.set_state(rng_state)
-                raise
+
+            metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+            self._train(prepared, incremental, undo, (X, y, metadata))
         return self
 
     def _validate_loop_params(self):
         """The parameters the training loop reads after its first step, for a
         partial_fit on a fitted model (scikit-learn's _fit_context then skips
         validating parameters, so that online learning does not pay for all
-        of them every call): a bad one is refused before anything changes."""
+        of them every call): a bad one is refused before anything changes.
+        Validated once per set of values."""
         values = tuple(getattr(self, name) for name in _LOOP_PARAMS)
         try:
-            if _LOOP_PARAMS_CHECKED.get(self) == values:  # as validated last time
+            if _LOOP_PARAMS_CHECKED.get(self) == values:
                 return
         except (TypeError, ValueError):  # values that do not compare
             pass
@@ -903,42 +932,39 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
 
     def _train(self, prepared, incremental, undo, user_data):
         """The committed model's training: epochs, or L-BFGS's iterations.
-        user_data: (X, y, metadata) as the user passed them, for callbacks.
 
-        A call that fails before its first step (a callback's on_fit_begin, a
-        schedule's rates, a check of the core) is rolled back: the attributes
-        committed, and whatever the first epoch changed in place (optimizer
-        and schedule states); the exception gets ``_gp_untouched = True``.
-        One that fails later keeps the model of the steps it took, except a
-        partial_fit that diverges, which is rolled back (its one epoch is
-        undone by the snapshot)."""
+        undo() puts the model back as it was before the call (its
+        attributes, and a RandomState given as random_state).  A call that
+        fails before its first step (a callback's on_fit_begin, a schedule's
+        rates, a check of the core) is undone, and so is a partial_fit that
+        fails (diverges, or a callback raises): the epoch's snapshot puts the
+        arrays back.  Any other call that fails keeps the model of the steps
+        it took.  user_data: (X, y, metadata) as the user passed them, for
+        callbacks."""
         stochastic = isinstance(prepared, StochasticSetup)
         info = FitInfo(estimator=self, max_epochs=1 if incremental else self.max_iter,
                        incremental=incremental, solver="stochastic" if stochastic else "lbfgs")
         progress = Progress()
-        trainer = None
         try:
             callbacks = Callbacks(self, self.callbacks, info, *user_data)
             with _runtime.blas_guard(_runtime.n_threads(self.n_threads)):
                 if not stochastic:
                     fit_lbfgs(self, *prepared, callbacks, progress)
                 else:
-                    trainer = StochasticTrainer(self, prepared, callbacks, progress)
-                    trainer.run()
-        except BaseException as exc:
+                    StochasticTrainer(self, prepared, callbacks, undo, progress).run()
+        except BaseException:
             if not progress.stepped:
-                if trainer is not None:
-                    trainer.snapshot.restore_saved(self._params, self._running, self._optimizer,
-                                                   self._schedule_state)
-                self._restore_attributes(undo)
-                exc._gp_untouched = True
-            elif incremental and trainer is not None and trainer.reason == "diverged":
-                # the snapshot put the arrays back; the attributes too: a
-                # partial_fit that diverges leaves the model as it was
-                self._restore_attributes(undo)
+                undo()  # (again, after the trainer's: the same attributes)
             raise
-        if not np.isfinite(self._params).all():
-            raise ValueError(NONFINITE_MESSAGE)
+
+    def _restore(self, before):
+        """Make `before` (the attributes as they were, in their order, so that
+        the model pickles to the same bytes) the attributes again, leaving
+        scikit-learn's callback context of the call in progress alone; one
+        store, so no thread sees a half-made model."""
+        new = dict(before)
+        new.update((k, v) for k, v in self.__dict__.items() if k in SKLEARN_TRANSIENT)
+        self.__dict__ = new
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -973,18 +999,49 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     # ------------------------------------------------------------------
     # Prediction
     # ------------------------------------------------------------------
+    def _check_fitted(self):
+        if "_params" not in self.__dict__:  # the fast test; scikit-learn's raises
+            check_is_fitted(self)
+
+    def _predict_input(self, X):
+        """X checked as validate_data(reset=False) checks it.  A plain 2-D
+        float32/float64 ndarray of the model's width with finite values
+        (unless assume_finite) takes a fast path; anything else, and anything
+        wrong, goes through validate_data, so errors, warnings (feature
+        names) and conversions are scikit-learn's."""
+        if (type(X) is np.ndarray and X.ndim == 2 and X.dtype.kind == "f"
+                and X.dtype.itemsize in (4, 8) and X.shape[0] > 0
+                and X.shape[1] == self.n_features_in_
+                and "feature_names_in_" not in self.__dict__
+                and (get_config()["assume_finite"] or _all_finite(X))):
+            return X
+        check_sparse(X)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        check_sparse(X)  # as converted (from LIL, DOK, ...)
+        return X
+
+    def _predictor(self):
+        """The prediction network for the current model and settings (made
+        once, kept until the model or a setting it depends on changes)."""
+        key = (self._layout, self.activation, self.out_activation_, self.loss,
+               _runtime.n_threads(self.n_threads), _core.ilp64_gemm_addresses())
+        process = _runtime.process_state(self)
+        cached = process.predictor
+        if cached is None or cached[0] != key:
+            cached = process.predictor = (key, Predictor(
+                self._layout, self.activation, self.out_activation_, self.loss, key[4]))
+        return cached[1]
+
     def _forward_pass_fast(self, X, check_input=True, apply_output=True):
-        """Output of the network (or its logits) for X."""
-        with self._model_lock().reading():
-            if check_input:
-                check_sparse(X)
-                X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-            self._sync_params()
-            dtype = self._params.dtype
-            Xm = Matrix(X, dtype)
-            engine = self._engine(max(1, min(Xm.n_rows, PREDICT_CHUNK_ROWS)), Xm.n_cols, False)
-            with _runtime.blas_guard(engine.n_threads):
-                return engine.forward(Xm, self._params, self._running, apply_output)
+        """Output of the network (or its logits) for X.  The caller holds the
+        read lock (or is the fit)."""
+        if check_input:
+            X = self._predict_input(X)
+        self._sync_params()
+        predictor = self._predictor()
+        with _runtime.blas_guard(predictor.n_threads):
+            return predictor.forward(Matrix(X, self._params.dtype), self._params, self._running,
+                                     apply_output)
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         """Private score method without input validation."""
@@ -1269,14 +1326,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             The predicted classes.
         """
         with self._model_lock().reading():
-            check_is_fitted(self)
+            self._check_fitted()  # under the lock: a first fit in progress is waited for
             return self._predict(X)
 
     def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
-        if self.n_outputs_ == 1:
-            y_pred = y_pred.ravel()
-        return self._label_binarizer.inverse_transform(y_pred)
+        return decode(self._label_binarizer, self._forward_pass_fast(X, check_input=check_input))
 
     def _score(self, X, y, sample_weight=None):
         return self._score_with_function(X, y, sample_weight=sample_weight,
@@ -1323,7 +1377,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             ``classes_``.
         """
         with self._model_lock().reading():
-            check_is_fitted(self)
+            self._check_fitted()  # under the lock: a first fit in progress is waited for
             z = self._forward_pass_fast(X, apply_output=False)
             softmax, binary = self.out_activation_ == "softmax", self.n_outputs_ == 1
         if softmax:
@@ -1349,7 +1403,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             normal number (``np.finfo(dtype).tiny``), never exactly 0.
         """
         with self._model_lock().reading():
-            check_is_fitted(self)
+            self._check_fitted()  # under the lock: a first fit in progress is waited for
             binary = self.n_outputs_ == 1
             # binary: both columns from the logit (1 - p would round small
             # probabilities of the negative class to 0)
@@ -1499,7 +1553,7 @@ out_activation_
             The predicted values.
         """
         with self._model_lock().reading():
-            check_is_fitted(self)
+            self._check_fitted()  # under the lock: a first fit in progress is waited for
             return self._predict(X)
 
     def _predict(self, X, check_input=True):

@@ -50,6 +50,9 @@ def available_cpus():
         return max(1, os.cpu_count() or 1)
 
 
+_cpus = available_cpus()  # read once: predictions ask for it on every call
+
+
 def n_threads(requested):
     """Threads for the kernels' OpenMP loops: `requested`, or all usable
     CPUs (honouring OMP_NUM_THREADS) when None; at most the CPUs available,
@@ -60,7 +63,7 @@ def n_threads(requested):
                    "pool does not survive fork). Use the 'spawn' or 'forkserver' start method "
                    "of multiprocessing to keep them multi-threaded.", RuntimeWarning)
         return 1
-    cpus = available_cpus()
+    cpus = _cpus
     if requested is None:
         env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
         requested = int(env) if env.isdigit() and int(env) > 0 else cpus
@@ -163,27 +166,30 @@ class ModelLock:
                 "the child by pickling it after the fit, or use multiprocessing's 'spawn' or "
                 "'forkserver' start method.")
 
-    @contextlib.contextmanager
     def reading(self):
+        """Context: hold the lock as a reader."""
+        return _Reading(self)
+
+    def _read_acquire(self):
         me = threading.get_ident()
         with self._cond:
             self._check_whole()
-            own = self._writer == me
-            if not own:
-                if me not in self._readers:
-                    while self._writer is not None or self._waiting_writers:
-                        self._cond.wait()
-                self._readers[me] = self._readers.get(me, 0) + 1
-        try:
-            yield
-        finally:
-            if not own:
-                with self._cond:
-                    self._readers[me] -= 1
-                    if not self._readers[me]:
-                        del self._readers[me]
-                        if not self._readers:
-                            self._cond.notify_all()
+            if self._writer == me:
+                return False  # the fitting thread reads its own model
+            if me not in self._readers:
+                while self._writer is not None or self._waiting_writers:
+                    self._cond.wait()
+            self._readers[me] = self._readers.get(me, 0) + 1
+            return True
+
+    def _read_release(self):
+        me = threading.get_ident()
+        with self._cond:
+            self._readers[me] -= 1
+            if not self._readers[me]:
+                del self._readers[me]
+                if not self._readers:
+                    self._cond.notify_all()
 
     @contextlib.contextmanager
     def writing(self):
@@ -212,15 +218,55 @@ class ModelLock:
                     self._cond.notify_all()
 
 
-_lock_creation = threading.Lock()
+class _Reading:
+    __slots__ = ("lock", "counted")
+
+    def __init__(self, lock):
+        self.lock = lock
+
+    def __enter__(self):
+        self.counted = self.lock._read_acquire()
+
+    def __exit__(self, *exc):
+        if self.counted:
+            self.lock._read_release()
+
+
+class _Process:
+    """What this process keeps for one estimator, outside its __dict__ (so
+    that predictions change no attribute, and pickles and copies carry none
+    of it): its lock and its cached prediction network."""
+
+    __slots__ = ("lock", "predictor", "__weakref__")
+
+    def __init__(self):
+        self.lock = ModelLock()
+        self.predictor = None
+
+
+_process = weakref.WeakKeyDictionary()
+_process_creation = threading.Lock()
+
+
+def process_state(estimator):
+    """The _Process entry of an estimator, made on first use."""
+    entry = _process.get(estimator)
+    if entry is None:
+        with _process_creation:
+            entry = _process.get(estimator)
+            if entry is None:
+                entry = _process[estimator] = _Process()
+    return entry
+
+
 _all_locks = weakref.WeakSet()
 
 
 def _after_fork_in_child():
     """Locks held by threads that did not survive the fork are made anew."""
-    global _warn_lock, _lock_creation
+    global _warn_lock, _process_creation
     _warn_lock = threading.Lock()
-    _lock_creation = threading.Lock()
+    _process_creation = threading.Lock()
     _threadpoolctl_limit._after_fork_in_child()
     for lock in list(_all_locks):
         lock._after_fork_in_child()
@@ -228,14 +274,3 @@ def _after_fork_in_child():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def model_lock(estimator):
-    """The ModelLock of an estimator, made on first use (estimators get no
-    attribute in __init__, as scikit-learn requires); kept as
-    ``_gp_lock``, which pickling and deep copies leave out."""
-    with _lock_creation:
-        lock = estimator.__dict__.get("_gp_lock")
-        if lock is None:
-            lock = estimator.__dict__["_gp_lock"] = ModelLock()
-    return lock

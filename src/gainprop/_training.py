@@ -22,7 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.optimize import _check_optimize_result
 
 from . import _core
-from .callbacks import EpochRecord, FitInfo
+from .callbacks import EpochRecord
 from .optimizers import _copy_into
 
 try:  # scipy >= 1.15 deprecates L-BFGS-B's iprint
@@ -95,6 +95,21 @@ class _SklearnTasks:
         self.root.call_on_fit_task_end(**self._hook_args(), reconstruction_attributes=fitted)
 
 
+def _hooks(cb):
+    """{hook name: callable} of one own callback: an object's on_fit_begin,
+    on_epoch_end and on_fit_end, or a plain callable as its epoch hook."""
+    hooks = {name: getattr(cb, name) for name in ("on_fit_begin", "on_epoch_end", "on_fit_end")
+             if hasattr(cb, name)}
+    if not hooks:
+        if not callable(cb):
+            hint = (" (scikit-learn's callbacks go to set_callbacks)"
+                    if hasattr(cb, "on_fit_task_end") else "")
+            raise TypeError(f"callbacks must be callables or objects with on_fit_begin, "
+                            f"on_epoch_end or on_fit_end; got {cb!r}{hint}")
+        hooks = {"on_epoch_end": cb}
+    return hooks
+
+
 class Callbacks:
     """The callbacks of one fit, called from one place: gainprop's own
     (``callbacks=``) and scikit-learn's (``set_callbacks``, scikit-learn 1.9
@@ -111,27 +126,20 @@ class Callbacks:
 
     def __init__(self, est, callbacks, info, X=None, y=None, metadata=None):
         self.info = info
-        self.begin_hooks, self.epoch_hooks, self.end_hooks = [], [], []
-        for cb in callbacks or ():
-            self._add(cb)
+        self.own = [_hooks(cb) for cb in callbacks or ()]
+        self.epoch_hooks = [h["on_epoch_end"] for h in self.own if "on_epoch_end" in h]
         self.sklearn = (_SklearnTasks(est, info, X, y, metadata)
                         if getattr(est, "_skl_callbacks", None) else None)
         self.start = time.perf_counter()
+        self.begun = 0  # own callbacks whose on_fit_begin has returned
         self.ended = False
 
-    def _add(self, cb):
-        hooks = [(name, getattr(cb, name)) for name in ("on_fit_begin", "on_epoch_end",
-                                                         "on_fit_end") if hasattr(cb, name)]
-        if not hooks:
-            if not callable(cb):
-                hint = (" (scikit-learn's callbacks go to set_callbacks)"
-                        if hasattr(cb, "on_fit_task_end") else "")
-                raise TypeError(f"callbacks must be callables or objects with on_fit_begin, "
-                                f"on_epoch_end or on_fit_end; got {cb!r}{hint}")
-            hooks = [("on_epoch_end", cb)]
-        for name, hook in hooks:
-            {"on_fit_begin": self.begin_hooks, "on_epoch_end": self.epoch_hooks,
-             "on_fit_end": self.end_hooks}[name].append(hook)
+    @staticmethod
+    def check(callbacks):
+        """Raise TypeError for an element of `callbacks` that is neither
+        (before anything of a fit is committed)."""
+        for cb in callbacks or ():
+            _hooks(cb)
 
     @property
     def per_step(self):
@@ -141,8 +149,10 @@ class Callbacks:
     def begin(self):
         if self.sklearn is not None:
             self.sklearn.begin()
-        for hook in self.begin_hooks:
-            hook(self.info)
+        for hooks in self.own:
+            if "on_fit_begin" in hooks:
+                hooks["on_fit_begin"](self.info)
+            self.begun += 1
 
     def step_begin(self):
         if self.sklearn is not None:
@@ -161,7 +171,8 @@ class Callbacks:
 
     def end(self, reason, fitted=None):
         """The fit ended (`reason`: callbacks.STOP_REASONS) with the model
-        `fitted` gives; None: the fit fails (raises)."""
+        `fitted` gives; None: the fit fails (raises).  on_fit_end goes to
+        every callback whose on_fit_begin ran (or that has none)."""
         if self.ended:
             return
         self.ended = True
@@ -171,9 +182,11 @@ class Callbacks:
                 self.sklearn.finish(fitted)
         except Exception as exc:
             error = exc
-        for hook in self.end_hooks:
+        for i, hooks in enumerate(self.own):
+            if "on_fit_end" not in hooks or (i >= self.begun and "on_fit_begin" in hooks):
+                continue
             try:
-                hook(self.info, reason)
+                hooks["on_fit_end"](self.info, reason)
             except Exception as exc:  # the others still run
                 error = error or exc
         if error is not None:
@@ -222,11 +235,6 @@ class _Snapshot:
             self.running = _copy_into(self.running, running)
         self.state = state.save(into=self.state)
         self.schedule = schedule_state.save()
-
-    def restore_saved(self, params, running, state, schedule_state):
-        """restore(), if anything was saved."""
-        if self.params is not None:
-            self.restore(params, running, state, schedule_state)
 
     def restore(self, params, running, state, schedule_state):
         params[...] = self.params
@@ -303,10 +311,13 @@ class StochasticTrainer:
     every epoch.
     """
 
-    def __init__(self, est, setup, callbacks, progress=None):
+    def __init__(self, est, setup, callbacks, undo=None, progress=None):
         self.est = est
         self.s = setup
         self.callbacks = callbacks
+        # what puts the model back when the call fails: a partial_fit, or any
+        # call before its first step
+        self.undo = undo
         self.progress = progress if progress is not None else Progress()
         self.monitor = _Monitor(est, setup.validation)
         self.snapshot = _Snapshot()
@@ -316,9 +327,11 @@ class StochasticTrainer:
         self.reason = None
 
     def run(self):
-        """Train; returns the reason the loop ended (callbacks.STOP_REASONS)."""
+        """Train; returns the reason the loop ended (callbacks.STOP_REASONS).
+        A failing call raises its own error after the callbacks' end (an
+        error of theirs is attached to it)."""
         est = self.est
-        reason, error, ended = "error", None, False
+        reason, error = "error", None
         try:
             self.callbacks.begin()
             try:
@@ -337,13 +350,21 @@ class StochasticTrainer:
                 reason = "interrupted"
             if error is None:
                 self.monitor.keep_best()
-                ended = True
-        finally:
-            self.reason = reason
-            self.callbacks.end(reason, est._fitted_attributes(est._params, est._running)
-                               if ended else None)
-        if error is not None:
-            raise error
+                if not np.isfinite(est._params).all():
+                    reason, error = "diverged", ValueError(NONFINITE_MESSAGE)
+        except BaseException as exc:  # a callback's error, Ctrl-C in a hook, ...
+            error = exc
+            if isinstance(exc, KeyboardInterrupt):
+                reason = "interrupted"
+        if error is not None and self.undo is not None and (self.s.incremental
+                                                            or not self.progress.stepped):
+            if self.snapshot.params is not None:
+                self.snapshot.restore(est._params, est._running, est._optimizer,
+                                      est._schedule_state)
+            self.undo()
+        self.reason = reason
+        _end(self.callbacks, reason, None if error is not None else
+             est._fitted_attributes(est._params, est._running), error)
         return reason
 
     def _epoch(self):
@@ -366,12 +387,15 @@ class StochasticTrainer:
             state.lr = self.epoch_lr = float(rates)
         params, running = est._params, est._running
         try:
-            loss_sum, _, status = s.engine.train_epoch(
+            loss_sum, n_rows, status = s.engine.train_epoch(
                 s.X, s.Y, s.sample_weight, self.order if est.shuffle else None, s.batch_size,
                 batch_lrs, params, running, state)
         except KeyboardInterrupt:
             self.progress.stepped = True  # the batches before it are kept
             raise
+        if n_rows == 0 and status == _core.gp_status.GP_OK:
+            raise ValueError(f"No mini-batch of epoch {est.n_iter_ + 1} has sample weights with a "
+                             "non-zero sum: there is nothing to train on.")
         self.progress.stepped = True
         # one read of the weights: their sum is finite when they all are (a
         # float64 sum of huge float64 weights can overflow, so a non-finite
@@ -382,7 +406,8 @@ class StochasticTrainer:
             self.snapshot.restore(params, running, state, sstate)
             self._diverged()
         est.n_iter_ += 1
-        est.loss_ = loss_sum / self.n_samples
+        # over the rows stepped on (a batch whose weights sum to 0 is skipped)
+        est.loss_ = loss_sum / n_rows
         est.t_ += self.n_samples
         est.loss_curve_.append(est.loss_)
         est.learning_rate_curve_.append(self.epoch_lr)
@@ -462,6 +487,21 @@ def _checked_rates(schedule, rates, n_batches):
     return rates
 
 
+def _end(callbacks, reason, fitted, error):
+    """End the callbacks, then raise the fit's error if it failed; an error
+    of an end hook is raised when the fit did not fail, else attached to the
+    fit's error."""
+    try:
+        callbacks.end(reason, fitted)
+    except Exception as hook_error:
+        if error is None:
+            raise
+        if hasattr(error, "add_note"):  # Python >= 3.11
+            error.add_note(f"Also, a callback's on_fit_end raised: {hook_error!r}")
+    if error is not None:
+        raise error
+
+
 def fit_lbfgs(est, X, Y, sample_weight, engine, callbacks, progress=None):
     """scipy's L-BFGS-B on the full data, the core computing loss and
     gradient; callbacks are called per iteration, and a stop request ends
@@ -495,7 +535,7 @@ def fit_lbfgs(est, X, Y, sample_weight, engine, callbacks, progress=None):
             raise StopIteration  # L-BFGS-B stops, with the iterate so far
 
     on_iteration.n, on_iteration.open = 0, False
-    ended = False
+    error = None
     try:
         callbacks.begin()
         iprint = 1 if (est.verbose is True or est.verbose >= 1) else -1
@@ -511,14 +551,15 @@ def fit_lbfgs(est, X, Y, sample_weight, engine, callbacks, progress=None):
         else:
             est.n_iter_ = _check_optimize_result("lbfgs", opt_res, est.max_iter)
             reason = "converged" if opt_res.status == 0 else "max_iter"
-        if engine.loss_scale == 1.0:
+        if not np.isfinite(params).all():
+            reason, error = "diverged", ValueError(NONFINITE_MESSAGE)
+        elif engine.loss_scale == 1.0:
             est.loss_ = float(opt_res.fun)
         else:  # report scikit-learn's convention (squared error averaged over outputs)
             data_loss, l2 = engine.loss_grad(X, Y, sample_weight, params)
             est.loss_ = engine.loss_scale * data_loss + l2
-        ended = True
-    except KeyboardInterrupt:
-        reason = "interrupted"
-        raise
-    finally:
-        callbacks.end(reason, est._fitted_attributes(params, None) if ended else None)
+    except BaseException as exc:
+        error = exc
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+    _end(callbacks, reason, None if error is not None else est._fitted_attributes(params, None),
+         error)

@@ -303,7 +303,11 @@ class _PlainBar:
         self.shown = self.epoch
 
     def note(self, text):
-        self._show(f"; stopped: {text}")
+        if self.terminal or self.shown != self.epoch:
+            self._show(f"; stopped: {text}")
+        else:  # the epoch's line is out: say it on a line of its own
+            self.file.write(f"stopped after epoch {self.epoch}: {text}\n")
+            self.file.flush()
 
     def close(self):
         if self.shown != self.epoch and self.epoch > 0:

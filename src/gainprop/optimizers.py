@@ -99,6 +99,14 @@ class _OptimizerState:
         slots)?"""
         return self.kind == rule._kind and set(self.slots) == set(rule._slots())
 
+    def continued(self, rule):
+        """This state, continued with `rule`'s settings (a new object sharing
+        the arrays; rule must match)."""
+        new = _OptimizerState.__new__(_OptimizerState)
+        vars(new).update(vars(self))
+        new.rule = clone(rule)
+        return new
+
     def astype(self, dtype):
         """A copy of this state in dtype (the compute dtype follows X), with
         arrays of its own."""

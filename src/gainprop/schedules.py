@@ -47,9 +47,19 @@ class _ScheduleState:
         self.iteration = 0  # mini-batches completed
 
     def matches(self, schedule):
-        """Was this state made for a schedule with these settings?"""
-        return (type(self.schedule) is type(schedule)
-                and self.schedule.get_params() == schedule.get_params())
+        """Can this state continue with `schedule`: the same schedule class,
+        or a move between scikit-learn's strings (which share the rate)?"""
+        same = type(self.schedule) is type(schedule)
+        return same or (type(self.schedule) in _SKLEARN_SCHEDULES
+                        and type(schedule) in _SKLEARN_SCHEDULES)
+
+    def continued(self, schedule):
+        """This state, continued with `schedule`'s settings (a new object;
+        schedule must match)."""
+        new = _ScheduleState.__new__(_ScheduleState)
+        vars(new).update(vars(self))
+        new.schedule = clone(schedule)
+        return new
 
     def save(self):
         """What restore() needs to bring this state back (its fields are
@@ -172,6 +182,9 @@ class _Adaptive(BaseSchedule):
             return True, " Learning rate too small. Stopping."
         state.lr /= 5.0
         return False, " Setting learning rate to %f" % state.lr
+
+
+_SKLEARN_SCHEDULES = (_Constant, _InvScaling, _Adaptive)
 
 
 def _from_estimator(learning_rate, power_t, solver):
