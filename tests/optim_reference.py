@@ -154,10 +154,12 @@ def ref_adamax(opt, w, grads, lr, losses):
     return out
 
 
-#: (optimizer, reference, learning rate) rows: every optimizer and option
+#: (optimizer, reference, learning rate) rows: every optimizer and option.
+#: A parameter left at None (Adam's betas) takes a default estimator's value:
+#: the tests pass each row through get_optimizer, as the estimator does.
 REGISTRY = [
-    (SGD(), ref_sgd, 0.1),
-    (SGD(momentum=0.9), ref_sgd, 0.05),
+    (SGD(momentum=0.0), ref_sgd, 0.1),
+    (SGD(momentum=0.9, nesterov=False), ref_sgd, 0.05),
     (SGD(momentum=0.5, nesterov=True), ref_sgd, 0.05),
     (Adam(), ref_adam, 1e-3),
     (Adam(beta_1=0.8, beta_2=0.99, epsilon=1e-6), ref_adam, 1e-2),

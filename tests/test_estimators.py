@@ -103,6 +103,20 @@ def test_float32_trains_in_float32_and_agrees_with_float64(digits):
     np.testing.assert_allclose(c32.loss_curve_, c64.loss_curve_, rtol=1e-5)
 
 
+def test_lbfgs_on_float32_input_keeps_a_float32_model(digits):
+    # documented difference: scikit-learn's lbfgs returns float64 weights here
+    X, y = digits
+    X32 = X[:200].astype(np.float32)
+    params = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=5, random_state=0)
+    c32 = MLPClassifier(**params).fit(X32, y[:200])
+    assert all(c.dtype == np.float32 for c in c32.coefs_ + c32.intercepts_)
+    c64 = MLPClassifier(**params).fit(X32.astype(np.float64), y[:200])
+    assert all(c.dtype == np.float64 for c in c64.coefs_ + c64.intercepts_)
+    sk = sknn.MLPClassifier(**params).fit(X32.astype(np.float64), y[:200])
+    for a, b in zip(sk.coefs_ + sk.intercepts_, c64.coefs_ + c64.intercepts_):
+        np.testing.assert_allclose(b, a, rtol=1e-7, atol=1e-9)
+
+
 def test_integer_input_trains_in_float64(digits):
     X, y = digits
     clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0)
@@ -163,6 +177,35 @@ def test_predict_log_proba_is_finite_for_extreme_logits(digits):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
+@pytest.mark.parametrize("kind", ["multilabel", "multiclass", "binary"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_predict_log_proba_is_log_of_predict_proba(digits, kind, dtype):
+    # On saturated outputs the log-sigmoid of a logit of 80 is -1.8e-35 where
+    # the probability is exactly 1.0, so the largest log-probability of a row
+    # could sit elsewhere than the largest probability.  Now log_proba is
+    # log(proba) wherever proba is normal; the log-softmax / log-sigmoid only
+    # where proba underflows, and then below log(tiny).
+    if kind == "multilabel":
+        X, y = make_multilabel_classification(n_samples=200, n_features=10, n_classes=4,
+                                              random_state=0)
+    else:
+        X, y = digits
+        y = y % 2 if kind == "binary" else y
+    X = X.astype(dtype)
+    clf = MLPClassifier(hidden_layer_sizes=(12,), max_iter=30, random_state=0).fit(X, y)
+    clf.coefs_[-1] *= 300  # logits of a few hundred: saturated and underflowing outputs
+    clf.intercepts_[-1] *= 300
+    proba, log_proba = clf.predict_proba(X), clf.predict_log_proba(X)
+    tiny = np.finfo(dtype).tiny
+    assert log_proba.dtype == proba.dtype == dtype
+    assert np.isfinite(log_proba).all()
+    normal = proba > tiny
+    assert (proba == 1.0).any() and (~normal).any()  # the case is exercised
+    np.testing.assert_array_equal(log_proba[normal], np.log(proba[normal]))
+    assert np.all(log_proba[~normal] <= np.log(tiny))
+    np.testing.assert_array_equal(np.argmax(log_proba, axis=1), np.argmax(proba, axis=1))
+
+
 def test_partial_fit_not_available_for_lbfgs():
     assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
     assert not hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")
@@ -194,6 +237,16 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(digits, bad_X, match):
     after = _model_state(clf)
     _assert_weights_equal(after[0], before[0])
     assert after[1:] == before[1:]
+
+
+@pytest.mark.parametrize("sizes", [(10.5,), (8, 4.0), [np.float64(3)], (True,)])
+def test_hidden_layer_sizes_must_be_integers(digits, sizes):
+    # scikit-learn raises TypeError; a float used to be truncated silently
+    X, y = digits
+    with pytest.raises(TypeError, match="hidden_layer_sizes must hold integers"):
+        MLPClassifier(hidden_layer_sizes=sizes, max_iter=1).fit(X[:20], y[:20])
+    clf = MLPClassifier(hidden_layer_sizes=(np.int64(3), 2), max_iter=1).fit(X[:20], y[:20])
+    assert [c.shape[1] for c in clf.coefs_] == [3, 2, 10]
 
 
 def test_unseen_labels_in_partial_fit(digits):

@@ -93,8 +93,9 @@ def _fit(data, kind, dtype, batch_norm=False, activation="tanh", solver="adam", 
                              if kind != "poisson" else "poisson")
     else:
         model = MLPClassifier(hidden_layer_sizes=hidden)
+    rate = {} if isinstance(solver, Rprop) else {"learning_rate_init": 0.01}  # Rprop has none
     model.set_params(activation=activation, solver=solver, batch_norm=batch_norm,
-                     max_iter=max_iter, learning_rate_init=0.01, random_state=0)
+                     max_iter=max_iter, random_state=0, **rate)
     model.fit(X, targets[kind])
     if batch_norm:
         _perturb_batch_norm(model)

@@ -88,6 +88,47 @@ def test_reduce_on_plateau_floor_and_raise():
     assert max(seen[4:]) == pytest.approx(0.1)
 
 
+@pytest.mark.parametrize("lr0,factor,min_lr", [(1.0, 0.5, 0.0), (6e-8, 0.5, 0.0),
+                                               (2e-8, 0.1, 0.0), (1e-3, 0.5, 1e-3 - 5e-9)])
+def test_reduce_on_plateau_follows_torch_including_eps(lr0, factor, min_lr):
+    # torch skips a reduction of eps (1e-8) or less: from 6e-8 the rate halves
+    # to 3e-8 and 1.5e-8, then stays; from 2e-8 it never moves; 5e-9 above
+    # min_lr it cannot go lower either
+    torch = pytest.importorskip("torch")
+    losses = [5.0, 4.0] + [4.0] * 12 + [3.0] + [3.0] * 12
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=lr0)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=factor, patience=1,
+                                                     threshold=1e-4, cooldown=1, min_lr=min_lr)
+    sched = ReduceOnPlateau(factor=factor, patience=1, threshold=1e-4, cooldown=1,
+                            min_lr=min_lr)
+    state = sched._start(lr0)
+    ours, theirs = [], []
+    for loss in losses:
+        ours.append(sched._rates(state, 1))
+        theirs.append(opt.param_groups[0]["lr"])
+        sched._end_epoch(state, 1, loss, None, 1)
+        ref.step(loss)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=0)
+    # the stopping rule stops exactly when the rate cannot go lower
+    last = theirs[-1]
+    assert sched._on_plateau(state)[0] == (last - max(last * factor, min_lr) <= 1e-8)
+
+
+def test_reduce_on_plateau_eps_is_a_parameter():
+    sched = ReduceOnPlateau(factor=0.5, patience=0, min_lr=0.0, eps=0.1)
+    state = sched._start(1.0)
+    rates = []
+    for loss in [1.0] * 6:
+        rates.append(sched._rates(state, 1))
+        sched._end_epoch(state, 1, loss, None, 1)
+    # falls of 0.5, 0.25 and 0.125 exceed eps; the next one (0.0625) does not
+    assert rates == [1.0, 1.0, 0.5, 0.25, 0.125, 0.125]
+    assert sched._on_plateau(state) == (True, " Stopping.")
+    state.lr = 0.25  # a fall of 0.125 is still possible
+    assert sched._on_plateau(state) == (False, None)
+
+
 # ------------------------------------------------------ through the model
 def test_schedule_rates_reach_the_model_and_curve(digits_500):
     X, y = digits_500

@@ -1,7 +1,9 @@
 """torch.optim as an independent oracle: where torch has the same rule, a
 small network trained full batch from identical weights follows torch's
-trajectory (float64).  torch is a test extra (``pip install torch==2.13.0``);
-these tests are skipped without it."""
+trajectory (float64).  torch is the ``oracle`` test extra, in its CPU build
+(on Linux: ``pip install torch==2.13.0 --index-url
+https://download.pytorch.org/whl/cpu``; PyPI's Linux wheel is the CUDA
+build); these tests are skipped without it."""
 
 import warnings
 
@@ -13,7 +15,8 @@ from gainprop import MLPClassifier
 from gainprop.optimizers import SGD, AdaGrad, Adadelta, Adam, AdaMax, Rprop, RMSprop
 
 torch = pytest.importorskip("torch", reason="torch is not installed: the torch.optim oracle "
-                                            "tests need `pip install torch==2.13.0`")
+                                            "tests need `pip install torch==2.13.0 "
+                                            "--index-url https://download.pytorch.org/whl/cpu`")
 
 N_STEPS = 30
 
@@ -59,8 +62,8 @@ def _torch(make_opt, activation, X, y, W0):
 
 
 CASES = [
-    ("sgd", SGD(), 0.1, lambda p: torch.optim.SGD(p, lr=0.1)),
-    ("sgd-momentum", SGD(momentum=0.9), 0.05,
+    ("sgd", SGD(momentum=0.0), 0.1, lambda p: torch.optim.SGD(p, lr=0.1)),
+    ("sgd-momentum", SGD(momentum=0.9, nesterov=False), 0.05,
      lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
     ("sgd-nesterov", SGD(momentum=0.9, nesterov=True), 0.05,
      lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
@@ -77,7 +80,7 @@ CASES = [
     ("adam-amsgrad", Adam(amsgrad=True, beta_1=0.8), 0.01,
      lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.999), amsgrad=True)),
     ("adamax", AdaMax(), 0.002, lambda p: torch.optim.Adamax(p, lr=0.002)),
-    ("rprop", Rprop(variant="irprop-", step_init=0.01), 0.01,
+    ("rprop", Rprop(variant="irprop-", step_init=0.01), 0.001,  # (its lr is unused)
      lambda p: torch.optim.Rprop(p, lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50))),
 ]
 

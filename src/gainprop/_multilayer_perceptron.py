@@ -13,6 +13,7 @@ epoch by epoch.  A lock per estimator serialises fits and lets predictions
 wait for a fit in progress (gainprop._runtime.ModelLock).
 """
 
+import inspect
 import math
 import os
 import pickle
@@ -24,9 +25,14 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
-from sklearn.metrics import accuracy_score, r2_score
+from sklearn.metrics import accuracy_score, check_scoring, r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils import (
+    check_random_state,
+    column_or_1d,
+    compute_class_weight,
+    compute_sample_weight,
+)
 from sklearn.utils._param_validation import (
     Interval,
     Options,
@@ -35,7 +41,14 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _check_y,
+    _num_samples,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 from scipy.special import expit, log_expit, log_softmax
 
 from . import _core, _runtime
@@ -58,10 +71,11 @@ from ._training import (
     Progress,
     StochasticSetup,
     StochasticTrainer,
+    ValidationSet,
     fit_lbfgs,
 )
 from .callbacks import FitInfo
-from .optimizers import OPTIMIZERS, BaseOptimizer, get_optimizer
+from .optimizers import OPTIMIZERS, BaseOptimizer, UnusedParameterWarning, get_optimizer
 from .schedules import BaseSchedule, _from_estimator
 
 # Attributes that are views of the flat parameter buffer (rebuilt, never copied)
@@ -71,7 +85,8 @@ _VIEWS = ("coefs_", "intercepts_", "_views") + _BN_VIEWS
 #: or copied.
 _TRANSIENT = SKLEARN_TRANSIENT
 #: The histories of a fit, copied into a fitted copy.
-_HISTORIES = ("loss_curve_", "learning_rate_curve_", "validation_scores_")
+_HISTORIES = ("loss_curve_", "learning_rate_curve_", "validation_scores_",
+              "validation_loss_curve_")
 #: scikit-learn's callback API (set_callbacks), with scikit-learn >= 1.9.
 _CALLBACK_BASES = (CallbackSupportMixin,) if CallbackSupportMixin is not None else ()
 _ABSENT = object()
@@ -283,6 +298,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         "init": [StrOptions({"glorot_uniform", "kaiming_normal", "kaiming_uniform"}), tuple],
         "batch_norm": ["boolean"],
         "target_loss": [None, Interval(Real, None, None, closed="neither")],
+        "scoring": [None, str, callable],
     }
 
     @abstractmethod
@@ -317,6 +333,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         init,
         batch_norm,
         target_loss,
+        scoring,
     ):
         self.activation = activation
         self.solver = solver
@@ -347,6 +364,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         self.init = init
         self.batch_norm = batch_norm
         self.target_loss = target_loss
+        self.scoring = scoring
 
     # ------------------------------------------------------------------
     # The flat parameter buffer and its views
@@ -535,10 +553,11 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     # ------------------------------------------------------------------
     # Preparing a fit (on a staging copy)
     # ------------------------------------------------------------------
-    def _prepare_fit(self, X, y, sample_weight, incremental, classes):
+    def _prepare_fit(self, X, y, sample_weight, incremental, classes, validation_data=None):
         """Everything a fit does before its first epoch, on a staging copy:
         validation, labels, the network, the solver's state.  Returns what
-        the training loop needs."""
+        the training loop needs.  validation_data: fit's (X_val, y_val,
+        sample_weight_val), or None."""
         hidden = self._hidden_layer_sizes()
         self._init_scheme()  # validate before anything changes
         Callbacks.check(self.callbacks)
@@ -546,14 +565,11 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         if incremental and is_classifier(self):
             self._partial_fit_labels(y, classes)
         check_sparse(X)
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        X, y_checked, y = self._validate_input(X, y, incremental, reset=first_pass)
         check_sparse(X)  # as converted (from LIL, DOK, ...)
         if X.shape[0] < 1:
             raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-            if not np.any(sample_weight):
-                raise ValueError("Sample weights must contain at least one non-zero number.")
+        sample_weight = self._fit_sample_weight(sample_weight, X, y_checked, incremental)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         units = [X.shape[1]] + hidden + [y.shape[1]]
@@ -570,7 +586,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         if bound > _SMALL_FIT or _address_space_limited():
             n_threads = _runtime.n_threads(self.n_threads)
             _check_memory(layout, self._fit_memory(X, y, sample_weight, layout, X.dtype,
-                                                   first_pass, incremental, n_threads),
+                                                   first_pass, incremental, validation_data),
                           n_threads, "training it")
         self._random_state = check_random_state(self.random_state)
         if first_pass:
@@ -578,8 +594,17 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         else:
             self._stage_buffers(X.dtype)
         if self._is_stochastic():
-            return self._prepare_stochastic(X, y, sample_weight, incremental)
+            return self._prepare_stochastic(X, y, sample_weight, incremental, validation_data)
         return self._prepare_lbfgs(X, y, sample_weight)
+
+    def _fit_sample_weight(self, sample_weight, X, y, incremental):
+        """The sample weights of a fit, in X's dtype (None: every sample 1)."""
+        if sample_weight is None:
+            return None
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        if not np.any(sample_weight):
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        return sample_weight
 
     def _check_warm_start(self, units):
         if tuple(units) != self._layout.units:
@@ -624,11 +649,13 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             self._no_improvement_count = 0
             if self.early_stopping:
                 self.validation_scores_ = []
+                self.validation_loss_curve_ = []
                 self.best_validation_score_ = -np.inf
                 self.best_loss_ = None
             else:
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
+                self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
 
     def _out_activation(self):
@@ -684,6 +711,11 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         if not hasattr(hidden, "__iter__"):
             hidden = [hidden]
         hidden = list(hidden)
+        # scikit-learn fails with a TypeError (deep in numpy) on a size that is
+        # not an integer; a float is never rounded here
+        if not all(isinstance(h, Integral) and not isinstance(h, bool) for h in hidden):
+            raise TypeError("hidden_layer_sizes must hold integers (numbers of units), got "
+                            f"{self.hidden_layer_sizes!r}.")
         if np.any(np.array(hidden) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
         return [int(h) for h in hidden]
@@ -701,8 +733,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=dtype)
         return (Matrix(X, dtype), Y, sw, engine)
 
-    def _prepare_stochastic(self, X, y, sample_weight, incremental):
-        """The optimizer and schedule states, the validation split, the batch
+    def _prepare_stochastic(self, X, y, sample_weight, incremental, validation_data):
+        """The optimizer and schedule states, the validation set, the batch
         size and the engine of a stochastic fit."""
         dtype = self._params.dtype
         rule = get_optimizer(self.solver, self)
@@ -729,15 +761,14 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         else:
             schedule._validate_params()
             self._schedule_state = sstate.continued(schedule)
-        if isinstance(self.learning_rate, BaseSchedule) and not rule.uses_learning_rate:
-            warnings.warn(f"{type(rule).__name__} does not use the learning rate, so the schedule "
-                          f"{schedule!r} has no effect.", UserWarning)
+        self._warn_unused_parameters(rule)
         if getattr(self, "loss_curve_", None) is None:
             # a warm start from lbfgs, which keeps no per-epoch history
             # (scikit-learn fails here)
             self.loss_curve_ = []
             self._no_improvement_count = 0
-        X, y, sample_weight, validation = self._validation_split(X, y, sample_weight)
+        X, y, sample_weight, validation = self._validation_split(X, y, sample_weight,
+                                                                 validation_data)
         batch_size = self._batch_size(X.shape[0], rule, warn=True)
         if self.batch_norm and batch_size < 2:
             raise ValueError("batch_norm=True needs mini-batches of at least 2 samples, got "
@@ -774,7 +805,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         return not incremental or state is None or not state.matches(rule)
 
     def _fit_memory(self, X, y, sample_weight, layout, dtype, first_pass, incremental,
-                    n_threads):
+                    validation_data=None):
         """Bytes a fit allocates from now on (its data as validated is
         already counted by the memory in use): the parameter buffer when it is
         new or staged, the optimizer's slots when they are new, the gradient,
@@ -810,8 +841,13 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         slot_copies = fresh or state.dtype != dtype or not state.writable()
         n_train, n_val = n, 0
         if self.early_stopping and not incremental:
-            n_train, n_val = _split_sizes(n, self.validation_fraction)
-            need += x_bytes + n * k * itemsize  # the split's copies
+            if validation_data is None:
+                n_train, n_val = _split_sizes(n, self.validation_fraction)
+                need += x_bytes + n * k * itemsize  # the split's copies
+            else:  # fit's own validation set, validated and converted
+                X_val = validation_data[0]
+                n_val = _num_samples(X_val)
+                need += n_val * (d + 2 * k + 1) * itemsize + 2 * _nbytes(X_val)
             if first_pass or getattr(self, "_best_params", None) is None or staged:
                 need += model * itemsize
             need += Engine.nbytes(layout, self.activation, self._out_activation(), self.loss,
@@ -826,30 +862,61 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         need += (model + n_slots * n_params) * itemsize  # the snapshot
         return need
 
-    def _validation_split(self, X, y, sample_weight):
-        """(X, y, sample_weight) to train on and the validation data, with
-        early stopping (scikit-learn's split, same draws); the best weights
-        start from the current ones when a new validation history starts."""
+    def _warn_unused_parameters(self, rule):
+        """One warning naming the parameters this fit does not use: with an
+        optimizer object as solver, the estimator's rule and rate parameters
+        the object does not take (it has no use for them, or sets its own),
+        where they differ from their defaults; with a solver string that
+        ignores the learning rate, a schedule object.
+        (scikit-learn's string solvers ignore its other parameters silently,
+        and so do the strings here.)"""
+        if isinstance(self.solver, BaseOptimizer):
+            defaults = {name: p.default for name, p in
+                        inspect.signature(type(self).__init__).parameters.items()}
+            unused = self.solver._unused_estimator_parameters(self, defaults)
+        elif isinstance(self.learning_rate, BaseSchedule) and not rule.uses_learning_rate:
+            unused = [("learning_rate", self.learning_rate,
+                       f"{type(rule).__name__} does not use the learning rate")]
+        else:
+            return
+        if unused:
+            by_hint = {}
+            for name, value, hint in unused:
+                by_hint.setdefault(hint, []).append(f"{name}={value!r}")
+            what = "; ".join(f"{', '.join(names)} ({hint})" for hint, names in by_hint.items())
+            # stacklevel: the user's call of fit or partial_fit
+            warnings.warn(f"{type(self).__name__}(solver={self.solver!r}) does not use {what}; "
+                          f"{'it has' if len(unused) == 1 else 'they have'} no effect.",
+                          UnusedParameterWarning, stacklevel=7)
+
+    def _validation_split(self, X, y, sample_weight, validation_data):
+        """(X, y, sample_weight) to train on and, with early stopping, the
+        ValidationSet: fit's X_val, y_val and sample_weight_val when given,
+        else scikit-learn's split of the training data (same draws).  The
+        best weights start from the current ones when a new validation
+        history starts."""
         if not self.early_stopping:
             if getattr(self, "best_loss_", None) is None:  # a warm start that turned it off
                 self.best_loss_ = np.inf
             # the best weights belong to early stopping: not kept, not pickled
             self._best_params = self._best_running = None
             return X, y, sample_weight, None
-        stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
-        arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
-        split = train_test_split(*arrays, random_state=self._random_state,
-                                 test_size=self.validation_fraction, stratify=stratify)
-        X_train, X_val, y_train, y_val = split[:4]
-        sw_train, sw_val = split[4:] if sample_weight is not None else (None, None)
-        if X_val.shape[0] < 2:
-            raise ValueError("The validation set is too small. Increase 'validation_fraction' or "
-                             "the size of your dataset.")
-        if sw_train is not None and not np.any(sw_train):
-            raise ValueError("Every sample left for training after early stopping's validation "
-                             "split has weight 0.")
-        if is_classifier(self):
-            y_val = self._label_binarizer.inverse_transform(y_val)
+        if validation_data is not None:
+            X_val, y_val, Y_val, sw_val = self._check_validation_data(*validation_data, X.dtype)
+        else:
+            stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
+            arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+            split = train_test_split(*arrays, random_state=self._random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X, X_val, y, Y_val = split[:4]
+            sample_weight, sw_val = split[4:] if sample_weight is not None else (None, None)
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            if sample_weight is not None and not np.any(sample_weight):
+                raise ValueError("Every sample left for training after early stopping's "
+                                 "validation split has weight 0.")
+            y_val = self._decode_targets(Y_val)
         if getattr(self, "_best_params", None) is None:
             # a new fit, or a warm start that turned early stopping (back) on:
             # a new validation history from the current weights (scikit-learn
@@ -857,8 +924,67 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             self._best_params = self._params.copy()
             self._best_running = None if self._running is None else self._running.copy()
             self.validation_scores_ = []
+            self.validation_loss_curve_ = []
             self.best_validation_score_ = -np.inf
-        return X_train, y_train, sw_train, (X_val, y_val, sw_val)
+        elif getattr(self, "validation_loss_curve_", None) is None:
+            # a history recorded before gainprop kept validation losses
+            self.validation_loss_curve_ = [np.nan] * len(self.validation_scores_)
+        dtype = self._params.dtype
+        matrix = Matrix(X_val, dtype)
+        engine = self._engine(max(1, min(matrix.n_rows, PREDICT_CHUNK_ROWS)), matrix.n_cols, False)
+        validation = ValidationSet(
+            X=X_val, y=y_val, Y=np.ascontiguousarray(Y_val, dtype=dtype), sample_weight=sw_val,
+            matrix=matrix, engine=engine, scoring=self._validation_scoring())
+        return X, y, sample_weight, validation
+
+    def _check_validation_data(self, X_val, y_val, sample_weight_val, dtype):
+        """fit's validation data, checked against the training data: (X_val
+        in dtype, y_val as scorers see it, y_val encoded as the loss reads it,
+        sample_weight_val in float64 (as scikit-learn's scorers see it) or
+        None)."""
+        check_sparse(X_val, "X_val")
+        X_val = validate_data(self, X_val, reset=False, accept_sparse=["csr", "csc"],
+                              dtype=dtype)
+        check_sparse(X_val, "X_val")
+        y_val = _check_y(y_val, multi_output=True, y_numeric=not is_classifier(self),
+                         estimator=self)
+        check_consistent_length(X_val, y_val)
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = column_or_1d(y_val, warn=True)
+        Y_val = self._encode_targets(y_val)
+        if Y_val.ndim == 1:
+            Y_val = Y_val.reshape(-1, 1)
+        if Y_val.shape[1] != self.n_outputs_:
+            raise ValueError(f"y_val has {Y_val.shape[1]} outputs, the training targets "
+                             f"{self.n_outputs_}.")
+        if sample_weight_val is not None:
+            sample_weight_val = _check_sample_weight(sample_weight_val, X_val,
+                                                     dtype=np.float64)
+            if not np.any(sample_weight_val):
+                raise ValueError("sample_weight_val must contain at least one non-zero number.")
+        return X_val, y_val, Y_val, sample_weight_val
+
+    def _validation_scoring(self):
+        """What scores the validation set: None (the estimator's accuracy or
+        R²), 'loss', or a scorer callable (scikit-learn's check_scoring)."""
+        if self.scoring is None or (isinstance(self.scoring, str) and self.scoring == "loss"):
+            return self.scoring
+        return check_scoring(self, scoring=self.scoring)
+
+    def _with_outputs(self, X, applied, outputs):
+        """A copy of this model whose predictions for X (this very object)
+        come from `outputs`, the result of a forward pass already made (with
+        the output activation applied or not, as `applied` says): a scorer
+        given it computes the scores of these outputs, calling predict,
+        predict_proba or score as usual."""
+        model = self._staged()
+        model._cached_outputs = (X, applied, outputs)
+        return model
+
+    def _predicts_from_activated_outputs(self):
+        """Do the prediction methods read the network's outputs after the
+        output activation (True), or its logits (False)?"""
+        return True
 
     def _batch_size(self, n_samples, optimizer, warn=False):
         if self.batch_size == "auto":
@@ -886,7 +1012,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     # ------------------------------------------------------------------
     # Fitting
     # ------------------------------------------------------------------
-    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None,
+             validation_data=None):
         with self._model_lock().writing():
             if incremental and hasattr(self, "coefs_"):
                 self._validate_loop_params()
@@ -896,7 +1023,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             rng_state = rng.get_state() if isinstance(rng, np.random.RandomState) else None
             staged = self._staged()
             try:
-                prepared = staged._prepare_fit(X, y, sample_weight, incremental, classes)
+                prepared = staged._prepare_fit(X, y, sample_weight, incremental, classes,
+                                               validation_data)
             except BaseException:
                 if rng_state is not None:
                     rng.set_state(rng_state)
@@ -967,26 +1095,68 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         self.__dict__ = new
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
         ----------
         X : {ndarray, sparse matrix} of shape (n_samples, n_features)
             The input data.  float32 input trains in float32, anything else
-            in float64.
+            in float64, with every solver: with float32 input, 'lbfgs' too
+            evaluates the loss and gradient in float32 and keeps a float32
+            model, where scikit-learn's 'lbfgs' makes its weights float64
+            (L-BFGS-B's iterate) and returns a float64 model.  Pass
+            ``X.astype(np.float64)`` for scikit-learn's behaviour (L-BFGS-B's
+            line search then sees the loss to float64 precision, which can
+            let it converge to a smaller ``tol``).
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The target values (class labels in classification, real numbers
             in regression).
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+            Sample weights (for a classifier, multiplied by the weights of
+            ``class_weight``).
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
+                default=None
+            Validation data for early stopping, used instead of holding out
+            ``validation_fraction`` of X (as scikit-learn's
+            ``HistGradientBoostingClassifier.fit`` takes it).  Needs
+            ``early_stopping=True`` and a stochastic solver, and ``y_val``.
+            In a :class:`~sklearn.pipeline.Pipeline`, with metadata routing
+            enabled (``sklearn.set_config(enable_metadata_routing=True)`` and
+            ``set_fit_request(X_val=True, y_val=True)``), ``X_val`` is
+            transformed as X is with ``Pipeline(..., transform_input=["X_val"])``.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Targets of ``X_val`` (class labels seen in y, for a classifier).
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples, used as given (``class_weight``
+            does not apply to them, as in scikit-learn's
+            ``HistGradientBoostingClassifier``; a split of X carries the
+            weights of its samples, class weights included).
 
         Returns
         -------
         self : object
             Returns a trained MLP model.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        validation_data = None
+        if X_val is not None or y_val is not None:
+            if y_val is None:
+                raise ValueError("X_val is provided, but y_val was not provided.")
+            if X_val is None:
+                raise ValueError("y_val is provided, but X_val was not provided.")
+            if not self.early_stopping:
+                raise ValueError(
+                    "X_val and y_val are passed to fit while at the same time early_stopping "
+                    "is False. When passing X_val and y_val to fit, early_stopping should be "
+                    "set to True.")
+            if not self._is_stochastic():
+                raise ValueError("X_val and y_val are the validation data of early stopping, "
+                                 "which solver='lbfgs' does not do; use a stochastic solver.")
+            validation_data = (X_val, y_val, sample_weight_val)
+        elif sample_weight_val is not None:
+            raise ValueError("sample_weight_val is provided without X_val and y_val.")
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False,
+                         validation_data=validation_data)
 
     def _check_solver(self):
         if not self._is_stochastic():
@@ -1034,7 +1204,11 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
 
     def _forward_pass_fast(self, X, check_input=True, apply_output=True):
         """Output of the network (or its logits) for X.  The caller holds the
-        read lock (or is the fit)."""
+        read lock (or is the fit).  A copy made by _with_outputs answers for
+        its X from the outputs it holds."""
+        cached = self.__dict__.get("_cached_outputs")
+        if cached is not None and X is cached[0] and apply_output == cached[1]:
+            return cached[2].copy()
         if check_input:
             X = self._predict_input(X)
         self._sync_params()
@@ -1071,12 +1245,28 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         layer.
     activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
         Activation function for the hidden layers.
-    solver : {'lbfgs', 'sgd', 'adam'} or BaseOptimizer, default='adam'
+    solver : {'lbfgs', 'sgd', 'adam'}, a name from \
+            ``gainprop.optimizers.OPTIMIZERS`` or BaseOptimizer, default='adam'
         The weight optimization solver.  'sgd' and 'adam' are scikit-learn's
         (driven by ``momentum``, ``nesterovs_momentum``, ``beta_1``,
         ``beta_2``, ``epsilon``); an object from :mod:`gainprop.optimizers`
         (e.g. ``SGD(momentum=0.9)``) selects that rule with its own
-        hyperparameters; 'lbfgs' is scipy's L-BFGS-B on the full data.
+        hyperparameters, and those it leaves at None take the estimator's
+        parameter of the same meaning: ``SGD``'s ``momentum`` and
+        ``nesterov`` the estimator's ``momentum`` and
+        ``nesterovs_momentum``, ``Adam``'s ``beta_1``, ``beta_2`` and
+        ``epsilon`` the estimator's (so ``SGD()`` trains as 'sgd' does; a
+        value set on the object wins).  With an optimizer object, a
+        parameter among ``momentum``, ``nesterovs_momentum``, ``beta_1``,
+        ``beta_2``, ``epsilon`` that the object does not take (the rule has
+        no use for it, or the object sets its own value), and, for rules
+        that ignore the learning rate such as ``Rprop``,
+        ``learning_rate_init``, ``learning_rate`` and ``power_t``, set away
+        from its default, gives one
+        :class:`~gainprop.optimizers.UnusedParameterWarning` per fit naming
+        it; the string solvers ignore unused parameters silently, as
+        scikit-learn's do.  'lbfgs' is scipy's L-BFGS-B on the full data (in
+        float32 for float32 input, see :meth:`fit`).
     alpha : float, default=0.0001
         Strength of the L2 regularization term, divided by the sample size
         (the sum of sample weights) when added to the loss.
@@ -1108,20 +1298,27 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     warm_start : bool, default=False
         Reuse the solution of the previous call to fit as initialization.
     momentum : float, default=0.9
-        Momentum for 'sgd', in [0, 1].
+        Momentum for 'sgd' (and ``SGD(momentum=None)``), in [0, 1].
     nesterovs_momentum : bool, default=True
-        Whether to use Nesterov's momentum with 'sgd'.
+        Whether to use Nesterov's momentum with 'sgd' (and
+        ``SGD(nesterov=None)``).
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data and stop when the
-        validation score stops improving.
+        Score the model on validation data after every epoch (the data fit
+        gets as ``X_val`` and ``y_val``, else ``validation_fraction`` of the
+        training data held out), stop when the score (``scoring``) has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs, and keep the
+        weights of the best epoch.  Stochastic solvers only.
     validation_fraction : float, default=0.1
-        Proportion of training data set aside for early stopping.
+        Proportion of training data set aside for early stopping when fit
+        gets no ``X_val``.
     beta_1 : float, default=0.9
-        'adam': decay of the first moment estimate, in [0, 1).
+        'adam' (and ``Adam(beta_1=None)``): decay of the first moment
+        estimate, in [0, 1).
     beta_2 : float, default=0.999
-        'adam': decay of the second moment estimate, in [0, 1).
+        'adam' (and ``Adam(beta_2=None)``): decay of the second moment
+        estimate, in [0, 1).
     epsilon : float, default=1e-8
-        'adam': value for numerical stability.
+        'adam' (and ``Adam(epsilon=None)``): value for numerical stability.
     n_iter_no_change : int, default=10
         Maximum number of epochs not meeting ``tol`` improvement.
     max_fun : int, default=15000
@@ -1150,8 +1347,33 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     callbacks : list of callable, default=None
         Called after every epoch of a stochastic solver with a
         :class:`gainprop.callbacks.EpochRecord` (epoch, loss, validation
-        score, learning rate, elapsed time); a callback returning True stops
-        training.  :class:`gainprop.callbacks.ProgressBar` shows progress.
+        score and loss, learning rate, elapsed time); a callback returning
+        True stops training.  :class:`gainprop.callbacks.ProgressBar` shows
+        progress.
+    scoring : str, callable or None, default=None
+        The validation score of early stopping (``validation_scores_``,
+        higher is better): None is the estimator's ``score`` (accuracy;
+        R² for the regressor), 'loss' the validation loss negated (the
+        values of ``validation_loss_curve_`` with their sign changed), any
+        other string a scikit-learn scorer name (``'neg_log_loss'``,
+        ``'balanced_accuracy'``, ...) and a callable a scorer
+        ``scorer(estimator, X, y)`` (:func:`sklearn.metrics.make_scorer`).
+        Score and loss come from one forward pass over the validation data:
+        scorers are handed a model whose predictions for it are those
+        outputs, so they equal the scorer applied to the model of that
+        epoch.
+    class_weight : dict, list of dict or 'balanced', default=None
+        Weights of the classes, multiplying ``sample_weight`` as in
+        scikit-learn's other classifiers: ``{class_label: weight}`` (classes
+        left out weigh 1), or 'balanced', ``n_samples / (n_classes *
+        np.bincount(y))`` over the y of each fit.  For multi-label y, a list
+        of one dict per output (keys 0 and 1), or 'balanced' per output,
+        the weights of the outputs multiplied (as
+        :class:`~sklearn.ensemble.RandomForestClassifier`).  With early
+        stopping, the held-out ``validation_fraction`` keeps its samples'
+        weights, class weights included; ``X_val`` has only
+        ``sample_weight_val``.  ``partial_fit`` refuses 'balanced' (as
+        :class:`~sklearn.linear_model.SGDClassifier`).
 
     Attributes
     ----------
@@ -1173,8 +1395,15 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         over all weights at the end of each epoch, to see what the modifiers
         do (seed 000).
     validation_scores_ : list of shape (n_iter_,) or None
-        Accuracy on the held-out validation set at each epoch (early
-        stopping only).
+        The validation score (``scoring``; by default the accuracy) at each
+        epoch (early stopping only).
+    validation_loss_curve_ : list of shape (n_iter_,) or None
+        The loss on the validation set at each epoch, with early stopping
+        (else None): the definition of ``loss_curve_`` applied to the
+        validation set as one batch, the mean loss (weighted by
+        ``sample_weight_val``) plus the L2 term ``alpha / 2 * ||W||² /
+        (sum of the weights)``, so the two curves compare.  Continues with
+        ``validation_scores_`` across warm starts.
     best_validation_score_ : float or None
         The best validation score (early stopping only).
     t_ : int
@@ -1217,6 +1446,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     True
     """
 
+    _parameter_constraints: dict = {
+        **BaseMultilayerPerceptron._parameter_constraints,
+        "class_weight": [None, dict, list, StrOptions({"balanced"})],
+    }
+
     def __init__(
         self,
         hidden_layer_sizes=(100,),
@@ -1248,6 +1482,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         init="glorot_uniform",
         batch_norm=False,
         target_loss=None,
+        scoring=None,
+        class_weight=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -1279,7 +1515,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             init=init,
             batch_norm=batch_norm,
             target_loss=target_loss,
+            scoring=scoring,
         )
+        self.class_weight = class_weight
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(
@@ -1310,7 +1548,55 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        return X, binarize(self._label_binarizer, y)
+        return X, y, binarize(self._label_binarizer, y)
+
+    def _encode_targets(self, y):
+        """Targets as the loss reads them (a column per output), refusing
+        labels the model has not seen."""
+        if not self._label_binarizer.y_type_.startswith("multilabel"):
+            unseen = np.setdiff1d(unique_labels(y), self.classes_)
+            if len(unseen):
+                raise ValueError(f"y_val has classes not in classes_ {self.classes_}: {unseen}.")
+        return binarize(self._label_binarizer, y)
+
+    def _decode_targets(self, Y):
+        """Class labels from targets as the loss reads them."""
+        return self._label_binarizer.inverse_transform(Y)
+
+    def _fit_sample_weight(self, sample_weight, X, y, incremental):
+        """sample_weight times the weight ``class_weight`` gives each sample's
+        class (``compute_sample_weight``'s, multiplied in float64), in X's
+        dtype."""
+        if self.class_weight is not None:
+            weights = self._class_sample_weight(y, incremental)
+            if sample_weight is not None:
+                weights = weights * _check_sample_weight(sample_weight, X, dtype=np.float64)
+            sample_weight = weights
+        return super()._fit_sample_weight(sample_weight, X, y, incremental)
+
+    def _class_sample_weight(self, y, incremental):
+        """The weight of each sample's class (float64), as scikit-learn's
+        compute_sample_weight gives it: per output, multiplied over the
+        outputs of multi-label targets."""
+        class_weight = self.class_weight
+        if isinstance(class_weight, str) and incremental:  # 'balanced'
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit. In order to use "
+                "'balanced' weights, use compute_class_weight('balanced', classes=classes, "
+                "y=y) (or, for multi-label y, compute_sample_weight). In place of y you can use "
+                "a large enough sample of the full training set target to properly estimate "
+                "the class frequency distributions. Pass the resulting weights as the "
+                "class_weight parameter.")
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            if isinstance(class_weight, dict):
+                raise ValueError("For multi-label y, class_weight must be a list of dicts, one "
+                                 "per output with the keys 0 and 1, or 'balanced'.")
+            return compute_sample_weight(class_weight, y)
+        if isinstance(class_weight, list):
+            raise ValueError("class_weight is a list of dicts only for multi-label y (a dict "
+                             "per output); for class labels give a dict or 'balanced'.")
+        weights = compute_class_weight(class_weight, classes=self.classes_, y=y)
+        return weights[np.searchsorted(self.classes_, y)]
 
     def predict(self, X):
         """Predict using the multi-layer perceptron classifier.
@@ -1330,7 +1616,15 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             return self._predict(X)
 
     def _predict(self, X, check_input=True):
-        return decode(self._label_binarizer, self._forward_pass_fast(X, check_input=check_input))
+        binary = self.n_outputs_ == 1
+        out = self._forward_pass_fast(X, check_input=check_input, apply_output=not binary)
+        if binary:  # the probability from the logit, as predict_proba has it
+            expit(out, out=out)
+        return decode(self._label_binarizer, out)
+
+    def _predicts_from_activated_outputs(self):
+        # binary: both probabilities come from the logit
+        return self.n_outputs_ != 1
 
     def _score(self, X, y, sample_weight=None):
         return self._score_with_function(X, y, sample_weight=sample_weight,
@@ -1348,7 +1642,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         y : array-like of shape (n_samples,)
             The target values.
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+            Sample weights (multiplied by the weights of a ``class_weight``
+            dict; 'balanced' is refused here, since one call sees only part
+            of the data: compute the weights with
+            :func:`sklearn.utils.class_weight.compute_class_weight` and pass
+            them as a dict).
         classes : array of shape (n_classes,), default=None
             Classes across all calls to partial_fit; required on the first
             call.
@@ -1361,13 +1659,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return self._fit(X, y, sample_weight=sample_weight, incremental=True, classes=classes)
 
     def predict_log_proba(self, X):
-        """Log of probability estimates, computed as a log-softmax (or
-        log-sigmoid) of the logits, so it stays finite where the probability
-        underflows to 0.
+        """Log of probability estimates.
+
+        ``log(predict_proba(X))`` wherever the probability is a normal number
+        (at least ``np.finfo(dtype).tiny``), so the two agree exactly there
+        and have the same largest entry in every row; where the probability
+        underflows, the log-softmax (or log-sigmoid) of the logits, which
+        stays finite and below ``log(tiny)``.
 
         Parameters
         ----------
-        X : ndarray of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The input data.
 
         Returns
@@ -1378,14 +1680,21 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         """
         with self._model_lock().reading():
             self._check_fitted()  # under the lock: a first fit in progress is waited for
-            z = self._forward_pass_fast(X, apply_output=False)
-            softmax, binary = self.out_activation_ == "softmax", self.n_outputs_ == 1
-        if softmax:
-            return log_softmax(z, axis=1)
-        if binary:
-            z = z.ravel()
-            return np.vstack([log_expit(-z), log_expit(z)]).T
-        return log_expit(z)
+            binary = self.n_outputs_ == 1
+            out = self._forward_pass_fast(X, apply_output=not binary)
+            proba = self._proba_from_outputs(out)
+            with np.errstate(divide="ignore"):
+                log_proba = np.log(proba)
+            underflow = proba < np.finfo(proba.dtype).tiny
+            rows = np.flatnonzero(underflow.any(axis=1))
+            if len(rows):
+                # the logits of those rows (a second forward pass over them
+                # alone, unless the pass gave logits)
+                z = out[rows] if binary else self._forward_pass_fast(
+                    self._predict_input(X)[rows], check_input=False, apply_output=False)
+                exact = self._log_proba_from_logits(z)
+                log_proba[rows] = np.where(underflow[rows], exact, log_proba[rows])
+        return log_proba
 
     def predict_proba(self, X):
         """Probability estimates.
@@ -1405,17 +1714,30 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         with self._model_lock().reading():
             self._check_fitted()  # under the lock: a first fit in progress is waited for
             binary = self.n_outputs_ == 1
-            # binary: both columns from the logit (1 - p would round small
-            # probabilities of the negative class to 0)
-            out = self._forward_pass_fast(X, apply_output=not binary)
-        if binary:
-            z = out.ravel()
-            proba = np.vstack([expit(-z), expit(z)]).T
-        else:
-            proba = out
+            proba = self._proba_from_outputs(self._forward_pass_fast(X, apply_output=not binary))
         # A probability that underflowed to 0 is floored at the smallest normal
         # number, so that log(predict_proba) stays finite like predict_log_proba.
         return np.maximum(proba, np.finfo(proba.dtype).tiny, out=proba)
+
+    def _proba_from_outputs(self, out):
+        """The probability of each class from the network's outputs (a binary
+        model's: its logits), before the floor of predict_proba."""
+        if self.n_outputs_ == 1:
+            # binary: both columns from the logit (1 - p would round small
+            # probabilities of the negative class to 0)
+            z = out.ravel()
+            return np.vstack([expit(-z), expit(z)]).T
+        return out
+
+    def _log_proba_from_logits(self, z):
+        """The log-probabilities as a log-softmax or log-sigmoid of the logits
+        (finite where the probabilities underflow)."""
+        if self.out_activation_ == "softmax":
+            return log_softmax(z, axis=1)
+        if self.n_outputs_ == 1:
+            z = z.ravel()
+            return np.vstack([log_expit(-z), log_expit(z)]).T
+        return log_expit(z)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1443,16 +1765,18 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
 warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
 beta_1, beta_2, epsilon, n_iter_no_change, max_fun, n_threads, callbacks, init, \
-batch_norm, target_loss
+batch_norm, target_loss, scoring
         As in :class:`MLPClassifier`.  With early stopping the validation
-        score is the coefficient of determination R².
+        score is by default the coefficient of determination R²; with
+        ``scoring='loss'`` it is the negated validation loss (squared error
+        averaged over the outputs, or Poisson deviance, plus the L2 term).
 
     Attributes
     ----------
     loss_, best_loss_, loss_curve_, learning_rate_curve_, rate_stats_, validation_scores_, \
-best_validation_score_, t_, coefs_, intercepts_, bn_gamma_, bn_beta_, bn_running_mean_, \
-bn_running_var_, n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, \
-out_activation_
+validation_loss_curve_, best_validation_score_, t_, coefs_, intercepts_, bn_gamma_, \
+bn_beta_, bn_running_mean_, bn_running_var_, n_features_in_, feature_names_in_, n_iter_, \
+n_layers_, n_outputs_, out_activation_
         As in :class:`MLPClassifier`.
 
     See Also
@@ -1506,6 +1830,7 @@ out_activation_
         init="glorot_uniform",
         batch_norm=False,
         target_loss=None,
+        scoring=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -1537,6 +1862,7 @@ out_activation_
             init=init,
             batch_norm=batch_norm,
             target_loss=target_loss,
+            scoring=scoring,
         )
 
     def predict(self, X):
@@ -1579,7 +1905,15 @@ out_activation_
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        return X, y
+        return X, y, y
+
+    def _encode_targets(self, y):
+        """Targets as the loss reads them."""
+        return y
+
+    def _decode_targets(self, Y):
+        """Targets as scorers see them (one column: a vector)."""
+        return Y.ravel() if Y.shape[1] == 1 else Y
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)

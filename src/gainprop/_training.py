@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.optimize
+from scipy.special import expit, xlogy
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.optimize import _check_optimize_result
 
 from . import _core
+from ._engine import _C_LOSS
 from .callbacks import EpochRecord
 from .optimizers import _copy_into
 
@@ -192,10 +194,11 @@ class Callbacks:
         if error is not None:
             raise error
 
-    def record(self, epoch, loss, validation_score, learning_rate):
+    def record(self, epoch, loss, validation_score, learning_rate, validation_loss=None):
         return EpochRecord(epoch=epoch, loss=loss, validation_score=validation_score,
                            learning_rate=learning_rate, elapsed=time.perf_counter() - self.start,
-                           max_iter=self.info.max_epochs, estimator=self.info.estimator)
+                           max_iter=self.info.max_epochs, estimator=self.info.estimator,
+                           validation_loss=validation_loss)
 
 
 class Progress:
@@ -213,11 +216,52 @@ class StochasticSetup:
     X: object              # _engine.Matrix of the training rows
     Y: np.ndarray          # targets, compute dtype
     sample_weight: object  # compute dtype, or None
-    validation: tuple      # (X_val, y_val, sample_weight_val) or None
+    validation: object     # a ValidationSet (early stopping), or None
     engine: object
     batch_size: int
     schedule: object       # a schedules.BaseSchedule
     incremental: bool
+
+
+@dataclass
+class ValidationSet:
+    """The validation data of early stopping, as the monitor scores it."""
+
+    X: object              # as scorers see it (the validated array or sparse matrix)
+    y: object              # targets as scorers see them (class labels for a classifier)
+    Y: np.ndarray          # targets as the loss reads them: compute dtype, a column per output
+    sample_weight: object  # as scorers see it (fit's sample_weight_val in float64), or None
+    matrix: object         # _engine.Matrix of X
+    engine: object         # an _engine.Engine for forward passes over it
+    scoring: object        # None (accuracy or R²), 'loss', or a scorer callable
+
+
+def _mean_loss(est, outputs, Y, sample_weight, loss_scale):
+    """The loss of the network's outputs (after the output activation) on
+    the targets Y, as the core defines the loss of a batch: the mean of the
+    per-sample losses (weighted), the probabilities clipped to [eps, 1 - eps]
+    as scikit-learn does, plus the L2 term alpha / 2 * sum(W^2) / sum of the
+    weights."""
+    kind = _C_LOSS[(est.loss, est.out_activation_)]
+    eps = np.finfo(outputs.dtype).eps
+    if kind == "log":
+        per_sample = -(Y * np.log(np.clip(outputs, eps, 1 - eps))).sum(axis=1)
+    elif kind == "binary_log":
+        p = np.clip(outputs, eps, 1 - eps)
+        per_sample = -(Y * np.log(p) + (1 - Y) * np.log(1 - p)).sum(axis=1)
+    elif kind == "poisson":  # half Poisson deviance
+        per_sample = (xlogy(Y, Y / outputs) + outputs - Y).sum(axis=1)
+    else:  # half squared error (summed over the outputs, reported scaled)
+        per_sample = 0.5 * np.square(outputs - Y).sum(axis=1)
+    per_sample = per_sample.astype(np.float64)
+    if sample_weight is None:
+        weight_sum, data = float(len(per_sample)), float(per_sample.sum())
+    else:
+        weight_sum = float(sample_weight.sum(dtype=np.float64))
+        data = float(np.dot(sample_weight.astype(np.float64), per_sample))
+    coef = est._params[:est._layout.n_coef].astype(np.float64)
+    l2 = 0.5 * est.alpha * float(np.dot(coef, coef))
+    return (loss_scale * data + l2) / weight_sum
 
 
 class _Snapshot:
@@ -246,15 +290,16 @@ class _Snapshot:
 
 class _Monitor:
     """scikit-learn's stopping rule and, with early stopping, the
-    validation score and the best weights."""
+    validation score and loss and the best weights."""
 
     def __init__(self, est, validation):
         self.est = est
         self.validation = validation
+        self.validation_loss = None  # of the last epoch
 
     def update(self):
-        """After an epoch: the validation score (early stopping) and the
-        count of epochs without improvement; returns the score or None."""
+        """After an epoch: the validation score and loss (early stopping) and
+        the count of epochs without improvement; returns the score or None."""
         est = self.est
         if self.validation is None:
             loss = est.loss_curve_[-1]
@@ -265,11 +310,13 @@ class _Monitor:
             if loss < est.best_loss_:
                 est.best_loss_ = loss
             return None
-        score = est._score(*self.validation[:2], sample_weight=self.validation[2])
+        score, self.validation_loss = self._score()
         est.validation_scores_.append(score)
+        est.validation_loss_curve_.append(self.validation_loss)
         if est.verbose:
             print("Validation score: %f" % score)
-        if score < est.best_validation_score_ + est.tol:
+        # (a NaN score is no improvement)
+        if not score >= est.best_validation_score_ + est.tol:
             est._no_improvement_count += 1
         else:
             est._no_improvement_count = 0
@@ -279,6 +326,34 @@ class _Monitor:
             if est._running is not None:
                 est._best_running[...] = est._running
         return score
+
+    def _score(self):
+        """(score, loss) of the current weights on the validation set, both
+        from one forward pass, which gives the outputs the prediction
+        methods read: the loss from them, the score by the estimator's
+        accuracy or R² (scoring=None), as -loss ('loss'), or by a scorer
+        given a copy of the model whose predictions for the validation set
+        come from these outputs.  NaN for both when an output is not
+        finite."""
+        est, v = self.est, self.validation
+        # (the fit runs in the estimator's BLAS guard)
+        applied = est._predicts_from_activated_outputs()
+        out = v.engine.forward(v.matrix, est._params, est._running, apply_output=applied)
+        if not np.isfinite(out).all():
+            return np.nan, np.nan
+        # (a binary classifier's outputs are its logits)
+        loss = _mean_loss(est, out if applied else expit(out), v.Y, v.sample_weight,
+                          v.engine.loss_scale)
+        if isinstance(v.scoring, str):  # 'loss': higher is better
+            return -loss, loss
+        model = est._with_outputs(v.X, applied, out)
+        if v.scoring is None:
+            score = model._score(v.X, v.y, sample_weight=v.sample_weight)
+        elif v.sample_weight is None:
+            score = v.scoring(model, v.X, v.y)
+        else:
+            score = v.scoring(model, v.X, v.y, sample_weight=v.sample_weight)
+        return float(score), loss
 
     def plateau_message(self):
         what = "Validation score" if self.validation is not None else "Training loss"
@@ -433,6 +508,7 @@ class StochasticTrainer:
         est.loss_curve_.append(np.nan)
         est.learning_rate_curve_.append(self.epoch_lr)
         est.validation_scores_.append(np.nan)
+        est.validation_loss_curve_.append(np.nan)
         warnings.warn(f"Training diverged in epoch {est.n_iter_}; stopping early and keeping "
                       "the best validation weights. Try a smaller learning_rate_init.",
                       ConvergenceWarning)
@@ -449,7 +525,8 @@ class StochasticTrainer:
         msg = s.schedule._end_epoch(est._schedule_state, self.n_batches, est.loss_, score, est.t_)
         if msg and est.verbose:
             print(msg)
-        record = self.callbacks.record(est.n_iter_, est.loss_, score, self.epoch_lr)
+        record = self.callbacks.record(est.n_iter_, est.loss_, score, self.epoch_lr,
+                                       self.monitor.validation_loss)
         if self.callbacks.step_end(record, self.monitor.fitted()):
             if est.verbose:
                 print("A callback asked to stop training.")

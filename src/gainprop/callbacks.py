@@ -87,6 +87,9 @@ class EpochRecord:
         Epochs this call may run (``FitInfo.max_epochs``).
     estimator : object
         The estimator being trained.
+    validation_loss : float or None
+        Early-stopping validation loss of the epoch
+        (``validation_loss_curve_[-1]``), or None.
     """
 
     epoch: int
@@ -96,6 +99,7 @@ class EpochRecord:
     elapsed: float
     max_iter: int
     estimator: object = None
+    validation_loss: object = None
 
 
 class Callback:

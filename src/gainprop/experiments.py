@@ -196,7 +196,7 @@ def seed000(quick=False, out=None, n_train=1040, n_test=1040, epochs=300):
         X, y, Xt, yt = sets[difficulty]
         curves = []
         for label, gains in runs:
-            solver = SGD() if gains is None else LocalGain(bonus=gains[0], penalty=gains[1],
+            solver = SGD(momentum=0.0) if gains is None else LocalGain(bonus=gains[0], penalty=gains[1],
                                                            gain_limits=gains[2])
             clf = MLPClassifier(hidden_layer_sizes=(100,), activation="logistic", solver=solver,
                                 batch_size=n_train, learning_rate_init=seed_rate * n_train,
@@ -260,13 +260,14 @@ def seed002(quick=False, out=None, cifar=None, n_samples=10000, max_epochs=30,
     rows, results, panels = [], [], []
     for bs in batch_sizes:
         curves = []
-        for label, solver, rate in [("mini-batch iRprop-", Rprop.seed002(), 1.0),
-                                    ("plain back-propagation", SGD(), plain_rate)]:
+        # Rprop's step sizes are its rates: it takes no learning_rate_init
+        for label, solver, rate in [("mini-batch iRprop-", Rprop.seed002(), {}),
+                                    ("plain back-propagation", SGD(momentum=0.0),
+                                     {"learning_rate_init": plain_rate})]:
             clf = MLPClassifier(hidden_layer_sizes=hidden, solver=solver, batch_size=bs,
                                 batch_norm=True, init="kaiming_normal", alpha=0.0,
-                                learning_rate_init=rate, max_iter=max_epochs, tol=0.0,
-                                n_iter_no_change=max_epochs + 1, target_loss=target_loss,
-                                random_state=0)
+                                max_iter=max_epochs, tol=0.0, n_iter_no_change=max_epochs + 1,
+                                target_loss=target_loss, random_state=0, **rate)
             seconds = _fit(clf, X, y)
             reached = clf.loss_ < target_loss
             epochs = clf.n_iter_ if reached else None

@@ -11,6 +11,16 @@ in the fitted estimator, never in the object the user passed.
 The global rate η of every rule is the estimator's ``learning_rate_init``
 (after its schedule).
 
+Where the estimator has a parameter of the same meaning, an optimizer's
+parameter defaults to None and then takes the estimator's value:
+``SGD(momentum, nesterov)`` the estimator's ``momentum`` and
+``nesterovs_momentum``, ``Adam(beta_1, beta_2, epsilon)`` its ``beta_1``,
+``beta_2`` and ``epsilon`` (so ``solver=SGD()`` trains as ``solver='sgd'``
+does); a value set on the object wins.  The other rules keep their own
+published defaults.  With an optimizer object as ``solver``, an estimator
+parameter that the rule does not use, set away from its default, gives an
+:class:`UnusedParameterWarning` naming it.
+
 Adding an optimizer means: one ``csrc/optim/<name>.inc`` with its range
 function, one entry in the C enum ``gp_optim_kind`` and the driver's switch,
 one class here, and one row in the test registry (``tests/optim_reference.py``).
@@ -26,6 +36,7 @@ from . import _core
 
 __all__ = [
     "BaseOptimizer",
+    "UnusedParameterWarning",
     "SGD",
     "Adam",
     "LocalGain",
@@ -134,6 +145,10 @@ class _OptimizerState:
         if not isinstance(rule, BaseOptimizer) or type(rule)._kind is None:
             raise ValueError(f"the optimizer state's rule is not a gainprop optimizer: {rule!r}")
         rule._validate()
+        unset = [name for name in rule._from_estimator if getattr(rule, name) is None]
+        if unset:
+            raise ValueError(f"the optimizer state's rule leaves {unset} unset (a state holds "
+                             "its rule with every parameter resolved)")
         if not isinstance(self._dtype, str) or self.dtype != np.dtype(dtype):
             raise ValueError(f"the optimizer state is {self.dtype}, the parameters {dtype}")
         if not isinstance(self.slots, dict) or set(self.slots) != set(rule._slots()):
@@ -198,18 +213,34 @@ def _copy_into(dst, src):
     return dst
 
 
+class UnusedParameterWarning(UserWarning):
+    """An estimator parameter that has no effect with the estimator's solver
+    (an optimizer object that does not use it) was set away from its
+    default."""
+
+
+#: The estimator's parameters that set up scikit-learn's rules ('sgd',
+#: 'adam'), and those of the global learning rate η and its schedule.
+_ESTIMATOR_RULE_PARAMETERS = ("momentum", "nesterovs_momentum", "beta_1", "beta_2", "epsilon")
+_ESTIMATOR_RATE_PARAMETERS = ("learning_rate_init", "learning_rate", "power_t")
+
+
 class BaseOptimizer(BaseEstimator):
     """Base class of gainprop's optimizers.
 
     Subclasses declare ``_kind`` (the C rule, a ``gp_optim_kind``),
     ``_slot_names`` or ``_slots()`` (the names of the state arrays the rule
     keeps with these settings: its C slot names), ``_slot_init()`` (starting
-    values other than 0) and ``_hyper()`` (hyperparameters by their names in
-    the rule's C struct).
+    values other than 0), ``_hyper()`` (hyperparameters by their names in
+    the rule's C struct) and ``_from_estimator`` (the parameters that take
+    the estimator's value when left at None).
     """
 
     _kind = None
     _slot_names = ()
+    #: {parameter: the estimator's parameter of the same meaning}: left at
+    #: None, the parameter takes the estimator's value (see `_resolved`).
+    _from_estimator = {}
     #: Does the rule use the global learning rate η?  (Rprop does not.)
     uses_learning_rate = True
     #: Does the rule adapt on the sign of the full-batch gradient?  The
@@ -249,11 +280,54 @@ class BaseOptimizer(BaseEstimator):
     def _validate(self):
         self._validate_params()
 
+    def _resolved(self, estimator=None):
+        """These settings with every parameter of ``_from_estimator`` that is
+        None set to the estimator's value (without an estimator: the value of
+        a default MLPClassifier).  Self when nothing is None, else a copy."""
+        unset = [name for name in self._from_estimator if getattr(self, name) is None]
+        if not unset:
+            return self
+        if estimator is None:
+            from ._multilayer_perceptron import MLPClassifier
+
+            estimator = MLPClassifier()
+        return clone(self).set_params(
+            **{name: getattr(estimator, self._from_estimator[name]) for name in unset})
+
+    def _unused_estimator_parameters(self, estimator, defaults):
+        """[(name, value, hint)] for the estimator's rule and rate parameters
+        that these settings (as the user gave them, before `_resolved`) do
+        not take and that differ from `defaults`: those the rule has no use
+        for, and those it takes but sets itself."""
+        name = type(self).__name__
+        own = self.get_params(deep=False)
+        taken = {theirs: mine for mine, theirs in self._from_estimator.items()}
+        candidates = _ESTIMATOR_RULE_PARAMETERS + (
+            () if self.uses_learning_rate else _ESTIMATOR_RATE_PARAMETERS)
+        unused = []
+        for param in candidates:
+            value = getattr(estimator, param)
+            if _same(value, defaults[param]):
+                continue
+            if param in taken:
+                if own[taken[param]] is None:
+                    continue  # the rule takes this value
+                hint = f"{name}({taken[param]}={own[taken[param]]!r}) sets its own"
+            elif param in _ESTIMATOR_RATE_PARAMETERS:
+                hint = f"{name} does not use the learning rate"
+            elif param in own:
+                hint = f"{name} keeps its own; set {name}({param}=...)"
+            else:
+                hint = f"{name} has no such parameter"
+            unused.append((param, value, hint))
+        return unused
+
     def _make_state(self, n_params, dtype, lr):
         """Fresh training state for a buffer of n_params parameters (it keeps
-        a copy of this optimizer's settings)."""
-        self._validate()
-        return _OptimizerState(clone(self), n_params, dtype, lr, self._slot_init())
+        a copy of this optimizer's settings, resolved: see `_resolved`)."""
+        rule = self._resolved()
+        rule._validate()
+        return _OptimizerState(clone(rule), n_params, dtype, lr, rule._slot_init())
 
 
 class SGD(BaseOptimizer):
@@ -266,28 +340,41 @@ class SGD(BaseOptimizer):
         \text{Nesterov:}\quad & v \leftarrow \mu v - \eta g;\ \theta \leftarrow \theta + \mu v - \eta g
 
     This is scikit-learn's ``solver='sgd'`` (Rumelhart, Hinton & Williams
-    1986; Sutskever et al. 2013 for the Nesterov form), the same C code path.
-    A sensible ``learning_rate_init`` is 0.01 to 0.1 with momentum 0.9.
+    1986; Sutskever et al. 2013 for the Nesterov form), the same C code path:
+    left at None, its parameters take the estimator's ``momentum`` (0.9 by
+    default) and ``nesterovs_momentum`` (True), so that ``SGD()`` trains as
+    ``'sgd'`` does.  A sensible ``learning_rate_init`` is 0.01 to 0.1 with
+    momentum 0.9.
 
     Parameters
     ----------
-    momentum : float, default=0.0
-        μ in [0, 1].  0 gives plain SGD (no velocity is kept).
-    nesterov : bool, default=False
-        Use Nesterov's momentum.
+    momentum : float or None, default=None
+        μ in [0, 1].  0 gives plain SGD (no velocity is kept).  None: the
+        estimator's ``momentum``.
+    nesterov : bool or None, default=None
+        Use Nesterov's momentum.  None: the estimator's
+        ``nesterovs_momentum``.
 
     See Also
     --------
     Adam : adaptive moments.
+
+    Examples
+    --------
+    >>> from gainprop import MLPClassifier
+    >>> from gainprop.optimizers import SGD
+    >>> plain = MLPClassifier(solver=SGD(momentum=0.0))  # plain gradient descent
+    >>> same_as_sgd = MLPClassifier(solver=SGD(), momentum=0.5)  # as solver='sgd'
     """
 
     _kind = _KIND.GP_OPT_SGD
+    _from_estimator = {"momentum": "momentum", "nesterov": "nesterovs_momentum"}
     _parameter_constraints = {
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterov": ["boolean"],
+        "momentum": [None, Interval(Real, 0, 1, closed="both")],
+        "nesterov": [None, "boolean"],
     }
 
-    def __init__(self, momentum=0.0, nesterov=False):
+    def __init__(self, momentum=None, nesterov=None):
         self.momentum = momentum
         self.nesterov = nesterov
 
@@ -314,17 +401,22 @@ class Adam(BaseOptimizer):
     form (ε added after the bias-corrected root).  ``solver='adam'`` uses
     scikit-learn's form, which folds the bias corrections into the rate,
     :math:`\eta_t = \eta \sqrt{1-\beta_2^t} / (1-\beta_1^t)`, and adds ε to
-    :math:`\sqrt{v}`; the two differ only at ε's scale.  A sensible
-    ``learning_rate_init`` is 1e-3.
+    :math:`\sqrt{v}`; the two differ only at ε's scale.  Left at None,
+    ``beta_1``, ``beta_2`` and ``epsilon`` take the estimator's parameters of
+    the same names (0.9, 0.999 and 1e-8 by default, the paper's and torch's
+    values).  A sensible ``learning_rate_init`` is 1e-3.
 
     Parameters
     ----------
-    beta_1 : float, default=0.9
-        Decay of the first-moment estimate, in [0, 1).
-    beta_2 : float, default=0.999
-        Decay of the second-moment estimate, in [0, 1).
-    epsilon : float, default=1e-8
-        Added to the denominator for numerical stability.
+    beta_1 : float or None, default=None
+        Decay of the first-moment estimate, in [0, 1).  None: the
+        estimator's ``beta_1``.
+    beta_2 : float or None, default=None
+        Decay of the second-moment estimate, in [0, 1).  None: the
+        estimator's ``beta_2``.
+    epsilon : float or None, default=None
+        Added to the denominator for numerical stability.  None: the
+        estimator's ``epsilon``.
     amsgrad : bool, default=False
         Use the running maximum of v (Reddi et al. 2018), as torch.
     sklearn_form : bool, default=False
@@ -338,15 +430,16 @@ class Adam(BaseOptimizer):
 
     _kind = _KIND.GP_OPT_ADAM
     _epsilon_names = ("epsilon",)
+    _from_estimator = {"beta_1": "beta_1", "beta_2": "beta_2", "epsilon": "epsilon"}
     _parameter_constraints = {
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "beta_1": [None, Interval(Real, 0, 1, closed="left")],
+        "beta_2": [None, Interval(Real, 0, 1, closed="left")],
+        "epsilon": [None, Interval(Real, 0, None, closed="neither")],
         "amsgrad": ["boolean"],
         "sklearn_form": ["boolean"],
     }
 
-    def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, amsgrad=False,
+    def __init__(self, beta_1=None, beta_2=None, epsilon=None, amsgrad=False,
                  sklearn_form=False):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
@@ -728,11 +821,11 @@ def _pair(value, name):
 
 
 #: String names accepted by ``solver=`` (besides 'lbfgs'): each gives its
-#: optimizer with default settings ('sgd' and 'adam' are scikit-learn's, read
-#: from the estimator's momentum, beta_1, ... parameters).
+#: optimizer with default settings ('sgd' and 'adam' are scikit-learn's: their
+#: parameters come from the estimator's momentum, beta_1, ...).
 OPTIMIZERS = {
     "sgd": SGD,
-    "adam": Adam,
+    "adam": lambda: Adam(sklearn_form=True),
     "localgain": LocalGain,
     "rprop": Rprop,
     "rprop+": lambda: Rprop(variant="rprop+"),
@@ -747,36 +840,40 @@ OPTIMIZERS = {
 
 
 def get_optimizer(solver, estimator=None):
-    """The optimizer object for a ``solver`` value.
+    """The optimizer a ``solver`` value trains with, its settings resolved.
 
     Parameters
     ----------
     solver : str or BaseOptimizer
         A name from ``OPTIMIZERS`` or an optimizer object.
     estimator : estimator, optional
-        For 'sgd' and 'adam', scikit-learn's ``momentum``,
-        ``nesterovs_momentum``, ``beta_1``, ``beta_2`` and ``epsilon`` are
-        read from it, exactly as scikit-learn does.
+        The estimator whose ``momentum``, ``nesterovs_momentum``, ``beta_1``,
+        ``beta_2`` and ``epsilon`` fill the optimizer's parameters left at
+        None (for 'sgd' and 'adam' exactly as scikit-learn reads them);
+        without one, a default MLPClassifier's.
 
     Returns
     -------
     BaseOptimizer
+        ``solver`` itself when it has no parameter left at None, else a
+        copy with those parameters set.
     """
     if isinstance(solver, BaseOptimizer):
-        return solver
-    if solver == "sgd" and estimator is not None:
-        return SGD(momentum=estimator.momentum, nesterov=estimator.nesterovs_momentum)
-    if solver == "adam" and estimator is not None:
-        return Adam(
-            beta_1=estimator.beta_1,
-            beta_2=estimator.beta_2,
-            epsilon=estimator.epsilon,
-            sklearn_form=True,
-        )
+        return solver._resolved(estimator)
     try:
-        return OPTIMIZERS[solver]()
+        rule = OPTIMIZERS[solver]()
     except (KeyError, TypeError):
         raise ValueError(
             f"Unknown solver {solver!r}; expected 'lbfgs', one of {sorted(OPTIMIZERS)} "
             "or a gainprop.optimizers optimizer object."
         ) from None
+    return rule._resolved(estimator)
+
+
+def _same(value, default):
+    """Is a parameter's value its default?  (An object without equality,
+    such as a schedule, never is.)"""
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):
+        return False

@@ -282,14 +282,16 @@ class ReduceOnPlateau(BaseSchedule):
     After ``patience`` epochs without an improvement by more than
     ``threshold`` (relative), η ← max(η × ``factor``, ``min_lr``), then wait
     ``cooldown`` epochs before counting again (as ``torch.optim.lr_scheduler.
-    ReduceLROnPlateau`` in 'rel' mode).  Seed 003 also mentions raising the
-    rate when nothing improves for a long time: with ``raise_after=n``, after
-    n epochs without improvement since the last change the rate is multiplied
-    by ``raise_factor`` instead (never above η0).
+    ReduceLROnPlateau`` in 'rel' mode); as there, a reduction by no more
+    than ``eps`` is skipped and the rate stays where it is.  The rate can
+    also be raised when nothing improves for a long time: with
+    ``raise_after=n``, after n epochs without improvement since the last
+    change the rate is multiplied by ``raise_factor`` instead (never above η0).
 
     With this schedule, scikit-learn's stopping rule (``n_iter_no_change``
-    epochs without improving by ``tol``) stops training only once the rate is
-    at ``min_lr``, like ``learning_rate='adaptive'``.
+    epochs without improving by ``tol``) stops training only once the rate
+    cannot go lower (it is at ``min_lr``, or above it by no more than
+    ``eps``), like ``learning_rate='adaptive'``.
 
     Parameters
     ----------
@@ -310,6 +312,10 @@ class ReduceOnPlateau(BaseSchedule):
         Epochs without improvement after which the rate is raised instead.
     raise_factor : float, default=2.0
         Multiplier when raising.
+    eps : float, default=1e-8
+        Smallest reduction applied (torch's ``eps``): when the rate would
+        fall by ``eps`` or less, it is left unchanged (and, at a plateau of
+        the stopping rule, training stops as at ``min_lr``).
     """
 
     _parameter_constraints = {
@@ -318,13 +324,14 @@ class ReduceOnPlateau(BaseSchedule):
         "threshold": [Interval(Real, 0, None, closed="left")],
         "cooldown": [Interval(Integral, 0, None, closed="left")],
         "min_lr": [Interval(Real, 0, None, closed="left")],
+        "eps": [Interval(Real, 0, None, closed="left")],
         "monitor": [StrOptions({"auto", "loss", "validation_score"})],
         "raise_after": [None, Interval(Integral, 1, None, closed="left")],
         "raise_factor": [Interval(Real, 1, None, closed="neither")],
     }
 
     def __init__(self, factor=0.5, patience=10, threshold=1e-4, cooldown=0, min_lr=1e-6,
-                 monitor="auto", raise_after=None, raise_factor=2.0):
+                 monitor="auto", raise_after=None, raise_factor=2.0, eps=1e-8):
         self.factor = factor
         self.patience = patience
         self.threshold = threshold
@@ -333,6 +340,7 @@ class ReduceOnPlateau(BaseSchedule):
         self.monitor = monitor
         self.raise_after = raise_after
         self.raise_factor = raise_factor
+        self.eps = eps
 
     def _start(self, lr0):
         state = super()._start(lr0)
@@ -375,17 +383,23 @@ class ReduceOnPlateau(BaseSchedule):
                 return f"No improvement for {self.raise_after} epochs: learning rate raised to {state.lr:g}"
             return None
         if state.num_bad_epochs > self.patience:
-            old = state.lr
-            state.lr = max(state.lr * self.factor, self.min_lr)
+            lower = self._reduced(state.lr)
             state.cooldown_counter = self.cooldown
             state.num_bad_epochs = 0
-            if state.lr != old:
+            if lower is not None:
+                state.lr = lower
                 return f"Plateau: learning rate reduced to {state.lr:g}"
         return None
 
+    def _reduced(self, lr):
+        """The rate after a reduction, or None when it would fall by no more
+        than eps (torch then leaves it unchanged)."""
+        lower = max(lr * self.factor, self.min_lr)
+        return lower if lr - lower > self.eps else None
+
     def _on_plateau(self, state):
         # the rule stops training only once the rate cannot go lower
-        if state.lr <= self.min_lr:
+        if self._reduced(state.lr) is None:
             return True, " Stopping."
         return False, None
 
