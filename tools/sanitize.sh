@@ -11,21 +11,9 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="${GAINPROP_SANITIZE_DIR:-$(mktemp -d)}"
-py="${PYTHON:-python}"
-command -v "$py" >/dev/null || py=python3
-parent_site="$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-"$py" -m venv "$work/venv"
-# shellcheck disable=SC1091
-. "$work/venv/bin/activate"
-own_site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-echo "$parent_site" >"$own_site/_gainprop_parent_env.pth"  # after our own site-packages
-build_tools=("scikit-build-core>=0.10" "cython>=3.0.10")
-command -v cmake >/dev/null || build_tools+=(cmake)
-command -v ninja >/dev/null || build_tools+=(ninja)
-pip install --quiet "${build_tools[@]}"
-pip install --quiet --no-deps --no-build-isolation "$repo" \
-  -Cbuild-dir="$work/build" -Ccmake.define.GAINPROP_SANITIZE=ON \
-  -Ccmake.define.CMAKE_BUILD_TYPE=RelWithDebInfo
+# shellcheck source=tools/_variant_env.sh
+. "$repo/tools/_variant_env.sh"
+variant_env "$work" -Ccmake.define.GAINPROP_SANITIZE=ON -Ccmake.define.CMAKE_BUILD_TYPE=RelWithDebInfo
 # (found by path: importing it would load the instrumented library without
 # the sanitizer runtime preloaded)
 so="$(find "$own_site/gainprop" -name '_core*.so' -print -quit)"
