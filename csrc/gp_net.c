@@ -22,7 +22,12 @@ int gp_openmp_enabled(void)
 int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather)
 {
     int64_t total = 0;
+    double bound = (double)net->chunk_rows * (double)(n_features + n_outputs + 1);
     int i;
+    /* -1 when the count would not fit int64 (checked in double first: the
+     * products below are then exact) */
+    for (i = 1; i <= net->n_layers; ++i) bound += 5.0 * (double)net->chunk_rows * net->units[i];
+    if (net->chunk_rows < 1 || bound > 4e18) return -1;
     for (i = 1; i <= net->n_layers; ++i) {
         total += 2 * net->chunk_rows * net->units[i];
         if (net->batch_norm && i < net->n_layers)
@@ -88,9 +93,9 @@ int gp_buffers_ok(const gp_net *net, const gp_buffers *buf, int64_t n_features, 
                   int need_grad, int need_running)
 {
     /* training (need_grad) also needs the scratch of its reductions */
+    const int64_t work = gp_work_size(net, n_features, net->units[net->n_layers], dense_gather);
     return buf->params && buf->work && (!net->batch_norm || !need_running || buf->running)
-           && buf->work_len >= gp_work_size(net, n_features, net->units[net->n_layers],
-                                            dense_gather)
+           && work >= 0 && buf->work_len >= work
            && (!need_grad
                || (buf->grad && buf->scratch && buf->scratch_len >= gp_scratch_size(net)));
 }

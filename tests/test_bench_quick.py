@@ -16,7 +16,7 @@ def test_bench_quick_runs_every_workload(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
     names = [r["workload"] for r in data["results"]]
-    assert [n.split()[0] for n in names] == [str(i) for i in range(1, 9)]
+    assert [n.split()[0] for n in names] == [str(i) for i in range(1, 12)]
     for r in data["results"]:
         if "seconds" in r:
             assert all(v > 0 for v in r["seconds"].values())

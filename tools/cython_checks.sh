@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Build the Cython modules with boundscheck, wraparound and initializedcheck on
-# (GAINPROP_CYTHON_CHECKS=ON) into a separate virtual environment and run the
-# test suite against that build.  See docs/RELIABILITY.md.
+# (GAINPROP_CYTHON_CHECKS=ON) into a separate virtual environment that sees the
+# current environment's packages (tools/_variant_env.sh), and run the test suite
+# against that build.  Extra arguments go to pytest.  See docs/RELIABILITY.md.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="${GAINPROP_CHECKS_DIR:-$(mktemp -d)}"
-python3 -m venv --system-site-packages "$work/venv"
-. "$work/venv/bin/activate"
-pip install --quiet --no-build-isolation "$repo" \
-  -Cbuild-dir="$work/build" -Ccmake.define.GAINPROP_CYTHON_CHECKS=ON
-grep -q "boundscheck=True" "$work/build/CMakeCache.txt" || grep -rq "boundscheck" \
-  "$work/build"/CMakeFiles/*.dir/build.make 2>/dev/null || true
+# shellcheck source=tools/_variant_env.sh
+. "$repo/tools/_variant_env.sh"
+variant_env "$work" -Ccmake.define.GAINPROP_CYTHON_CHECKS=ON
+grep -q "GAINPROP_CYTHON_CHECKS:BOOL=ON" "$work/build/CMakeCache.txt" || {
+  echo "cython_checks: the build did not turn the checks on" >&2; exit 1; }
 cd "$work"
 python -m pytest "$repo/tests" -q -p no:cacheprovider "$@"

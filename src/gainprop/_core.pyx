@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from cpython.exc cimport PyErr_CheckSignals
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
@@ -376,12 +376,17 @@ cdef _check_array(a, str name, tuple shape, dtype, bint writable=False):
                          f"{np.dtype(dtype)} array of shape ({want}), got {_describe(a)}")
 
 
-cdef bint _csr_sound(const int64_t[::1] indptr, const int64_t[::1] indices,
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+
+cdef bint _csr_sound(const index_t[::1] indptr, const index_t[::1] indices,
                      int64_t n_cols) noexcept nogil:
     """indptr non-decreasing from 0 to nnz = len(indices), every index in
     [0, n_cols)."""
     cdef int64_t n = indptr.shape[0] - 1, nnz = indices.shape[0], r, p
-    if indptr[0] != 0 or indptr[n] != nnz:
+    if n < 0 or indptr[0] != 0 or indptr[n] != nnz:
         return False
     for r in range(n):
         if indptr[r + 1] < indptr[r]:
@@ -390,6 +395,110 @@ cdef bint _csr_sound(const int64_t[::1] indptr, const int64_t[::1] indices,
         if indices[p] < 0 or indices[p] >= n_cols:
             return False
     return True
+
+
+def compressed_sound(indptr, indices, int64_t n_minor):
+    """Is (indptr, indices) the structure of a sound compressed sparse matrix
+    (CSR, CSC or BSR) with n_minor columns (rows for CSC, block columns for
+    BSR)?  indptr rises from 0 to len(indices) and every index is in
+    [0, n_minor).  Both must be 1-D integer arrays; any other input is not
+    sound.  Reads every index once, without the GIL."""
+    if not (isinstance(indptr, np.ndarray) and isinstance(indices, np.ndarray)
+            and indptr.ndim == 1 and indices.ndim == 1 and indptr.shape[0] >= 1
+            and indptr.dtype.kind in "iu" and indices.dtype.kind in "iu"):
+        return False
+    cdef const int32_t[::1] indptr32, indices32
+    cdef const int64_t[::1] indptr64, indices64
+    cdef bint ok
+    if indptr.dtype == indices.dtype == np.int32:
+        indptr32 = np.ascontiguousarray(indptr)
+        indices32 = np.ascontiguousarray(indices)
+        with nogil:
+            ok = _csr_sound(indptr32, indices32, n_minor)
+        return ok
+    for a in (indptr, indices):  # uint64 values past the int64 range would wrap
+        if a.dtype.kind == "u" and a.dtype.itemsize == 8 and a.size and (
+                a.max() > np.iinfo(np.int64).max):
+            return False
+    indptr64 = np.ascontiguousarray(indptr, dtype=np.int64)
+    indices64 = np.ascontiguousarray(indices, dtype=np.int64)
+    with nogil:
+        ok = _csr_sound(indptr64, indices64, n_minor)
+    return ok
+
+
+cdef enum:
+    _MAX_SPANS = 16
+
+
+cdef class _Spans:
+    """The memory each array of one call covers, to refuse a call in which a
+    buffer the core writes overlaps any other of its arrays (the kernels
+    take them as restrict pointers: an overlap would be undefined behaviour,
+    and a slot or gradient aliasing the weights would corrupt them)."""
+    cdef size_t lo[_MAX_SPANS]
+    cdef size_t hi[_MAX_SPANS]
+    cdef bint written[_MAX_SPANS]
+    cdef list names
+    cdef int n
+
+    def __cinit__(self):
+        self.names = []
+        self.n = 0
+
+    cdef add(self, str name, const void *p, size_t nbytes, bint written):
+        if p == NULL or nbytes == 0:
+            return
+        self.lo[self.n] = <size_t>p
+        self.hi[self.n] = <size_t>p + nbytes
+        self.written[self.n] = written
+        self.names.append(name)
+        self.n += 1
+
+    cdef check(self):
+        cdef int i, j
+        for i in range(self.n):
+            for j in range(i + 1, self.n):
+                if ((self.written[i] or self.written[j])
+                        and self.lo[i] < self.hi[j] and self.lo[j] < self.hi[i]):
+                    raise ValueError(f"{self.names[i]} and {self.names[j]} share memory; "
+                                     "every buffer the core writes must be an array of its own")
+
+
+cdef _input_spans(_Spans spans, const floating[::1] X_data, const int64_t[::1] X_indptr,
+                  const int64_t[::1] X_indices):
+    spans.add("X", _fptr(X_data), X_data.shape[0] * sizeof(floating), False)
+    if X_indptr is not None:
+        spans.add("X.indptr", _iptr(X_indptr), X_indptr.shape[0] * sizeof(int64_t), False)
+        spans.add("X.indices", _iptr(X_indices), X_indices.shape[0] * sizeof(int64_t), False)
+
+
+cdef _model_spans(_Spans spans, const floating[::1] params, const floating[::1] running,
+                  bint writes):
+    spans.add("params", _fptr(params), params.shape[0] * sizeof(floating), writes)
+    if running is not None:
+        spans.add("running", _fptr(running), running.shape[0] * sizeof(floating), writes)
+
+
+cdef _target_spans(_Spans spans, const floating[:, ::1] Y, const floating[::1] sample_weight):
+    if Y.shape[0]:
+        spans.add("Y", &Y[0, 0], Y.shape[0] * Y.shape[1] * sizeof(floating), False)
+    if sample_weight is not None:
+        spans.add("sample_weight", _fptr(sample_weight),
+                  sample_weight.shape[0] * sizeof(floating), False)
+
+
+cdef _work_spans(_Spans spans, floating[::1] grad, floating[::1] work, double[::1] scratch):
+    spans.add("grad", _fptr(grad), grad.shape[0] * sizeof(floating), True)
+    spans.add("work", _fptr(work), work.shape[0] * sizeof(floating), True)
+    if scratch is not None and scratch.shape[0]:
+        spans.add("scratch", &scratch[0], scratch.shape[0] * sizeof(double), True)
+
+
+cdef _slot_spans(_Spans spans, gp_optimizer *opt, kind, size_t nbytes):
+    cdef int j
+    for name, j in SLOTS[kind].items():
+        spans.add(f"optimizer slot {name!r}", opt.slot[j], nbytes, True)
 
 
 cdef bint _rows_sound(const int64_t[::1] order, int64_t n_rows) noexcept nogil:
@@ -477,13 +586,23 @@ cdef class Net:
     def n_threads(self):
         return self.net.n_threads
 
+    @property
+    def loss_scale(self):
+        return self.net.loss_scale
+
     def work_size(self, bint dense_gather, int64_t chunk_rows=0):
         """Elements of the work buffer (params dtype) this network needs, with
-        blocks of chunk_rows rows (0: the network's own)."""
+        blocks of chunk_rows rows (0: the network's own); ValueError when they
+        cannot be counted in 64 bits."""
         cdef gp_net net = self.net
+        cdef int64_t n
         if chunk_rows > 0:
             net.chunk_rows = chunk_rows
-        return gp_work_size(&net, self.n_features, self.n_outputs, dense_gather)
+        n = gp_work_size(&net, self.n_features, self.n_outputs, dense_gather)
+        if n < 0:
+            raise ValueError(f"the work memory of a network {list(self.units)} with blocks of "
+                             f"{net.chunk_rows} rows cannot be addressed")
+        return n
 
     def scratch_size(self):
         """Elements of the float64 scratch buffer this network needs."""
@@ -518,7 +637,7 @@ cdef class Net:
         _check_array(X.indptr, "X.indptr", (n_rows + 1,), np.int64)
         _check_array(X.indices, "X.indices", (-1,), np.int64)
         _check_array(X.data, "X.data", (X.indices.shape[0],), dtype)
-        if not _csr_sound(X.indptr, X.indices, self.n_features):
+        if not _csr_sound[int64_t](X.indptr, X.indices, self.n_features):
             raise ValueError("X is not a sound CSR matrix: its indptr must rise from 0 to the "
                              "number of stored values, and every column index must be in "
                              f"[0, {self.n_features})")
@@ -567,6 +686,12 @@ cdef class Net:
         cdef void *outp = NULL if out.shape[0] == 0 else <void *>&out[0, 0]
         cdef gp_net net = self.net
         cdef int st
+        cdef _Spans spans = _Spans()
+        _input_spans(spans, X_data, X_indptr, X_indices)
+        _model_spans(spans, params, running, False)
+        spans.add("out", outp, out.shape[0] * out.shape[1] * sizeof(floating), True)
+        spans.add("work", _fptr(work), work.shape[0] * sizeof(floating), True)
+        spans.check()
         if chunk_rows > 0:
             net.chunk_rows = chunk_rows
         with nogil:
@@ -608,6 +733,12 @@ cdef class Net:
         data.X = _matrix(X_data, X_indptr, X_indices, n_rows, self.net.units[0])
         data.Y = NULL if Y.shape[0] == 0 else <const void *>&Y[0, 0]
         data.sw = _fptr(sample_weight)
+        spans = _Spans()
+        _input_spans(spans, X_data, X_indptr, X_indices)
+        _target_spans(spans, Y, sample_weight)
+        spans.add("params", _fptr(params), params.shape[0] * sizeof(floating), False)
+        _work_spans(spans, grad, work, scratch)
+        spans.check()
         with nogil:
             if floating is float:
                 st = gp_loss_grad_f32(&self.net, &data, &buf, &data_loss, &l2)
@@ -689,6 +820,17 @@ cdef class Net:
         ep.n_done = ep.n_rows = 0
         ep.l2_carried = 0
         ep.l2_sumsq = 0.0
+        spans = _Spans()
+        _input_spans(spans, X_data, X_indptr, X_indices)
+        _target_spans(spans, Y, sample_weight)
+        if order is not None:
+            spans.add("order", ep.order, order.shape[0] * sizeof(int64_t), False)
+        if batch_lrs is not None:
+            spans.add("batch_lrs", ep.lrs, batch_lrs.shape[0] * sizeof(double), False)
+        _model_spans(spans, params, running, True)
+        _work_spans(spans, grad, work, scratch)
+        _slot_spans(spans, &opt, optimizer.kind, params.shape[0] * sizeof(floating))
+        spans.check()
         try:
             while b < n_batches:
                 e = min(n_batches, b + step)
@@ -887,6 +1029,11 @@ def _step(floating[::1] params, floating[::1] grad, optimizer, list slots, int n
         foldp = &fold
     if n == 0:
         return None
+    spans = _Spans()
+    spans.add("params", &params[0], n * sizeof(floating), True)
+    spans.add("grad", &grad[0], n * sizeof(floating), l2 is not None)
+    _slot_spans(spans, &opt, optimizer.kind, n * sizeof(floating))
+    spans.check()
     with nogil:
         if floating is float:
             st = gp_optim_step_f32(&opt, n, &params[0], &grad[0], foldp, n_threads)

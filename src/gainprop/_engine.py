@@ -114,12 +114,59 @@ def check_sizes(units, batch_rows):
         raise ValueError(f"Batch of {batch_rows} rows exceeds the BLAS limit of {_INT32_MAX}.")
 
 
+def check_sparse(X, name="X"):
+    """Refuse a sparse matrix whose structure is unsound, before scipy, scikit-learn or
+    the core read it: scipy's compiled routines (sorting indices, converting
+    formats, selecting rows) trust the structure and read or write out of bounds
+    when it lies.  Checks CSR, CSC and BSR (index pointers rising from 0 to the
+    number of stored values, every index inside the matrix) and COO (every
+    coordinate inside the matrix); other formats are built from Python objects
+    that scipy checks as it converts them.  ValueError naming `name`."""
+    if not sp.issparse(X):
+        return
+    fmt = X.format
+    try:
+        shape = tuple(int(n) for n in X.shape)
+        if len(shape) != 2 or min(shape) < 0:
+            raise ValueError
+        if fmt in ("csr", "csc", "bsr"):
+            indptr, indices, data = X.indptr, X.indices, X.data
+            block = (1, 1)
+            if fmt == "bsr":
+                block = tuple(int(b) for b in data.shape[1:])
+                if data.ndim != 3 or min(block) < 1 or shape[0] % block[0] or shape[1] % block[1]:
+                    raise ValueError
+            major, minor = ((shape[0], shape[1]) if fmt != "csc" else (shape[1], shape[0]))
+            major //= block[0] if fmt == "bsr" else 1
+            minor //= block[1] if fmt == "bsr" else 1
+            sound = (isinstance(data, np.ndarray) and isinstance(indptr, np.ndarray)
+                     and indptr.shape == (major + 1,) and data.shape[:1] == indices.shape[:1]
+                     and _core.compressed_sound(indptr, indices, minor))
+        elif fmt == "coo":
+            coords, data = X.coords, X.data
+            sound = isinstance(data, np.ndarray) and len(coords) == 2 and all(
+                isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype.kind in "iu"
+                and c.shape == data.shape[:1] and data.ndim == 1
+                and (c.size == 0 or (c.min() >= 0 and c.max() < n))
+                for c, n in zip(coords, shape))
+        else:
+            return
+    except (AttributeError, TypeError, ValueError):
+        sound = False
+    if not sound:
+        raise ValueError(
+            f"{name} is not a sound {fmt.upper()} matrix: its index pointers must rise from 0 "
+            "to the number of stored values and every stored index must lie inside its shape "
+            f"{getattr(X, 'shape', '?')}")
+
+
 class Matrix:
     """An input matrix as the C core reads it: flat dense rows or CSR with
     int64 indices, in the compute dtype."""
 
     def __init__(self, X, dtype):
         if sp.issparse(X):
+            check_sparse(X)
             X = sp.csr_matrix(X, dtype=dtype)
             if not X.has_sorted_indices:
                 X = X.sorted_indices()
@@ -173,20 +220,35 @@ class Engine:
         self.layout = layout
         self.dtype = np.dtype(dtype)
         self.n_threads = n_threads
+        self.net = self._net(layout, activation, out_activation, loss, alpha, n_threads,
+                             chunk_rows, n_features)
+        self.loss_scale = self.net.loss_scale
+        self.work = np.empty(self.net.work_size(dense_gather), dtype=dtype)
+        self.scratch = np.empty(self.net.scratch_size(), dtype=np.float64)
+        self.grad = np.empty(layout.n_params, dtype=dtype)
+
+    @staticmethod
+    def _net(layout, activation, out_activation, loss, alpha, n_threads, chunk_rows,
+             n_features):
         c_loss = _C_LOSS[(loss, out_activation)]
         # scikit-learn reports the squared error averaged over the outputs but
         # steps along the gradient of their sum; the core computes the sum.
-        n_out = layout.units[-1]
-        self.loss_scale = 1.0 / n_out if c_loss == "squared" else 1.0
+        loss_scale = 1.0 / layout.units[-1] if c_loss == "squared" else 1.0
         check_sizes(layout.units, chunk_rows)
         if n_features != layout.units[0]:
             raise ValueError(f"X has {n_features} features, but the network takes "
                              f"{layout.units[0]}")
-        self.net = _core.Net(layout, activation, out_activation, c_loss, float(alpha),
-                             self.loss_scale, int(n_threads), int(chunk_rows), bn_eps=BN_EPS)
-        self.work = np.empty(self.net.work_size(dense_gather), dtype=dtype)
-        self.scratch = np.empty(self.net.scratch_size(), dtype=np.float64)
-        self.grad = np.empty(layout.n_params, dtype=dtype)
+        return _core.Net(layout, activation, out_activation, c_loss, float(alpha), loss_scale,
+                         int(n_threads), int(chunk_rows), bn_eps=BN_EPS)
+
+    @classmethod
+    def nbytes(cls, layout, activation, out_activation, loss, chunk_rows, dtype, n_features,
+               dense_gather):
+        """Bytes an Engine of these settings allocates (gradient, work and
+        scratch), without allocating them."""
+        net = cls._net(layout, activation, out_activation, loss, 0.0, 1, chunk_rows, n_features)
+        return ((layout.n_params + net.work_size(dense_gather)) * np.dtype(dtype).itemsize
+                + net.scratch_size() * 8)
 
     def forward(self, X, params, running=None, apply_output=True):
         """Network output (or logits) for all rows of X (a Matrix); batch

@@ -18,6 +18,7 @@ import math
 import os
 import pickle
 import warnings
+import weakref
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
 
@@ -32,12 +33,18 @@ from sklearn.utils import (
     compute_class_weight,
     compute_sample_weight,
 )
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import (
     _check_sample_weight,
     _check_y,
+    _num_samples,
     check_consistent_length,
     check_is_fitted,
     validate_data,
@@ -53,14 +60,15 @@ from ._engine import (
     Matrix,
     Predictor,
     check_sizes,
+    check_sparse,
 )
 from ._labels import binarize, decode, fit_binarizer
 from ._persistence import STATE_VERSION, check_state
 from ._training import (
-    NONFINITE_MESSAGE,
     SKLEARN_TRANSIENT,
     Callbacks,
     CallbackSupportMixin,
+    Progress,
     StochasticSetup,
     StochasticTrainer,
     ValidationSet,
@@ -82,6 +90,11 @@ _HISTORIES = ("loss_curve_", "learning_rate_curve_", "validation_scores_",
 #: scikit-learn's callback API (set_callbacks), with scikit-learn >= 1.9.
 _CALLBACK_BASES = (CallbackSupportMixin,) if CallbackSupportMixin is not None else ()
 _ABSENT = object()
+#: Parameters the stochastic training loop reads after its first step.
+_LOOP_PARAMS = ("max_iter", "tol", "n_iter_no_change", "target_loss", "verbose",
+                "learning_rate", "power_t")
+#: The values of _LOOP_PARAMS each estimator's last partial_fit validated.
+_LOOP_PARAMS_CHECKED = weakref.WeakKeyDictionary()
 
 
 def _draw_into(out, draw, a, b):
@@ -106,56 +119,123 @@ def _all_finite(X):
     return math.isfinite(X.sum()) or bool(np.isfinite(X).all())
 
 
-def _available_memory():
-    """Bytes this process may still allocate: the smallest of the memory
-    available on the machine, the cgroup's limit and the address-space
-    limit that apply (None when none can be read)."""
+#: Address space each kernel thread may need when it starts (its stack, a
+#: malloc arena of glibc's, OpenBLAS's buffer): counted only against an
+#: address-space limit (ulimit -v), where libgomp and OpenBLAS end the process
+#: when they cannot get it (measured: a fit on 2 threads needed 60-80 MB more
+#: than on 1).
+_THREAD_ADDRESS_SPACE = 128 * 2**20
+
+
+def _proc_status(field):
+    """A field of /proc/self/status in bytes, or None."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _available_memory(n_threads=1):
+    """(bytes, what) this process may still allocate: the least of the memory
+    available on the machine, what its cgroup (v2 or v1) still allows, and
+    what its address-space and data limits (ulimit -v, -d) leave, less
+    _THREAD_ADDRESS_SPACE per kernel thread; (None, None) when none can be
+    read."""
     limits = []
     try:
         with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    limits.append(int(line.split()[1]) * 1024)
-    except OSError:
+            text = f.read()
+        at = text.index("MemAvailable:")
+        limits.append((int(text[at:].split(None, 2)[1]) * 1024, "available on this machine"))
+    except (OSError, ValueError, IndexError):
         pass
-    try:
-        with open("/sys/fs/cgroup/memory.max") as f:
-            value = f.read().strip()
-        with open("/sys/fs/cgroup/memory.current") as f:
-            used = int(f.read().strip())
-        if value.isdigit():
-            limits.append(int(value) - used)
-    except (OSError, ValueError):
-        pass
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file) as f:
+                value = f.read().strip()
+            if value.isdigit() and int(value) < 2**62:  # the usage only under a real limit
+                with open(usage_file) as f:
+                    used = int(f.read().strip())
+                limits.append((int(value) - used, "left under this process's cgroup memory limit"))
+        except (OSError, ValueError):
+            continue
+        break
     try:
         import resource
 
-        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
-        if soft != resource.RLIM_INFINITY:
-            limits.append(soft)
-    except (ImportError, ValueError, OSError):
+        for name, used_field, what in (("RLIMIT_AS", "VmSize", "address space (ulimit -v)"),
+                                       ("RLIMIT_DATA", "VmData", "data segment (ulimit -d)")):
+            soft = resource.getrlimit(getattr(resource, name))[0]
+            used = None if soft == resource.RLIM_INFINITY else _proc_status(used_field)
+            if used is not None:
+                limits.append((soft - used - n_threads * _THREAD_ADDRESS_SPACE,
+                               f"left of this process's {what} for its data and {n_threads} "
+                               "kernel thread(s)"))
+    except (ImportError, ValueError, OSError, AttributeError):
         pass
     if not limits:
         try:
-            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            return (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+                    "of memory on this machine")
         except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
-            return None
-    return min(limits)
+            return None, None
+    avail, what = min(limits)
+    return max(0, avail), what
 
 
-def _check_memory(layout, dtype, n_copies, work_elements, what):
-    """Refuse, before allocating, a fit whose buffers cannot fit in memory:
-    n_copies of the parameter buffer (parameters, gradient, optimizer slots,
-    snapshot, best weights) and the work memory of its batches."""
-    itemsize = np.dtype(dtype).itemsize
-    need = (n_copies * layout.n_params + work_elements) * itemsize
-    avail = _available_memory()
+#: Fits whose buffers are surely smaller than this are not checked (online
+#: learning calls partial_fit per sample: reading the limits costs more than
+#: such a fit), unless an address-space or data limit is set.
+_SMALL_FIT = 16 * 2**20
+
+
+def _address_space_limited():
+    try:
+        import resource
+
+        return any(resource.getrlimit(getattr(resource, name))[0] != resource.RLIM_INFINITY
+                   for name in ("RLIMIT_AS", "RLIMIT_DATA"))
+    except (ImportError, ValueError, OSError, AttributeError):
+        return False
+
+
+def _check_memory(layout, need, n_threads, what):
+    """Refuse, before allocating, a fit whose memory (`need` bytes: see
+    _fit_memory) is more than the process may still allocate: on Linux an
+    allocation that overcommits succeeds and the process is killed when the
+    memory is first touched."""
+    avail, where = _available_memory(n_threads)
     if avail is not None and need > avail:
         raise MemoryError(
             f"The network {list(layout.units)} has {layout.n_params:,} parameters; {what} needs "
-            f"about {need / 2**30:,.2f} GiB, more than the {avail / 2**30:,.2f} GiB available "
-            "to this process. Use smaller hidden_layer_sizes or batch_size."
+            f"about {need / 2**30:,.2f} GiB, more than the {avail / 2**30:,.2f} GiB {where}. "
+            "Use smaller hidden_layer_sizes or batch_size."
         )
+
+
+def _nbytes(a):
+    """Bytes of an array or sparse matrix (0 for anything else)."""
+    if hasattr(a, "data") and hasattr(a, "indices") and hasattr(a, "indptr"):
+        return a.data.nbytes + a.indices.nbytes + a.indptr.nbytes
+    return getattr(a, "nbytes", 0)
+
+
+def _split_sizes(n_samples, validation_fraction):
+    """(training, validation) sizes of early stopping's split of n_samples
+    (scikit-learn's train_test_split rounds the validation part up)."""
+    n_val = min(n_samples, int(np.ceil(validation_fraction * n_samples)))
+    return n_samples - n_val, n_val
+
+
+def _lbfgs_chunk_rows(n_samples):
+    """Rows per block of L-BFGS's full-batch loss and gradient."""
+    return max(1, min(n_samples, TRAIN_CHUNK_ROWS))
 
 
 class _CheckedCallbacks(list):
@@ -352,14 +432,21 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         """Take the arrays the user assigned into the buffers, in place."""
         self._write_assigned(self._assigned_weights())
 
+    def _stage_copies(self, dtype, pending=None):
+        """Will staging copy the buffers (assigned weights, another dtype, or
+        read-only buffers)?"""
+        params, running = self._params, self._running
+        pending = self._assigned_weights() if pending is None else pending
+        writable = params.flags.writeable and (running is None or running.flags.writeable)
+        return bool(pending) or params.dtype != dtype or not writable
+
     def _stage_buffers(self, dtype):
         """On a staging copy: buffers in dtype holding the assigned weights,
         new arrays wherever something changes (the committed model's arrays
         are never written before the commit)."""
         params, running = self._params, self._running
         pending = self._assigned_weights()
-        writable = params.flags.writeable and (running is None or running.flags.writeable)
-        if pending or params.dtype != dtype or not writable:
+        if self._stage_copies(dtype, pending):
             # copies, then the assigned arrays through the copies' views
             self._set_buffer(params.astype(dtype),
                              self._layout, None if running is None else running.astype(dtype))
@@ -477,7 +564,9 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         if incremental and is_classifier(self):
             self._partial_fit_labels(y, classes)
+        check_sparse(X)
         X, y_checked, y = self._validate_input(X, y, incremental, reset=first_pass)
+        check_sparse(X)  # as converted (from LIL, DOK, ...)
         if X.shape[0] < 1:
             raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
         sample_weight = self._fit_sample_weight(sample_weight, X, y_checked, incremental)
@@ -488,6 +577,17 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         if not first_pass:
             self._check_warm_start(units)
         self.n_outputs_ = y.shape[1]
+        layout = Layout(units, self.batch_norm) if first_pass else self._layout
+        # an upper bound of _fit_memory, cheap: parameter-sized buffers (L-BFGS's
+        # float64 history the most), blocks of rows through every layer, data copies
+        itemsize = np.dtype(X.dtype).itemsize
+        bound = (layout.n_params * (16 * itemsize + 256)
+                 + X.shape[0] * (5 * sum(layout.units) + 8) * itemsize * 2 + 4 * _nbytes(X))
+        if bound > _SMALL_FIT or _address_space_limited():
+            n_threads = _runtime.n_threads(self.n_threads)
+            _check_memory(layout, self._fit_memory(X, y, sample_weight, layout, X.dtype,
+                                                   first_pass, incremental, validation_data),
+                          n_threads, "training it")
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, units, X.dtype)
@@ -529,14 +629,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         self.t_ = 0
         self.n_outputs_ = y.shape[1]
         self.n_layers_ = len(layer_units)
-        if not is_classifier(self):
-            self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
-        elif self._label_binarizer.y_type_ == "multiclass":
-            self.out_activation_ = "softmax"
-        else:
-            self.out_activation_ = "logistic"
+        self.out_activation_ = self._out_activation()
         layout = Layout(layer_units, self.batch_norm)
-        _check_memory(layout, dtype, 2, 0, "training it")
         params = np.empty(layout.n_params, dtype=dtype)
         self._draw_weights(layout, params)
         running = None
@@ -563,6 +657,13 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
                 self.validation_scores_ = None
                 self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
+
+    def _out_activation(self):
+        """The output activation of the loss and, for a classifier, of the
+        labels of this fit."""
+        if not is_classifier(self):
+            return "exp" if self.loss == "poisson" else "identity"
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
     def _draw_weights(self, layout, params):
         """Each layer's weights, then its biases, from random_state: with the
@@ -627,11 +728,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             raise ValueError("solver='lbfgs' needs sample weights with a positive sum (its loss "
                              "is their weighted mean).")
         dtype = self._params.dtype
-        chunk_rows = min(X.shape[0], TRAIN_CHUNK_ROWS)
-        engine = self._engine(chunk_rows, X.shape[1], False)
-        # parameters, gradient, L-BFGS-B's float64 iterate and its history
-        _check_memory(self._layout, dtype, 2 + 2 * (1 + 2 * 10) * 8 // dtype.itemsize,
-                      engine.work.size, "training it")
+        engine = self._engine(_lbfgs_chunk_rows(X.shape[0]), X.shape[1], False)
         Y = np.ascontiguousarray(y, dtype=dtype)
         sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=dtype)
         return (Matrix(X, dtype), Y, sw, engine)
@@ -647,9 +744,9 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         # partial_fit continues the states; settings changed since the last
         # call take effect now; another rule or schedule starts afresh
         rule._validate()
-        fresh = not incremental or self._optimizer is None or not self._optimizer.matches(rule)
+        fresh = self._fresh_optimizer(rule, incremental)
         if fresh:
-            self._optimizer = None  # new state below, once the memory is checked
+            self._optimizer = None  # new state below
             self.learning_rate_curve_ = []
             if rule._rate_slot is not None:
                 self.rate_stats_ = {"mean": [], "min": [], "max": []}
@@ -672,18 +769,13 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             self._no_improvement_count = 0
         X, y, sample_weight, validation = self._validation_split(X, y, sample_weight,
                                                                  validation_data)
-        batch_size = self._batch_size(X.shape[0], rule)
+        batch_size = self._batch_size(X.shape[0], rule, warn=True)
         if self.batch_norm and batch_size < 2:
             raise ValueError("batch_norm=True needs mini-batches of at least 2 samples, got "
                              f"batch_size={batch_size}.")
         Xm = Matrix(X, dtype)
-        # batch statistics need each batch in one block
-        chunk_rows = batch_size if self.batch_norm else min(batch_size, TRAIN_CHUNK_ROWS)
-        engine = self._engine(chunk_rows, X.shape[1], not Xm.sparse and self.shuffle)
-        copies = 3 + len(rule._slots()) * (1 if fresh and not incremental else 2) + (
-            2 if validation is not None else 0)
-        work = engine.work.size + (0 if validation is None else validation.engine.work.size)
-        _check_memory(self._layout, dtype, copies, work, "training it")
+        engine = self._engine(self._chunk_rows(batch_size), X.shape[1],
+                              not Xm.sparse and self.shuffle)
         if self._optimizer is None:
             self._optimizer = rule._make_state(self._layout.n_params, dtype,
                                                self.learning_rate_init)
@@ -701,6 +793,74 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
                 setattr(self, name, list(getattr(self, name)))
         if isinstance(getattr(self, "rate_stats_", None), dict):
             self.rate_stats_ = {k: list(v) for k, v in self.rate_stats_.items()}
+
+    def _chunk_rows(self, batch_size):
+        """Rows per block of a stochastic fit (batch statistics need each
+        batch in one block)."""
+        return batch_size if self.batch_norm else min(batch_size, TRAIN_CHUNK_ROWS)
+
+    def _fresh_optimizer(self, rule, incremental):
+        """Does this call start a new optimizer state?"""
+        state = getattr(self, "_optimizer", None)
+        return not incremental or state is None or not state.matches(rule)
+
+    def _fit_memory(self, X, y, sample_weight, layout, dtype, first_pass, incremental,
+                    validation_data=None):
+        """Bytes a fit allocates from now on (its data as validated is
+        already counted by the memory in use): the parameter buffer when it is
+        new or staged, the optimizer's slots when they are new, the gradient,
+        work and scratch of the engine, the divergence snapshot (weights,
+        running statistics and every slot), the best weights of early
+        stopping, the training data's copies (validation split, the core's
+        dtype and layout, targets, weights, row order), the engine and output
+        of the validation predictions, and the finiteness check of the
+        weights at the end."""
+        itemsize = np.dtype(dtype).itemsize
+        n_params, n_running = layout.n_params, layout.n_running
+        model = n_params + n_running
+        staged = first_pass or self._stage_copies(dtype)
+        n, d, k = X.shape[0], X.shape[1], layout.units[-1]
+        x_bytes = _nbytes(X)
+        # the core's copy of X, unless it reads the validated array itself
+        sparse = hasattr(X, "indptr")
+        same = (not sparse and X.dtype == dtype and X.flags.c_contiguous)
+        data = (0 if same else x_bytes * max(1, itemsize // X.dtype.itemsize)
+                + (8 * (X.indices.size + X.indptr.size) if sparse else 0))
+        data += n * (k * itemsize + (itemsize if sample_weight is not None else 0))
+        need = (model if staged else 0) * itemsize + data + n_params  # + isfinite's bools
+        if not self._is_stochastic():
+            engine = Engine.nbytes(layout, self.activation, self._out_activation(),
+                                   self.loss, _lbfgs_chunk_rows(n), dtype, d, False)
+            # L-BFGS-B (scipy): the float64 iterate, its history of 10 pairs,
+            # and a few more float64 vectors of scipy's and ours
+            return need + engine + (2 * 10 + 12) * n_params * 8
+        rule = get_optimizer(self.solver, self)
+        n_slots = len(rule._slots())
+        fresh = self._fresh_optimizer(rule, incremental)
+        state = getattr(self, "_optimizer", None)
+        slot_copies = fresh or state.dtype != dtype or not state.writable()
+        n_train, n_val = n, 0
+        if self.early_stopping and not incremental:
+            if validation_data is None:
+                n_train, n_val = _split_sizes(n, self.validation_fraction)
+                need += x_bytes + n * k * itemsize  # the split's copies
+            else:  # fit's own validation set, validated and converted
+                X_val = validation_data[0]
+                n_val = _num_samples(X_val)
+                need += n_val * (d + 2 * k + 1) * itemsize + 2 * _nbytes(X_val)
+            if first_pass or getattr(self, "_best_params", None) is None or staged:
+                need += model * itemsize
+            need += Engine.nbytes(layout, self.activation, self._out_activation(), self.loss,
+                                  max(1, min(n_val, PREDICT_CHUNK_ROWS)), dtype, d, False)
+            need += 3 * n_val * k * itemsize
+        batch_size = self._batch_size(max(n_train, 1), rule)
+        engine = Engine.nbytes(layout, self.activation, self._out_activation(), self.loss,
+                               self._chunk_rows(batch_size), dtype, d,
+                               not sparse and self.shuffle)
+        need += engine + 8 * n_train  # the row order
+        need += (n_slots * n_params if slot_copies else 0) * itemsize  # the state
+        need += (model + n_slots * n_params) * itemsize  # the snapshot
+        return need
 
     def _warn_unused_parameters(self, rule):
         """One warning naming the parameters this fit does not use: with an
@@ -782,8 +942,10 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         in dtype, y_val as scorers see it, y_val encoded as the loss reads it,
         sample_weight_val in float64 (as scikit-learn's scorers see it) or
         None)."""
+        check_sparse(X_val, "X_val")
         X_val = validate_data(self, X_val, reset=False, accept_sparse=["csr", "csc"],
                               dtype=dtype)
+        check_sparse(X_val, "X_val")
         y_val = _check_y(y_val, multi_output=True, y_numeric=not is_classifier(self),
                          estimator=self)
         check_consistent_length(X_val, y_val)
@@ -824,10 +986,12 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         output activation (True), or its logits (False)?"""
         return True
 
-    def _batch_size(self, n_samples, optimizer):
+    def _batch_size(self, n_samples, optimizer, warn=False):
         if self.batch_size == "auto":
             # sign-based per-weight rules need the full-batch gradient
             return n_samples if optimizer.full_batch else min(200, n_samples)
+        if not warn:
+            return int(np.clip(self.batch_size, 1, n_samples))
         if self.batch_size > n_samples:
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than sample size. It is going to be "
@@ -851,39 +1015,84 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None,
              validation_data=None):
         with self._model_lock().writing():
+            if incremental and hasattr(self, "coefs_"):
+                self._validate_loop_params()
+            # a RandomState given as random_state is part of the estimator: a
+            # call that fails before its first step leaves it as it was
+            rng = self.random_state
+            rng_state = rng.get_state() if isinstance(rng, np.random.RandomState) else None
             staged = self._staged()
-            prepared = staged._prepare_fit(X, y, sample_weight, incremental, classes,
-                                           validation_data)
+            try:
+                prepared = staged._prepare_fit(X, y, sample_weight, incremental, classes,
+                                               validation_data)
+            except BaseException:
+                if rng_state is not None:
+                    rng.set_state(rng_state)
+                raise
             before = dict(self.__dict__)
             self._commit(staged)
+
+            def undo():
+                self._restore(before)
+                if rng_state is not None:
+                    rng.set_state(rng_state)
+
             metadata = None if sample_weight is None else {"sample_weight": sample_weight}
-            self._train(prepared, incremental, before, (X, y, metadata))
+            self._train(prepared, incremental, undo, (X, y, metadata))
         return self
 
-    def _train(self, prepared, incremental, before, user_data):
+    def _validate_loop_params(self):
+        """The parameters the training loop reads after its first step, for a
+        partial_fit on a fitted model (scikit-learn's _fit_context then skips
+        validating parameters, so that online learning does not pay for all
+        of them every call): a bad one is refused before anything changes.
+        Validated once per set of values."""
+        values = tuple(getattr(self, name) for name in _LOOP_PARAMS)
+        try:
+            if _LOOP_PARAMS_CHECKED.get(self) == values:
+                return
+        except (TypeError, ValueError):  # values that do not compare
+            pass
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name] for name in _LOOP_PARAMS},
+            dict(zip(_LOOP_PARAMS, values)), caller_name=type(self).__name__)
+        _LOOP_PARAMS_CHECKED[self] = values
+
+    def _train(self, prepared, incremental, undo, user_data):
         """The committed model's training: epochs, or L-BFGS's iterations.
-        before: the attributes before the commit (a failing partial_fit goes
-        back to them); user_data: (X, y, metadata) as the user passed them,
-        for callbacks."""
+
+        undo() puts the model back as it was before the call (its
+        attributes, and a RandomState given as random_state).  A call that
+        fails before its first step (a callback's on_fit_begin, a schedule's
+        rates, a check of the core) is undone, and so is a partial_fit that
+        fails (diverges, or a callback raises): the epoch's snapshot puts the
+        arrays back.  Any other call that fails keeps the model of the steps
+        it took.  user_data: (X, y, metadata) as the user passed them, for
+        callbacks."""
         stochastic = isinstance(prepared, StochasticSetup)
         info = FitInfo(estimator=self, max_epochs=1 if incremental else self.max_iter,
                        incremental=incremental, solver="stochastic" if stochastic else "lbfgs")
-        callbacks = Callbacks(self, self.callbacks, info, *user_data)
-        with _runtime.blas_guard(_runtime.n_threads(self.n_threads)):
-            if not stochastic:
-                fit_lbfgs(self, *prepared, callbacks)
-            else:
-                # a partial_fit that fails (diverges, or a callback raises)
-                # leaves the model as it was: the epoch's snapshot puts the
-                # arrays back, `before` the attributes
-                undo = (lambda: self._undo_partial_fit(before)) if incremental else None
-                StochasticTrainer(self, prepared, callbacks, undo).run()
+        progress = Progress()
+        try:
+            callbacks = Callbacks(self, self.callbacks, info, *user_data)
+            with _runtime.blas_guard(_runtime.n_threads(self.n_threads)):
+                if not stochastic:
+                    fit_lbfgs(self, *prepared, callbacks, progress)
+                else:
+                    StochasticTrainer(self, prepared, callbacks, undo, progress).run()
+        except BaseException:
+            if not progress.stepped:
+                undo()  # (again, after the trainer's: the same attributes)
+            raise
 
-    def _undo_partial_fit(self, before):
-        kept = {k: self.__dict__[k] for k in SKLEARN_TRANSIENT if k in self.__dict__}
-        self.__dict__.clear()
-        self.__dict__.update(before)
-        self.__dict__.update(kept)  # scikit-learn's callbacks still have to end
+    def _restore(self, before):
+        """Make `before` (the attributes as they were, in their order, so that
+        the model pickles to the same bytes) the attributes again, leaving
+        scikit-learn's callback context of the call in progress alone; one
+        store, so no thread sees a half-made model."""
+        new = dict(before)
+        new.update((k, v) for k, v in self.__dict__.items() if k in SKLEARN_TRANSIENT)
+        self.__dict__ = new
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
@@ -976,7 +1185,10 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
                 and "feature_names_in_" not in self.__dict__
                 and (get_config()["assume_finite"] or _all_finite(X))):
             return X
-        return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        check_sparse(X)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        check_sparse(X)  # as converted (from LIL, DOK, ...)
+        return X
 
     def _predictor(self):
         """The prediction network for the current model and settings (made
@@ -1399,8 +1611,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         y : ndarray, shape (n_samples,) or (n_samples, n_classes)
             The predicted classes.
         """
-        self._check_fitted()
         with self._model_lock().reading():
+            self._check_fitted()  # under the lock: a first fit in progress is waited for
             return self._predict(X)
 
     def _predict(self, X, check_input=True):
@@ -1466,8 +1678,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             The predicted log-probability of each class, ordered as
             ``classes_``.
         """
-        self._check_fitted()
         with self._model_lock().reading():
+            self._check_fitted()  # under the lock: a first fit in progress is waited for
             binary = self.n_outputs_ == 1
             out = self._forward_pass_fast(X, apply_output=not binary)
             proba = self._proba_from_outputs(out)
@@ -1499,8 +1711,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             Probabilities that underflow are floored at the dtype's smallest
             normal number (``np.finfo(dtype).tiny``), never exactly 0.
         """
-        self._check_fitted()
         with self._model_lock().reading():
+            self._check_fitted()  # under the lock: a first fit in progress is waited for
             binary = self.n_outputs_ == 1
             proba = self._proba_from_outputs(self._forward_pass_fast(X, apply_output=not binary))
         # A probability that underflowed to 0 is floored at the smallest normal
@@ -1666,8 +1878,8 @@ n_layers_, n_outputs_, out_activation_
         y : ndarray of shape (n_samples, n_outputs)
             The predicted values.
         """
-        self._check_fitted()
         with self._model_lock().reading():
+            self._check_fitted()  # under the lock: a first fit in progress is waited for
             return self._predict(X)
 
     def _predict(self, X, check_input=True):

@@ -34,9 +34,27 @@ def _is_buffer(a, n, dtype, finite=True):
             and (not finite or bool(np.isfinite(a).all())))
 
 
+def _is_real(x):
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def _is_count(x):
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 0
+
+
 def check_state(state, is_classifier):
     """Raise ValueError unless `state` (an estimator's __dict__ as pickled)
-    is a consistent fitted gainprop model."""
+    is a consistent fitted gainprop model: whatever is malformed in it
+    (missing, retyped, cut) is a ValueError, never another error later."""
+    if not isinstance(state, dict):
+        _fail("the state is not a dict")
+    try:
+        _check_state(state, is_classifier)
+    except (AttributeError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
+
+
+def _check_state(state, is_classifier):
     version = state.get("_gainprop_state_version")
     if version != STATE_VERSION:
         raise ValueError(f"Cannot load a gainprop model with state version {version!r}; this "
@@ -68,7 +86,9 @@ def _check_layout(state):
 
 
 def _check_running(state, layout, dtype):
-    running = state.get("_running")
+    if "_running" not in state:
+        _fail("no running statistics entry")
+    running = state["_running"]
     if layout.batch_norm:
         if not _is_buffer(running, layout.n_running, dtype) or not (
                 np.all(running[_variance_mask(layout)] >= 0)):
@@ -119,7 +139,34 @@ def _check_classes(state, n_outputs):
         _fail("classes_ do not match the network's outputs")
 
 
+#: Counters and histories the training loop updates in place, and what each must be.
+_COUNTERS = ("n_iter_", "t_", "_no_improvement_count")
+_HISTORIES = ("loss_curve_", "learning_rate_curve_", "validation_scores_")
+
+
+def _check_histories(state):
+    """What a warm start or partial_fit will add to: counters, curves, scores
+    (absent or None where a solver keeps none)."""
+    for name in _COUNTERS:
+        if name in state and not _is_count(state[name]):
+            _fail(f"{name} must be a count")
+    for name in _HISTORIES:
+        value = state.get(name)
+        if value is not None and not (isinstance(value, list)
+                                      and all(_is_real(v) for v in value)):
+            _fail(f"{name} must be a list of numbers")
+    for name in ("best_loss_", "best_validation_score_", "loss_"):
+        value = state.get(name)
+        if value is not None and not _is_real(value):
+            _fail(f"{name} must be a number")
+    stats = state.get("rate_stats_")
+    if stats is not None and not (isinstance(stats, dict) and set(stats) == {"mean", "min", "max"}
+                                  and all(isinstance(v, list) for v in stats.values())):
+        _fail("rate_stats_ must be a dict of three lists")
+
+
 def _check_training_state(state, layout, dtype):
+    _check_histories(state)
     optimizer = state.get("_optimizer")
     if optimizer is not None:
         if not isinstance(optimizer, _OptimizerState):
@@ -132,7 +179,9 @@ def _check_training_state(state, layout, dtype):
     if sstate is not None and (
             not isinstance(sstate, _ScheduleState)
             or not isinstance(getattr(sstate, "schedule", None), BaseSchedule)
-            or not np.isfinite([sstate.lr, sstate.lr0]).all()):
+            or not all(_is_real(getattr(sstate, name, None)) and np.isfinite(getattr(sstate, name))
+                       for name in ("lr", "lr0"))
+            or not all(_is_count(getattr(sstate, name, None)) for name in ("epoch", "iteration"))):
         _fail("bad schedule state")
     for name, n in (("_best_params", layout.n_params), ("_best_running", layout.n_running)):
         best = state.get(name)

@@ -14,7 +14,10 @@
   pool: results are then bit-identical for fits from that thread.
 - fork: in a process forked after the kernels ran their OpenMP threads the
   C core runs serially (the OpenMP runtime's pool does not survive a fork);
-  the first call there warns once.
+  the first call there warns once.  The locks of this module and every
+  estimator's ModelLock are made anew in the child: the threads that held
+  them are not there.  An estimator that another thread was fitting at the
+  fork may be half-written in the child, and refuses to be used there.
 """
 
 import contextlib
@@ -64,7 +67,7 @@ def n_threads(requested):
     if requested is None:
         env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
         requested = int(env) if env.isdigit() and int(env) > 0 else cpus
-    requested = int(requested)
+    requested = max(1, int(requested))
     if requested > cpus:
         _warn_once(("cap", requested), f"n_threads={requested} is more than the {cpus} CPUs "
                    f"available to this process; gainprop uses {cpus}.")
@@ -85,6 +88,13 @@ class _ThreadpoolctlLimit:
         self._controller = None
         self._limiter = None
         self._active = 0
+
+    def _after_fork_in_child(self):
+        # the calls in flight in other threads ended with them; the limit
+        # they set stays (threadpoolctl cannot be asked safely here)
+        self._lock = threading.Lock()
+        self._active = 0
+        self._limiter = None
 
     @contextlib.contextmanager
     def __call__(self, limit):
@@ -132,6 +142,29 @@ class ModelLock:
         self._writer = None
         self._depth = 0
         self._waiting_writers = 0
+        self._torn = False
+        _all_locks.add(self)
+
+    def _after_fork_in_child(self):
+        """In a forked child only the forking thread exists: the others'
+        places in the lock are dropped (their predictions ended with them;
+        a fit they ran leaves the model possibly half-written: torn)."""
+        me = threading.get_ident()
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = {me: self._readers[me]} if me in self._readers else {}
+        if self._writer is not None and self._writer != me:
+            self._torn = True
+            self._writer, self._depth = None, 0
+        self._waiting_writers = 0
+
+    def _check_whole(self):
+        if self._torn:
+            raise RuntimeError(
+                "This estimator was being fitted by another thread when this process was "
+                "forked, so its state here may be half-written; it cannot be used in this "
+                "process. Fit a fresh estimator (sklearn.base.clone) here, pass the model to "
+                "the child by pickling it after the fit, or use multiprocessing's 'spawn' or "
+                "'forkserver' start method.")
 
     def reading(self):
         """Context: hold the lock as a reader."""
@@ -140,6 +173,7 @@ class ModelLock:
     def _read_acquire(self):
         me = threading.get_ident()
         with self._cond:
+            self._check_whole()
             if self._writer == me:
                 return False  # the fitting thread reads its own model
             if me not in self._readers:
@@ -161,6 +195,7 @@ class ModelLock:
     def writing(self):
         me = threading.get_ident()
         with self._cond:
+            self._check_whole()
             if self._writer != me:
                 if me in self._readers:
                     raise RuntimeError("an estimator cannot be fitted while the same thread is "
@@ -222,3 +257,20 @@ def process_state(estimator):
             if entry is None:
                 entry = _process[estimator] = _Process()
     return entry
+
+
+_all_locks = weakref.WeakSet()
+
+
+def _after_fork_in_child():
+    """Locks held by threads that did not survive the fork are made anew."""
+    global _warn_lock, _process_creation
+    _warn_lock = threading.Lock()
+    _process_creation = threading.Lock()
+    _threadpoolctl_limit._after_fork_in_child()
+    for lock in list(_all_locks):
+        lock._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

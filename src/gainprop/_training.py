@@ -201,6 +201,14 @@ class Callbacks:
                            validation_loss=validation_loss)
 
 
+class Progress:
+    """Has a call stepped the model yet?  Until its first step a failing call
+    is rolled back (the estimator's _train)."""
+
+    def __init__(self):
+        self.stepped = False
+
+
 @dataclass
 class StochasticSetup:
     """What the estimator prepared for a stochastic fit."""
@@ -378,11 +386,14 @@ class StochasticTrainer:
     every epoch.
     """
 
-    def __init__(self, est, setup, callbacks, undo=None):
+    def __init__(self, est, setup, callbacks, undo=None, progress=None):
         self.est = est
         self.s = setup
         self.callbacks = callbacks
-        self.undo = undo  # what puts the model back when the call fails (partial_fit)
+        # what puts the model back when the call fails: a partial_fit, or any
+        # call before its first step
+        self.undo = undo
+        self.progress = progress if progress is not None else Progress()
         self.monitor = _Monitor(est, setup.validation)
         self.snapshot = _Snapshot()
         self.n_samples = setup.X.n_rows
@@ -420,7 +431,8 @@ class StochasticTrainer:
             error = exc
             if isinstance(exc, KeyboardInterrupt):
                 reason = "interrupted"
-        if error is not None and self.undo is not None:
+        if error is not None and self.undo is not None and (self.s.incremental
+                                                            or not self.progress.stepped):
             if self.snapshot.params is not None:
                 self.snapshot.restore(est._params, est._running, est._optimizer,
                                       est._schedule_state)
@@ -441,16 +453,25 @@ class StochasticTrainer:
             est._random_state.shuffle(self.order)
         state, sstate = est._optimizer, est._schedule_state
         self.snapshot.save(est._params, est._running, state, sstate)
-        rates = s.schedule._rates(sstate, self.n_batches)
+        rates = _checked_rates(s.schedule, s.schedule._rates(sstate, self.n_batches),
+                               self.n_batches)
         if np.ndim(rates):
             batch_lrs, self.epoch_lr = rates, float(np.mean(rates))
         else:
             batch_lrs = None
             state.lr = self.epoch_lr = float(rates)
         params, running = est._params, est._running
-        loss_sum, n_rows, status = s.engine.train_epoch(
-            s.X, s.Y, s.sample_weight, self.order if est.shuffle else None, s.batch_size,
-            batch_lrs, params, running, state)
+        try:
+            loss_sum, n_rows, status = s.engine.train_epoch(
+                s.X, s.Y, s.sample_weight, self.order if est.shuffle else None, s.batch_size,
+                batch_lrs, params, running, state)
+        except KeyboardInterrupt:
+            self.progress.stepped = True  # the batches before it are kept
+            raise
+        if n_rows == 0 and status == _core.gp_status.GP_OK:
+            raise ValueError(f"No mini-batch of epoch {est.n_iter_ + 1} has sample weights with a "
+                             "non-zero sum: there is nothing to train on.")
+        self.progress.stepped = True
         # one read of the weights: their sum is finite when they all are (a
         # float64 sum of huge float64 weights can overflow, so a non-finite
         # sum is checked weight by weight)
@@ -525,6 +546,24 @@ class StochasticTrainer:
             raise _Stop("partial_fit")
 
 
+def _checked_rates(schedule, rates, n_batches):
+    """A schedule's rates for an epoch of n_batches mini-batches: one
+    finite, non-negative float, or one per mini-batch (named batch_lrs, as
+    the core calls them); else ValueError."""
+    if np.ndim(rates):
+        if np.shape(rates) != (n_batches,):
+            raise ValueError(f"batch_lrs: the schedule {schedule!r} gave rates of shape "
+                             f"{np.shape(rates)} for an epoch of {n_batches} mini-batches; a "
+                             "per-iteration schedule gives one rate per mini-batch")
+        ok = bool(np.isfinite(rates).all() and (rates >= 0).all())
+    else:
+        ok = math.isfinite(rates) and rates >= 0
+    if not ok:
+        raise ValueError(f"The schedule {schedule!r} gave a learning rate that is negative or "
+                         "not finite")
+    return rates
+
+
 def _end(callbacks, reason, fitted, error):
     """End the callbacks, then raise the fit's error if it failed; an error
     of an end hook is raised when the fit did not fail, else attached to the
@@ -540,7 +579,7 @@ def _end(callbacks, reason, fitted, error):
         raise error
 
 
-def fit_lbfgs(est, X, Y, sample_weight, engine, callbacks):
+def fit_lbfgs(est, X, Y, sample_weight, engine, callbacks, progress=None):
     """scipy's L-BFGS-B on the full data, the core computing loss and
     gradient; callbacks are called per iteration, and a stop request ends
     the minimisation.  Sets n_iter_ and loss_."""
@@ -552,6 +591,8 @@ def fit_lbfgs(est, X, Y, sample_weight, engine, callbacks):
         if callbacks.per_step and not on_iteration.open:
             callbacks.step_begin()  # an iteration begins with its first evaluation
             on_iteration.open = True
+        if progress is not None:
+            progress.stepped = True
         params[...] = packed
         data_loss, l2 = engine.loss_grad(X, Y, sample_weight, params)
         last.update(x=packed, terms=(data_loss, l2))
