@@ -187,11 +187,12 @@ static inline void SFX(gp_drop_span)(const gp_mask *mk, int64_t r, int64_t c0, i
     }
 }
 
-/* The mask a backward kernel applies: none for relu, whose dropped units'
- * stored value 0 already has derivative 0. */
+/* The mask a backward kernel applies: none for relu, logistic and softplus,
+ * whose derivative from the value 0 that a dropped unit stores is already 0
+ * (and is the derivative a kept unit has where its value is 0). */
 static inline const gp_mask *SFX(gp_backward_mask)(int act, const gp_mask *mk)
 {
-    return act == GP_ACT_RELU ? NULL : mk;
+    return act == GP_ACT_RELU || act == GP_ACT_LOGISTIC || act == GP_ACT_SOFTPLUS ? NULL : mk;
 }
 
 /*

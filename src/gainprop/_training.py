@@ -200,27 +200,30 @@ class StochasticSetup:
 
 
 class _Snapshot:
-    """Weights, running statistics and optimizer state from before an epoch,
-    to go back to if the epoch diverges.  The same buffers serve every epoch
-    of a fit (a copy per epoch of a large network's weights and state would
-    otherwise be fresh memory every time)."""
+    """Weights, running statistics, optimizer state and dropout's batch
+    counter from before an epoch, to go back to if the epoch diverges.  The
+    same buffers serve every epoch of a fit (a copy per epoch of a large
+    network's weights and state would otherwise be fresh memory every time)."""
 
     def __init__(self):
         self.params = self.running = self.state = self.schedule = None
+        self.dropout_batch = None
 
-    def save(self, params, running, state, schedule_state):
+    def save(self, params, running, state, schedule_state, dropout):
         self.params = _copy_into(self.params, params)
         if running is not None:
             self.running = _copy_into(self.running, running)
         self.state = state.save(into=self.state)
         self.schedule = schedule_state.save()
+        self.dropout_batch = dropout.batch
 
-    def restore(self, params, running, state, schedule_state):
+    def restore(self, params, running, state, schedule_state, dropout):
         params[...] = self.params
         if running is not None:
             running[...] = self.running
         state.restore(self.state)
         schedule_state.restore(self.schedule)
+        dropout.batch = self.dropout_batch
 
 
 class _Monitor:
@@ -341,8 +344,8 @@ class StochasticTrainer:
             # it; the same swaps applied in place give the same order, without
             # its input checks (a short fit paid them every epoch)
             est._random_state.shuffle(self.order)
-        state, sstate = est._optimizer, est._schedule_state
-        self.snapshot.save(est._params, est._running, state, sstate)
+        state, sstate, stream = est._optimizer, est._schedule_state, est._dropout_stream
+        self.snapshot.save(est._params, est._running, state, sstate, stream)
         rates = s.schedule._rates(sstate, self.n_batches)
         if np.ndim(rates):
             batch_lrs, self.epoch_lr = rates, float(np.mean(rates))
@@ -352,14 +355,14 @@ class StochasticTrainer:
         params, running = est._params, est._running
         loss_sum, _, status = s.engine.train_epoch(
             s.X, s.Y, s.sample_weight, self.order if est.shuffle else None, s.batch_size,
-            batch_lrs, params, running, state)
+            batch_lrs, params, running, state, stream)
         # one read of the weights: their sum is finite when they all are (a
         # float64 sum of huge float64 weights can overflow, so a non-finite
         # sum is checked weight by weight)
         if (status == _core.gp_status.GP_NONFINITE_LOSS
                 or (not math.isfinite(np.add.reduce(params, dtype=np.float64))
                     and not np.isfinite(params).all())):
-            self.snapshot.restore(params, running, state, sstate)
+            self.snapshot.restore(params, running, state, sstate, stream)
             self._diverged()
         est.n_iter_ += 1
         est.loss_ = loss_sum / self.n_samples
