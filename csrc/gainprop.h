@@ -30,6 +30,19 @@
  *   thread count).
  * - Every reduction uses a fixed chunking independent of the thread count, so
  *   results are bit-identical for any n_threads.
+ * - Hidden activations: the derivatives of identity, logistic, tanh, relu,
+ *   leaky_relu, elu and softplus are computed from the activation's value;
+ *   gelu and silu need the pre-activation, which training keeps in a work
+ *   block of its own (counted by gp_work_size).
+ * - Dropout (Srivastava et al. 2014), inverted: in training, unit j of row r
+ *   of layer l (l = 0: the inputs, l = i: hidden layer i's outputs) is kept
+ *   with probability 1 - p_l and then scaled by 1 / (1 - p_l); prediction
+ *   keeps every unit.  The keep/drop draw is a pure function of (key, batch,
+ *   l, r, j) (gp_dropout_stream; Philox4x32-10, see gp_dropout_keep), so the
+ *   masks do not depend on threads, blocks or instruction set.  The kernels
+ *   store the kept values unscaled (a dropped one is 0) and fold the factor
+ *   1 / (1 - p_l) into the products that read layer l's values: the forward
+ *   product, the weight gradient and the delta passed back to layer l.
  * - The Python layer checks every argument against the network's layout
  *   before it calls a function here.  The entry points repeat the cheap
  *   structural checks (shapes, lengths, the slots a rule reads) and return
@@ -51,10 +64,18 @@ typedef enum gp_activation {
     GP_ACT_LOGISTIC = 1,
     GP_ACT_TANH = 2,
     GP_ACT_RELU = 3,
-    GP_ACT_SOFTMAX = 4, /* output only */
-    GP_ACT_EXP = 5,     /* output only (Poisson loss) */
+    GP_ACT_SOFTMAX = 4,    /* output only */
+    GP_ACT_EXP = 5,        /* output only (Poisson loss) */
+    GP_ACT_LEAKY_RELU = 6, /* hidden only: z > 0 ? z : GP_LEAKY_RELU_SLOPE z */
+    GP_ACT_ELU = 7,        /* hidden only: z > 0 ? z : exp(z) - 1 (alpha 1) */
+    GP_ACT_GELU = 8,       /* hidden only: z Phi(z), the exact form (as torch.nn.GELU()) */
+    GP_ACT_SOFTPLUS = 9,   /* hidden only: log(1 + exp(z)), without threshold */
+    GP_ACT_SILU = 10,      /* hidden only: z sigmoid(z) */
     GP_ACT_N_KINDS
 } gp_activation;
+
+/* leaky_relu's negative slope (torch.nn.LeakyReLU's default). */
+#define GP_LEAKY_RELU_SLOPE 0.01
 
 typedef enum gp_loss {
     GP_LOSS_SQUARED = 0,    /* 1/2 sum_k (y - t)^2 per sample; any element-wise output */
@@ -114,6 +135,8 @@ typedef struct {
     int64_t n_running;                /* length of the running-statistics buffer */
     double bn_momentum;               /* running statistics: r <- (1 - m) r + m batch */
     double bn_eps;
+    const double *dropout;            /* n_layers rates in [0, 1) or NULL (none): [0] the
+                                         inputs, [i] hidden layer i's outputs */
     int n_threads;                    /* >= 1: OpenMP threads for our loops */
     int64_t chunk_rows;               /* rows per forward/backward pass (work size) */
     gp_sgemm_fn sgemm;
@@ -137,6 +160,15 @@ typedef struct {
     const void *Y;
     const void *sw;  /* n_rows weights, or NULL (all 1) */
 } gp_data;
+
+/* Dropout's random stream: the Philox key and the number of a mini-batch
+ * (counted since the model was first fitted; less than GP_DROPOUT_MAX_BATCH).
+ * Batch number b's masks are those of gp_dropout_keep with batch = b. */
+typedef struct {
+    uint64_t key;
+    uint64_t batch;
+} gp_dropout_stream;
+#define GP_DROPOUT_MAX_BATCH (UINT64_C(1) << 56)
 
 /* The memory a call works on: the model's parameters and running
  * statistics, the gradient, and work memory sized by gp_work_size and
@@ -264,11 +296,25 @@ typedef struct {
      * current weights and their gradient holds zeros (gp_l2_fold) */
     int l2_carried;
     double l2_sumsq;
+    /* inout (with dropout): dropout.batch is the number of the next batch; every
+     * batch done advances it by one */
+    gp_dropout_stream dropout;
 } gp_epoch;
 
 /* Number of work elements (in the params dtype) and double scratch needed. */
 int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather);
 int64_t gp_scratch_size(const gp_net *net);
+
+/* Dropout's keep/drop draws (for the tests and as the definition): keep[r *
+ * n_cols + j] = 1 when unit j of row row0 + r of layer `layer` is kept in
+ * batch s->batch at rate p.  The draw is word j mod 4 of Philox4x32-10
+ * (Salmon et al. 2011) with key (key mod 2^32, key >> 32) and counter
+ * (j / 4, row, batch mod 2^32, (batch >> 32) << 8 | layer); the unit is kept
+ * when it is below floor((1 - p) 2^32).  layer < 256. */
+void gp_dropout_keep(const gp_dropout_stream *s, int layer, double p, int64_t row0,
+                     int64_t n_rows, int64_t n_cols, unsigned char *keep);
+/* One Philox4x32-10 block: out = philox(counter, key). */
+void gp_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
 
 /* Are the OpenMP loops compiled in? */
 int gp_openmp_enabled(void);
@@ -310,9 +356,11 @@ void gp_blas_fork_restore(void);
     /* Loss and gradient over all rows of the data: buf->grad gets                      \
      * d/dθ [mean loss + L2]; *data_loss the weighted mean data loss (unscaled),         \
      * *l2 the L2 term.  One step's gradient (batch statistics, running ones left        \
-     * alone); the optimizer is not called. */                                           \
+     * alone); the optimizer is not called.  With dropout the rows are one batch,        \
+     * whose masks are those of dropout->batch (dropout may be NULL without). */        \
     int gp_loss_grad_##SFX(const gp_net *net, const gp_data *data, const gp_buffers *buf,  \
-                           double *data_loss, double *l2);                                \
+                           const gp_dropout_stream *dropout, double *data_loss,           \
+                           double *l2);                                                   \
     /* Train batches [batch_begin, batch_end) of a pass.  Batch b holds rows             \
      * order[b*bs : (b+1)*bs] (or that range itself when order is NULL).  A batch         \
      * whose sample weights sum to 0 is skipped (no step, nothing added to the           \

@@ -183,6 +183,111 @@ static inline int64_t gp_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t gp_max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t gp_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* Does back-propagation through this hidden activation need its
+ * pre-activation (kept in a work block while training)? */
+static inline int gp_act_needs_pre(int act)
+{
+    return act == GP_ACT_GELU || act == GP_ACT_SILU;
+}
+
+/*
+ * Dropout masks (see gainprop.h).  A unit's draw is one word of a
+ * Philox4x32-10 block (Salmon, Moraes, Dror & Shaw 2011, "Parallel random
+ * numbers: as easy as 1, 2, 3"; the generator of Random123, cuRAND and JAX)
+ * whose counter says where the unit is: (unit / 4, row in the batch, batch,
+ * layer).  Any thread can draw any unit's mask, in the forward pass and
+ * again in the backward one, and get the same bits: nothing is stored.
+ */
+#define GP_PHILOX_M0 0xD2511F53u
+#define GP_PHILOX_M1 0xCD9E8D57u
+#define GP_PHILOX_W0 0x9E3779B9u /* the golden ratio, 2^32 (φ - 1) */
+#define GP_PHILOX_W1 0xBB67AE85u /* 2^32 (√3 - 1) */
+
+/* Ten rounds on the counter c with key (k0, k1), in place (Random123's
+ * philox4x32_R(10, ...): the key is bumped between rounds). */
+static inline void gp_philox_block(uint32_t c[4], uint32_t k0, uint32_t k1)
+{
+    int round;
+    for (round = 0; round < 10; ++round) {
+        const uint64_t p0 = (uint64_t)GP_PHILOX_M0 * c[0];
+        const uint64_t p1 = (uint64_t)GP_PHILOX_M1 * c[2];
+        const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c[1] ^ k0;
+        const uint32_t n2 = (uint32_t)(p0 >> 32) ^ c[3] ^ k1;
+        c[1] = (uint32_t)p1;
+        c[3] = (uint32_t)p0;
+        c[0] = n0;
+        c[2] = n2;
+        k0 += GP_PHILOX_W0;
+        k1 += GP_PHILOX_W1;
+    }
+}
+
+/* One layer's mask in one block of rows of a batch. */
+typedef struct {
+    uint32_t k0, k1;     /* the key */
+    uint32_t c2, c3;     /* counter words 2 and 3: the batch and the layer */
+    int64_t row0;        /* the block's first row, counted in its batch */
+    uint64_t keep_below; /* a draw below floor((1 - p) 2^32) keeps its unit */
+} gp_mask;
+
+static inline void gp_mask_init(gp_mask *mk, const gp_dropout_stream *s, int layer, double p,
+                                int64_t row0)
+{
+    mk->k0 = (uint32_t)s->key;
+    mk->k1 = (uint32_t)(s->key >> 32);
+    mk->c2 = (uint32_t)s->batch;
+    mk->c3 = ((uint32_t)(s->batch >> 32) << 8) | (uint32_t)layer;
+    mk->row0 = row0;
+    mk->keep_below = (uint64_t)((1.0 - p) * 4294967296.0);
+}
+
+/* The draws of units j0 .. j0 + 3 (j0 a multiple of 4) of the block's row r. */
+static inline void gp_mask_draw(const gp_mask *mk, int64_t r, int64_t j0, uint32_t u[4])
+{
+    u[0] = (uint32_t)(j0 >> 2);
+    u[1] = (uint32_t)(mk->row0 + r);
+    u[2] = mk->c2;
+    u[3] = mk->c3;
+    gp_philox_block(u, mk->k0, mk->k1);
+}
+
+/* Is unit j of the block's row r kept? */
+static inline int gp_mask_keeps(const gp_mask *mk, int64_t r, int64_t j)
+{
+    uint32_t u[4];
+    gp_mask_draw(mk, r, j & ~(int64_t)3, u);
+    return u[j & 3] < mk->keep_below;
+}
+
+/* Does any layer of the net have dropout? */
+static inline int gp_has_dropout(const gp_net *net)
+{
+    int i;
+    if (net->dropout)
+        for (i = 0; i < net->n_layers; ++i)
+            if (net->dropout[i] > 0) return 1;
+    return 0;
+}
+
+/* The factor 1 / (1 - p) of inverted dropout on layer `layer`'s values, while
+ * training with the stream ds (1 without dropout there, or without ds). */
+static inline double gp_keep_scale(const gp_net *net, const gp_dropout_stream *ds, int layer)
+{
+    return ds && net->dropout && net->dropout[layer] > 0 ? 1.0 / (1.0 - net->dropout[layer])
+                                                         : 1.0;
+}
+
+/* The mask of layer `layer` in the block of rows from row0 of the stream's
+ * batch, set up in *mk; NULL when that layer has no dropout or there is no
+ * stream (prediction). */
+static inline const gp_mask *gp_layer_mask(const gp_net *net, const gp_dropout_stream *ds,
+                                           int layer, int64_t row0, gp_mask *mk)
+{
+    if (!ds || !net->dropout || !(net->dropout[layer] > 0)) return NULL;
+    gp_mask_init(mk, ds, layer, net->dropout[layer], row0);
+    return mk;
+}
+
 /* Structural checks shared by the entry points (gp_net.c): 1 when sound. */
 int gp_net_ok(const gp_net *net);
 int gp_matrix_ok(const gp_net *net, const gp_matrix *X);

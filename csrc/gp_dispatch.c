@@ -213,10 +213,10 @@ static void gp_blas_release(void)
         return result_;                                                                        \
     }                                                                                          \
     int gp_loss_grad_##DT(const gp_net *net, const gp_data *data, const gp_buffers *buf,       \
-                          double *data_loss, double *l2)                                       \
+                          const gp_dropout_stream *dropout, double *data_loss, double *l2)     \
     {                                                                                          \
         int result_;                                                                           \
-        GP_CALL(gp_loss_grad, DT, net, data, buf, data_loss, l2);                              \
+        GP_CALL(gp_loss_grad, DT, net, data, buf, dropout, data_loss, l2);                     \
         return result_;                                                                        \
     }                                                                                          \
     int gp_train_batches_##DT(const gp_net *net, const gp_data *data, const gp_buffers *buf,   \

@@ -27,7 +27,8 @@
     int gp_forward_##DT##_##ISA(const gp_net *net, const gp_matrix *X, const gp_buffers *buf,  \
                                 REAL *out, int apply_output);                                  \
     int gp_loss_grad_##DT##_##ISA(const gp_net *net, const gp_data *data,                      \
-                                  const gp_buffers *buf, double *data_loss, double *l2);       \
+                                  const gp_buffers *buf, const gp_dropout_stream *dropout,     \
+                                  double *data_loss, double *l2);                              \
     int gp_train_batches_##DT##_##ISA(const gp_net *net, const gp_data *data,                  \
                                       const gp_buffers *buf, gp_optimizer *opt,                \
                                       gp_epoch *epoch, int64_t batch_begin,                    \

@@ -32,6 +32,8 @@ int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, i
         total += 2 * net->chunk_rows * net->units[i];
         if (net->batch_norm && i < net->n_layers)
             total += net->chunk_rows * net->units[i] + 2 * net->units[i];
+        if (gp_act_needs_pre(net->hidden_activation) && i < net->n_layers)
+            total += net->chunk_rows * net->units[i];
     }
     if (dense_gather) total += net->chunk_rows * n_features;
     total += net->chunk_rows * (n_outputs + 1);
@@ -52,13 +54,17 @@ int gp_net_ok(const gp_net *net)
     if (!net || net->n_layers < 1 || net->n_layers > GP_MAX_LAYERS || !net->units
         || !net->coef_offset || !net->intercept_offset || net->n_threads < 1
         || net->chunk_rows < 1 || net->hidden_activation < 0
-        || net->hidden_activation >= GP_ACT_N_KINDS || net->output_activation < 0
+        || net->hidden_activation >= GP_ACT_N_KINDS || net->hidden_activation == GP_ACT_SOFTMAX
+        || net->hidden_activation == GP_ACT_EXP || net->output_activation < 0
         || net->output_activation >= GP_ACT_N_KINDS || net->loss < 0
         || net->loss >= GP_LOSS_N_KINDS || (!net->dgemm && !net->dgemm64)
         || (!net->sgemm && !net->sgemm64))
         return 0;
     for (i = 0; i <= net->n_layers; ++i)
         if (net->units[i] < 1 || net->units[i] > INT32_MAX) return 0;
+    if (net->dropout)
+        for (i = 0; i < net->n_layers; ++i)
+            if (!(net->dropout[i] >= 0 && net->dropout[i] < 1)) return 0;
     for (i = 0; i < net->n_layers; ++i) {
         if (net->coef_offset[i] != offset) return 0;
         offset += net->units[i] * net->units[i + 1];
@@ -78,6 +84,23 @@ int gp_net_ok(const gp_net *net)
         if (net->n_running != offset - bn0) return 0;
     }
     return net->n_params == offset;
+}
+
+void gp_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4])
+{
+    int j;
+    for (j = 0; j < 4; ++j) out[j] = counter[j];
+    gp_philox_block(out, key[0], key[1]);
+}
+
+void gp_dropout_keep(const gp_dropout_stream *s, int layer, double p, int64_t row0,
+                     int64_t n_rows, int64_t n_cols, unsigned char *keep)
+{
+    gp_mask mk;
+    int64_t r, j;
+    gp_mask_init(&mk, s, layer, p, row0);
+    for (r = 0; r < n_rows; ++r)
+        for (j = 0; j < n_cols; ++j) keep[r * n_cols + j] = (unsigned char)gp_mask_keeps(&mk, r, j);
 }
 
 int gp_matrix_ok(const gp_net *net, const gp_matrix *X)
@@ -108,6 +131,9 @@ int gp_buffers_ok(const gp_net *net, const gp_buffers *buf, int64_t n_features, 
 #define EXP expf
 #define LOG logf
 #define TANH tanhf
+#define EXPM1 expm1f
+#define LOG1P log1pf
+#define ERFC erfcf
 #define EPS FLT_EPSILON
 #include "gp_net_impl.h"
 #undef REAL
@@ -117,6 +143,9 @@ int gp_buffers_ok(const gp_net *net, const gp_buffers *buf, int64_t n_features, 
 #undef EXP
 #undef LOG
 #undef TANH
+#undef EXPM1
+#undef LOG1P
+#undef ERFC
 #undef EPS
 
 #define REAL double
@@ -126,5 +155,8 @@ int gp_buffers_ok(const gp_net *net, const gp_buffers *buf, int64_t n_features, 
 #define EXP exp
 #define LOG log
 #define TANH tanh
+#define EXPM1 expm1
+#define LOG1P log1p
+#define ERFC erfc
 #define EPS DBL_EPSILON
 #include "gp_net_impl.h"

@@ -5,13 +5,14 @@
  *   SFX(x) x##_f32 | x##_f64
  *   GEMM   net->sgemm | net->dgemm
  *   GEMM64 net->sgemm64 | net->dgemm64 (NULL: use GEMM)
- *   EXP, LOG, TANH  the math.h functions of that type
+ *   EXP, LOG, TANH, EXPM1, LOG1P, ERFC  the math.h functions of that type
  *   EPS    FLT_EPSILON | DBL_EPSILON (log clipping, as scikit-learn)
  */
 
 /* ------------------------------------------------------------------------ */
 /* Element-wise activations.  Derivatives are written from the activation  */
-/* value a = f(z), as back-propagation has it at hand.                      */
+/* value a = f(z), as back-propagation has it at hand, except for gelu and  */
+/* silu, whose derivatives need the pre-activation z (kept while training). */
 /* ------------------------------------------------------------------------ */
 
 static inline REAL SFX(gp_logistic)(REAL z)
@@ -46,35 +47,175 @@ static inline REAL SFX(gp_act_deriv)(int act, REAL a)
     }
 }
 
-/* Z[r, c] = f(Z[r, c] + b[c]) for an element-wise hidden activation. */
-static void SFX(gp_bias_act)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRICT b, int64_t n_rows,
-                             int64_t n_cols, int act, int n_threads)
+/* Φ, the standard normal distribution function, as erfc(-z / √2) / 2: no
+ * cancellation in the left tail (1 + erf(z / √2) would give 0 there). */
+static inline REAL SFX(gp_normal_cdf)(REAL z)
 {
+    return (REAL)0.5 * ERFC(-z * (REAL)0.70710678118654752440);
+}
+
+/*
+ * z[c] = f(z[c] + b[c]) for c < n; pre[c] gets the pre-activation z[c] + b[c]
+ * when pre is not NULL (gelu and silu while training).  One loop per
+ * activation, the switch outside them.  Written so that NaN stays visible.
+ */
+static inline void SFX(gp_act_span)(int act, REAL *GP_RESTRICT z, const REAL *GP_RESTRICT b,
+                                    REAL *GP_RESTRICT pre, int64_t n)
+{
+    const REAL slope = (REAL)GP_LEAKY_RELU_SLOPE;
+    int64_t c;
+    switch (act) {
+    case GP_ACT_LOGISTIC:
+        for (c = 0; c < n; ++c) z[c] = SFX(gp_logistic)(z[c] + b[c]);
+        break;
+    case GP_ACT_TANH:
+        for (c = 0; c < n; ++c) z[c] = TANH(z[c] + b[c]);
+        break;
+    case GP_ACT_RELU:
+        /* (v < 0) ? 0 : v keeps NaN visible, unlike v > 0 ? v : 0 */
+        for (c = 0; c < n; ++c) {
+            const REAL v = z[c] + b[c];
+            z[c] = (v < 0) ? (REAL)0 : v;
+        }
+        break;
+    case GP_ACT_LEAKY_RELU:
+        for (c = 0; c < n; ++c) {
+            const REAL v = z[c] + b[c];
+            z[c] = (v > 0) ? v : slope * v;
+        }
+        break;
+    case GP_ACT_ELU:
+        for (c = 0; c < n; ++c) {
+            const REAL v = z[c] + b[c];
+            z[c] = (v > 0) ? v : EXPM1(v);
+        }
+        break;
+    case GP_ACT_SOFTPLUS:
+        /* max(v, 0) + log(1 + exp(-|v|)): no overflow, and no threshold
+         * (torch's Softplus returns v itself above 20) */
+        for (c = 0; c < n; ++c) {
+            const REAL v = z[c] + b[c];
+            z[c] = ((v > 0) ? v : (REAL)0) + LOG1P(EXP((v < 0) ? v : -v));
+        }
+        break;
+    case GP_ACT_GELU:
+        for (c = 0; c < n; ++c) {
+            const REAL v = z[c] + b[c];
+            if (pre) pre[c] = v;
+            z[c] = v * SFX(gp_normal_cdf)(v);
+        }
+        break;
+    case GP_ACT_SILU:
+        for (c = 0; c < n; ++c) {
+            const REAL v = z[c] + b[c];
+            if (pre) pre[c] = v;
+            z[c] = v * SFX(gp_logistic)(v);
+        }
+        break;
+    case GP_ACT_EXP:
+        for (c = 0; c < n; ++c) z[c] = EXP(z[c] + b[c]);
+        break;
+    default: /* identity, and the logits of softmax */
+        for (c = 0; c < n; ++c) z[c] = z[c] + b[c];
+        break;
+    }
+}
+
+/*
+ * d[c] *= f'(z) for c < n, from the activation's value a (and, for gelu and
+ * silu, its pre-activation z):
+ *   logistic a (1 - a);  tanh 1 - a²;  relu [a != 0];  leaky_relu [a > 0] or
+ *   the slope;  elu [a > 0] or a + 1 (= exp(z));  softplus 1 - exp(-a)
+ *   (= σ(z));  gelu Φ(z) + z φ(z);  silu σ(z) (1 + z (1 - σ(z))).
+ * (d is not restrict: the output layer's bias sum passes d == a, identity.)
+ */
+static inline void SFX(gp_deriv_span)(int act, REAL *d, const REAL *a,
+                                      const REAL *GP_RESTRICT z, int64_t n)
+{
+    const REAL slope = (REAL)GP_LEAKY_RELU_SLOPE;
+    const REAL inv_sqrt_2pi = (REAL)0.39894228040143267794;
+    int64_t c;
+    switch (act) {
+    case GP_ACT_LOGISTIC:
+        for (c = 0; c < n; ++c) d[c] = d[c] * a[c] * ((REAL)1 - a[c]);
+        break;
+    case GP_ACT_TANH:
+        for (c = 0; c < n; ++c) d[c] = d[c] * ((REAL)1 - a[c] * a[c]);
+        break;
+    case GP_ACT_RELU:
+        for (c = 0; c < n; ++c) d[c] = (a[c] == 0) ? (REAL)0 : d[c];
+        break;
+    case GP_ACT_LEAKY_RELU:
+        for (c = 0; c < n; ++c) d[c] = (a[c] > 0) ? d[c] : d[c] * slope;
+        break;
+    case GP_ACT_ELU:
+        for (c = 0; c < n; ++c) d[c] = (a[c] > 0) ? d[c] : d[c] * (a[c] + (REAL)1);
+        break;
+    case GP_ACT_SOFTPLUS:
+        for (c = 0; c < n; ++c) d[c] = d[c] * -EXPM1(-a[c]);
+        break;
+    case GP_ACT_GELU:
+        for (c = 0; c < n; ++c) {
+            const REAL pdf = inv_sqrt_2pi * EXP((REAL)-0.5 * z[c] * z[c]);
+            d[c] = d[c] * (SFX(gp_normal_cdf)(z[c]) + z[c] * pdf);
+        }
+        break;
+    case GP_ACT_SILU:
+        for (c = 0; c < n; ++c) {
+            const REAL s = SFX(gp_logistic)(z[c]);
+            d[c] = d[c] * (s * ((REAL)1 + z[c] * ((REAL)1 - s)));
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* x[j] = 0 for each unit c0 + j (j < w) of the block's row r that mk drops;
+ * c0 is a multiple of 4 (one Philox block draws four units). */
+static inline void SFX(gp_drop_span)(const gp_mask *mk, int64_t r, int64_t c0, int64_t w,
+                                     REAL *x)
+{
+    int64_t j;
+    for (j = 0; j < w; j += 4) {
+        const int64_t n = gp_min64(4, w - j);
+        uint32_t u[4];
+        int64_t q;
+        gp_mask_draw(mk, r, c0 + j, u);
+        for (q = 0; q < n; ++q)
+            if (u[q] >= mk->keep_below) x[j + q] = 0;
+    }
+}
+
+/* The mask a backward kernel applies: none for relu, logistic and softplus,
+ * whose derivative from the value 0 that a dropped unit stores is already 0
+ * (and is the derivative a kept unit has where its value is 0). */
+static inline const gp_mask *SFX(gp_backward_mask)(int act, const gp_mask *mk)
+{
+    return act == GP_ACT_RELU || act == GP_ACT_LOGISTIC || act == GP_ACT_SOFTPLUS ? NULL : mk;
+}
+
+/*
+ * Z[r, c] = f(Z[r, c] + b[c]) for an element-wise activation, then dropout's
+ * mask mk (NULL: none; kept values are left unscaled, see gainprop.h).  P
+ * (rows x cols, or NULL) gets the pre-activations of gelu and silu.  With a
+ * mask a row goes in tiles of GP_COL_BLOCK columns, masked while in cache.
+ */
+static void SFX(gp_bias_act)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRICT b, REAL *GP_RESTRICT P,
+                             int64_t n_rows, int64_t n_cols, int act, const gp_mask *mk,
+                             int n_threads)
+{
+    const int64_t tile = mk ? GP_COL_BLOCK : n_cols;
     int nt = gp_threads_for(n_threads, n_rows * n_cols);
     int64_t r;
 GP_FOR(nt, r, n_rows, {
         REAL *z = Z + r * n_cols;
-        int64_t c;
-        switch (act) {
-        case GP_ACT_LOGISTIC:
-            for (c = 0; c < n_cols; ++c) z[c] = SFX(gp_logistic)(z[c] + b[c]);
-            break;
-        case GP_ACT_TANH:
-            for (c = 0; c < n_cols; ++c) z[c] = TANH(z[c] + b[c]);
-            break;
-        case GP_ACT_RELU:
-            /* (v < 0) ? 0 : v keeps NaN visible, unlike v > 0 ? v : 0 */
-            for (c = 0; c < n_cols; ++c) {
-                REAL v = z[c] + b[c];
-                z[c] = (v < 0) ? (REAL)0 : v;
-            }
-            break;
-        case GP_ACT_EXP:
-            for (c = 0; c < n_cols; ++c) z[c] = EXP(z[c] + b[c]);
-            break;
-        default: /* identity, and the logits of softmax */
-            for (c = 0; c < n_cols; ++c) z[c] = z[c] + b[c];
-            break;
+        REAL *pre = P ? P + r * n_cols : NULL;
+        int64_t c0;
+        for (c0 = 0; c0 < n_cols; c0 += tile) {
+            const int64_t w = gp_min64(tile, n_cols - c0);
+            SFX(gp_act_span)(act, z + c0, b + c0, pre ? pre + c0 : NULL, w);
+            if (mk) SFX(gp_drop_span)(mk, r, c0, w, z + c0);
         }
     });
 }
@@ -192,23 +333,24 @@ static void SFX(gp_output_act)(REAL *Z, const REAL *b, int64_t n_rows, int64_t n
                                int apply, int n_threads)
 {
     if (!apply || act == GP_ACT_SOFTMAX) {
-        SFX(gp_bias_act)(Z, b, n_rows, n_out, GP_ACT_IDENTITY, n_threads);
+        SFX(gp_bias_act)(Z, b, NULL, n_rows, n_out, GP_ACT_IDENTITY, NULL, n_threads);
         if (apply) SFX(gp_softmax_rows)(Z, n_rows, n_out, n_threads);
     } else {
-        SFX(gp_bias_act)(Z, b, n_rows, n_out, act, n_threads);
+        SFX(gp_bias_act)(Z, b, NULL, n_rows, n_out, act, NULL, n_threads);
     }
 }
 
 /*
- * Back-propagation through a hidden activation, fused with the bias gradient
- * of the layer the delta belongs to:
- *   D[r, c] *= f'(A[r, c]);   gb[c] (+)= sum_r D[r, c] / sw_sum
- * Threads own blocks of GP_COL_BLOCK columns and sum their rows in order, so
- * the sums do not depend on the thread count.  act = identity gives the plain
+ * Back-propagation through a hidden activation and its dropout mask, fused
+ * with the bias gradient of the layer the delta belongs to:
+ *   D[r, c] *= f'(A[r, c]) [kept by mk];   gb[c] (+)= sum_r D[r, c] / sw_sum
+ * (P: the pre-activations of gelu and silu, else NULL).  Threads own blocks
+ * of GP_COL_BLOCK columns and sum their rows in order, so the sums do not
+ * depend on the thread count.  act = identity and no mask give the plain
  * column sum (the output layer's bias gradient).
  */
-static void SFX(gp_backprop_act)(REAL *D, const REAL *A,
-                                 int64_t n_rows, int64_t n_cols, int act,
+static void SFX(gp_backprop_act)(REAL *D, const REAL *A, const REAL *P,
+                                 int64_t n_rows, int64_t n_cols, int act, const gp_mask *mk,
                                  REAL *GP_RESTRICT gb, double sw_sum, int accumulate,
                                  int n_threads)
 {
@@ -224,20 +366,8 @@ GP_FOR(nt, blk, n_blocks, {
         for (c = 0; c < w; ++c) acc[c] = 0.0;
         for (r = 0; r < n_rows; ++r) {
             REAL *d = D + r * n_cols + c0;
-            const REAL *a = A + r * n_cols + c0;
-            switch (act) {
-            case GP_ACT_LOGISTIC:
-                for (c = 0; c < w; ++c) d[c] = d[c] * a[c] * ((REAL)1 - a[c]);
-                break;
-            case GP_ACT_TANH:
-                for (c = 0; c < w; ++c) d[c] = d[c] * ((REAL)1 - a[c] * a[c]);
-                break;
-            case GP_ACT_RELU:
-                for (c = 0; c < w; ++c) d[c] = (a[c] == 0) ? (REAL)0 : d[c];
-                break;
-            default:
-                break;
-            }
+            SFX(gp_deriv_span)(act, d, A + r * n_cols + c0, P ? P + r * n_cols + c0 : NULL, w);
+            if (mk) SFX(gp_drop_span)(mk, r, c0, w, d);
             for (c = 0; c < w; ++c) acc[c] += (double)d[c];
         }
         for (c = 0; c < w; ++c) {
@@ -248,20 +378,23 @@ GP_FOR(nt, blk, n_blocks, {
 }
 
 /*
- * Batch normalisation (Ioffe & Szegedy 2015), training, fused with the bias
- * and the activation.  For each column c of Z (the affine map without bias):
+ * Batch normalisation (Ioffe & Szegedy 2015), training, fused with the bias,
+ * the activation and dropout's mask.  For each column c of Z (the affine map
+ * without bias):
  *   z = Z + b;  μ, σ² = mean and (biased) variance over the rows
- *   x̂ = (z − μ) / √(σ² + ε);  A = f(γ x̂ + β)   (A overwrites Z, x̂ goes to Xh)
- * and, if run_mean != NULL, the running statistics (unbiased variance, as
+ *   x̂ = (z − μ) / √(σ² + ε);  A = f(γ x̂ + β) [kept by mk]
+ * (A overwrites Z, x̂ goes to Xh, γ x̂ + β to P for gelu and silu) and, if
+ * run_mean != NULL, the running statistics (unbiased variance, as
  * torch.nn.BatchNorm1d).  Threads own column blocks; statistics are summed
  * over rows in order (double accumulators), whatever the thread count.
  */
 static void SFX(gp_bn_forward_train)(REAL *GP_RESTRICT Z, REAL *GP_RESTRICT Xh,
-                                     const REAL *GP_RESTRICT b, const REAL *GP_RESTRICT gamma,
+                                     REAL *GP_RESTRICT P, const REAL *GP_RESTRICT b,
+                                     const REAL *GP_RESTRICT gamma,
                                      const REAL *GP_RESTRICT beta, int64_t m, int64_t u, int act,
-                                     double eps, double momentum, REAL *GP_RESTRICT run_mean,
-                                     REAL *GP_RESTRICT run_var, REAL *GP_RESTRICT inv_std,
-                                     int n_threads)
+                                     const gp_mask *mk, double eps, double momentum,
+                                     REAL *GP_RESTRICT run_mean, REAL *GP_RESTRICT run_var,
+                                     REAL *GP_RESTRICT inv_std, int n_threads)
 {
     const int64_t n_blocks = gp_cdiv(u, GP_COL_BLOCK);
     int nt = gp_threads_for(n_threads, m * u * 4);
@@ -305,22 +438,27 @@ GP_FOR(nt, blk, n_blocks, {
             for (c = 0; c < w; ++c) {
                 const REAL x = (z[c] + b[c0 + c] - mu[c]) * inv[c];
                 xh[c] = x;
-                z[c] = SFX(gp_act)(act, gamma[c0 + c] * x + beta[c0 + c]);
+                z[c] = gamma[c0 + c] * x;
             }
+            SFX(gp_act_span)(act, z, beta + c0, P ? P + r * u + c0 : NULL, w);
+            if (mk) SFX(gp_drop_span)(mk, r, c0, w, z);
         }
     });
 }
 
 /*
- * Back-propagation through the activation and batch normalisation, with the
- * gradients of γ, β and of the bias b of the affine map:
- *   dy = D f'(A);  dβ = Σ dy;  dγ = Σ dy x̂
+ * Back-propagation through dropout's mask, the activation and batch
+ * normalisation, with the gradients of γ, β and of the bias b of the affine
+ * map:
+ *   dy = D f'(A) [kept by mk];  dβ = Σ dy;  dγ = Σ dy x̂
  *   dz = γ / (m √(σ² + ε)) · (m dy − dβ − x̂ dγ);  db = Σ dz   (D <- dz)
- * (the sums over the rows; gradients divided by sw_sum as everywhere).
+ * (the sums over the rows; gradients divided by sw_sum as everywhere; P: the
+ * pre-activations of gelu and silu, else NULL).
  */
 static void SFX(gp_bn_backward)(REAL *GP_RESTRICT D, const REAL *GP_RESTRICT A,
-                                const REAL *GP_RESTRICT Xh, const REAL *GP_RESTRICT gamma,
-                                const REAL *GP_RESTRICT inv_std, int64_t m, int64_t u, int act,
+                                const REAL *GP_RESTRICT P, const REAL *GP_RESTRICT Xh,
+                                const REAL *GP_RESTRICT gamma, const REAL *GP_RESTRICT inv_std,
+                                int64_t m, int64_t u, int act, const gp_mask *mk,
                                 REAL *GP_RESTRICT g_gamma, REAL *GP_RESTRICT g_beta,
                                 REAL *GP_RESTRICT gb, double sw_sum, int n_threads)
 {
@@ -337,13 +475,12 @@ GP_FOR(nt, blk, n_blocks, {
         for (c = 0; c < w; ++c) sb[c] = sg[c] = sz[c] = 0.0;
         for (r = 0; r < m; ++r) {
             REAL *d = D + r * u + c0;
-            const REAL *a = A + r * u + c0;
             const REAL *xh = Xh + r * u + c0;
+            SFX(gp_deriv_span)(act, d, A + r * u + c0, P ? P + r * u + c0 : NULL, w);
+            if (mk) SFX(gp_drop_span)(mk, r, c0, w, d);
             for (c = 0; c < w; ++c) {
-                const REAL dy = d[c] * SFX(gp_act_deriv)(act, a[c]);
-                d[c] = dy;
-                sb[c] += (double)dy;
-                sg[c] += (double)dy * (double)xh[c];
+                sb[c] += (double)d[c];
+                sg[c] += (double)d[c] * (double)xh[c];
             }
         }
         for (c = 0; c < w; ++c) {
@@ -384,28 +521,33 @@ static void SFX(gp_bn_forward_eval)(REAL *GP_RESTRICT Z, const REAL *GP_RESTRICT
 GP_FOR(nt, r, m, {
         REAL *z = Z + r * u;
         int64_t j;
-        for (j = 0; j < u; ++j) z[j] = SFX(gp_act)(act, st[j] * z[j] + st[u + j]);
+        for (j = 0; j < u; ++j) z[j] = st[j] * z[j];
+        SFX(gp_act_span)(act, z, st + u, NULL, u);
     });
     (void)c;
 }
 
-/* Copy rows order[0..n) of a dense matrix into a contiguous block. */
+/* Copy rows rows[0..n) (start..start+n when rows is NULL) of a dense matrix
+ * into a contiguous block, with dropout's mask mk (NULL: none). */
 static void SFX(gp_gather_rows)(REAL *GP_RESTRICT dst, const REAL *GP_RESTRICT src,
-                                const int64_t *GP_RESTRICT rows, int64_t n, int64_t n_cols,
-                                int n_threads)
+                                const int64_t *GP_RESTRICT rows, int64_t start, int64_t n,
+                                int64_t n_cols, const gp_mask *mk, int n_threads)
 {
     int nt = gp_threads_for(n_threads, n * n_cols);
     int64_t r;
     GP_FOR(nt, r, n, {
-        memcpy(dst + r * n_cols, src + rows[r] * n_cols, (size_t)n_cols * sizeof(REAL));
+        memcpy(dst + r * n_cols, src + (rows ? rows[r] : start + r) * n_cols,
+               (size_t)n_cols * sizeof(REAL));
+        if (mk) SFX(gp_drop_span)(mk, r, 0, n_cols, dst + r * n_cols);
     });
 }
 
 /* Z (n x u) = X[rows] (CSR) @ W (n_cols x u); row i of the block is X row
- * rows[i], or start + i when rows is NULL. */
+ * rows[i], or start + i when rows is NULL.  With dropout's mask mk the stored
+ * values it drops are skipped and the others scaled by keep_scale. */
 static void SFX(gp_csr_matmul)(const gp_matrix *X, const int64_t *rows, int64_t start, int64_t n,
                                const REAL *GP_RESTRICT W, int64_t u, REAL *GP_RESTRICT Z,
-                               int n_threads)
+                               const gp_mask *mk, REAL keep_scale, int n_threads)
 {
     const REAL *val = (const REAL *)X->data;
     int nt = gp_threads_for(n_threads, n * u * 4);
@@ -416,18 +558,23 @@ GP_FOR(nt, r, n, {
         int64_t p, c;
         for (c = 0; c < u; ++c) z[c] = 0;
         for (p = X->indptr[row]; p < X->indptr[row + 1]; ++p) {
-            const REAL v = val[p];
+            REAL v = val[p];
             const REAL *w = W + X->indices[p] * u;
+            if (mk) {
+                if (!gp_mask_keeps(mk, r, X->indices[p])) continue;
+                v *= keep_scale;
+            }
             for (c = 0; c < u; ++c) z[c] += v * w[c];
         }
     });
 }
 
-/* gW (n_cols x u) += scale * X[rows]^T (CSR) @ D (n x u).  Threads own column
- * blocks of gW and walk all rows in order: no write conflicts, fixed order. */
+/* gW (n_cols x u) += scale * X[rows]^T (CSR) @ D (n x u), skipping the stored
+ * values dropout's mask mk drops.  Threads own column blocks of gW and walk
+ * all rows in order: no write conflicts, fixed order. */
 static void SFX(gp_csr_grad)(const gp_matrix *X, const int64_t *rows, int64_t start, int64_t n,
                              const REAL *GP_RESTRICT D, int64_t u, double scale,
-                             REAL *GP_RESTRICT gW, int n_threads)
+                             const gp_mask *mk, REAL *GP_RESTRICT gW, int n_threads)
 {
     const REAL *val = (const REAL *)X->data;
     const int64_t n_blocks = gp_cdiv(u, GP_COL_BLOCK);
@@ -445,6 +592,7 @@ GP_FOR(nt, blk, n_blocks, {
             for (p = X->indptr[row]; p < X->indptr[row + 1]; ++p) {
                 const REAL v = sc * val[p];
                 REAL *g = gW + X->indices[p] * u + c0;
+                if (mk && !gp_mask_keeps(mk, r, X->indices[p])) continue;
                 for (c = 0; c < w; ++c) g[c] += v * d[c];
             }
         }
@@ -631,13 +779,16 @@ GP_FOR_DYNAMIC(nt, blk, n_blocks, {
 }
 
 /* Work buffer layout: per layer i >= 1, act_i then delta_i (chunk_rows x
- * units[i] each); then gathered targets and sample weights; then the gathered
- * dense input block (only allocated when rows are gathered, see gp_work_size). */
+ * units[i] each), and for hidden layers batch norm's blocks and gelu's or
+ * silu's pre-activations; then gathered targets and sample weights; then the
+ * gathered dense input block (only allocated when rows are gathered or
+ * masked, see gp_work_size). */
 typedef struct {
     REAL *act[GP_MAX_LAYERS + 1];
     REAL *delta[GP_MAX_LAYERS + 1];
     REAL *xhat[GP_MAX_LAYERS + 1];  /* batch norm: normalised pre-activations */
     REAL *bn_stat[GP_MAX_LAYERS + 1]; /* batch norm: 2 * units (1/std, or scale and shift) */
+    REAL *pre[GP_MAX_LAYERS + 1];   /* gelu, silu: pre-activations (else NULL) */
     REAL *x_block;
     REAL *y_block;
     REAL *sw_block;
@@ -658,6 +809,11 @@ static void SFX(gp_carve)(const gp_net *net, REAL *work, SFX(gp_work_view) *v)
             v->bn_stat[i] = work;
             work += 2 * net->units[i];
         }
+        v->pre[i] = NULL;
+        if (gp_act_needs_pre(net->hidden_activation) && i < net->n_layers) {
+            v->pre[i] = work;
+            work += R * net->units[i];
+        }
     }
     v->y_block = work;
     work += R * n_out;
@@ -676,37 +832,47 @@ static void SFX(gp_carve)(const gp_net *net, REAL *work, SFX(gp_work_view) *v)
  * product A W goes to logits; its bias and activation are left to the caller
  * (fused with the loss when training).  A0 is the block's dense inputs, or
  * NULL for the CSR rows of X (rows[0..m), or start..start+m when rows is NULL).
+ * Training with dropout (ds not NULL): the block is rows row0.. of batch
+ * ds->batch; each hidden layer's mask is applied by its activation kernel, and
+ * the inputs' by the caller (dense) or the CSR product.
  */
 static void SFX(gp_forward_block)(const gp_net *net, const gp_matrix *X, const int64_t *rows,
                                   int64_t start, int64_t m, const REAL *A0, const REAL *params,
-                                  REAL *running, int training, SFX(gp_work_view) *v,
-                                  REAL *logits)
+                                  REAL *running, int training, const gp_dropout_stream *ds,
+                                  int64_t row0, SFX(gp_work_view) *v, REAL *logits)
 {
     const int L = net->n_layers, nt = net->n_threads;
     const REAL *A = A0;
+    gp_mask mk_buf;
     int i;
     for (i = 0; i < L; ++i) {
         const int64_t ui = net->units[i], uo = net->units[i + 1];
         const REAL *W = params + net->coef_offset[i];
         const REAL *b = params + net->intercept_offset[i];
+        const REAL keep_scale = (REAL)gp_keep_scale(net, ds, i);
         REAL *Z = i == L - 1 ? logits : v->act[i + 1];
+        REAL *pre = training ? v->pre[i + 1] : NULL;
+        const gp_mask *mk;
         if (i == 0 && !A0)
-            SFX(gp_csr_matmul)(X, rows, start, m, W, uo, Z, nt);
+            SFX(gp_csr_matmul)(X, rows, start, m, W, uo, Z,
+                               gp_layer_mask(net, ds, 0, row0, &mk_buf), keep_scale, nt);
         else
-            SFX(gp_gemm_rm)(net, 0, 0, m, uo, ui, (REAL)1, A, ui, W, uo, (REAL)0, Z, uo);
+            SFX(gp_gemm_rm)(net, 0, 0, m, uo, ui, keep_scale, A, ui, W, uo, (REAL)0, Z, uo);
         if (i == L - 1) break;
+        mk = gp_layer_mask(net, ds, i + 1, row0, &mk_buf);
         if (net->batch_norm) {
             const REAL *gamma = params + net->bn_offset[i];
             REAL *rs = running ? running + (net->bn_offset[i] - net->bn_offset[0]) : NULL;
             if (training)
-                SFX(gp_bn_forward_train)(Z, v->xhat[i + 1], b, gamma, gamma + uo, m, uo,
-                                         net->hidden_activation, net->bn_eps, net->bn_momentum,
-                                         rs, rs ? rs + uo : NULL, v->bn_stat[i + 1], nt);
+                SFX(gp_bn_forward_train)(Z, v->xhat[i + 1], pre, b, gamma, gamma + uo, m, uo,
+                                         net->hidden_activation, mk, net->bn_eps,
+                                         net->bn_momentum, rs, rs ? rs + uo : NULL,
+                                         v->bn_stat[i + 1], nt);
             else
                 SFX(gp_bn_forward_eval)(Z, b, gamma, gamma + uo, rs, rs + uo, net->bn_eps, m, uo,
                                         net->hidden_activation, v->bn_stat[i + 1], nt);
         } else {
-            SFX(gp_bias_act)(Z, b, m, uo, net->hidden_activation, nt);
+            SFX(gp_bias_act)(Z, b, pre, m, uo, net->hidden_activation, mk, nt);
         }
         A = Z;
     }
@@ -729,11 +895,13 @@ static double SFX(gp_weight_sum)(const REAL *sw, const int64_t *rows, int64_t st
  * at most chunk_rows rows whose gradients accumulate; returns the weighted
  * data-loss sum.  With l2 set the weights' part of grad is accumulated onto:
  * it holds the batch's L2 term (gp_l2_start, or the previous step's fold);
- * otherwise every part is overwritten.
+ * otherwise every part is overwritten.  ds: dropout's stream at this batch,
+ * or NULL (no dropout).
  */
 static double SFX(gp_batch_grad)(const gp_net *net, const gp_data *data, const int64_t *rows,
                                  int64_t start, int64_t n, double sw_sum,
-                                 const gp_buffers *buf, REAL *running, int l2)
+                                 const gp_buffers *buf, REAL *running, int l2,
+                                 const gp_dropout_stream *ds)
 {
     const int L = net->n_layers;
     const int nt = net->n_threads;
@@ -745,7 +913,6 @@ static double SFX(gp_batch_grad)(const gp_net *net, const gp_data *data, const i
     const REAL *params = (const REAL *)buf->params;
     REAL *grad = (REAL *)buf->grad;
     double *scratch = buf->scratch;
-    const REAL inv_sw = (REAL)(1.0 / sw_sum);
     SFX(gp_work_view) v;
     double dsum = 0.0;
     int64_t s0;
@@ -758,20 +925,22 @@ static double SFX(gp_batch_grad)(const gp_net *net, const gp_data *data, const i
         const int first = (s0 == 0);
         const REAL *A0 = NULL;
         const REAL *T, *S;
+        gp_mask in_buf, mk_buf;
+        const gp_mask *in_mask = gp_layer_mask(net, ds, 0, s0, &in_buf);
         int i;
         int64_t ch;
 
-        /* inputs, targets and weights of this block */
+        /* inputs (with dropout's mask), targets and weights of this block */
         if (!sparse) {
-            if (brows) {
-                SFX(gp_gather_rows)(v.x_block, Xd, brows, m, d, nt);
+            if (brows || in_mask) {
+                SFX(gp_gather_rows)(v.x_block, Xd, brows, bstart, m, d, in_mask, nt);
                 A0 = v.x_block;
             } else {
                 A0 = Xd + bstart * d;
             }
         }
         if (brows) {
-            SFX(gp_gather_rows)(v.y_block, Y, brows, m, k, nt);
+            SFX(gp_gather_rows)(v.y_block, Y, brows, 0, m, k, NULL, nt);
             T = v.y_block;
             if (sw) {
                 int64_t r;
@@ -785,39 +954,48 @@ static double SFX(gp_batch_grad)(const gp_net *net, const gp_data *data, const i
             S = sw ? sw + bstart : NULL;
         }
 
-        SFX(gp_forward_block)(net, X, brows, bstart, m, A0, params, running, 1, &v, v.act[L]);
+        SFX(gp_forward_block)(net, X, brows, bstart, m, A0, params, running, 1, ds, s0, &v,
+                              v.act[L]);
         /* output activation, loss and delta, fused; the delta overwrites act[L] */
         SFX(gp_output_loss_delta)(v.act[L], params + net->intercept_offset[L - 1], T, S, m, k,
                                   net->loss, net->output_activation, scratch, nt);
         for (ch = 0; ch < gp_cdiv(m, GP_ROW_CHUNK); ++ch) dsum += scratch[ch];
         v.delta[L] = v.act[L];
 
-        /* backward */
-        SFX(gp_backprop_act)(v.delta[L], v.delta[L], m, k, GP_ACT_IDENTITY,
+        /* backward; layer i's values (the inputs of weight layer i) were
+         * stored unscaled, so their keep scale enters W_i's gradient and the
+         * delta passed back to them */
+        SFX(gp_backprop_act)(v.delta[L], v.delta[L], NULL, m, k, GP_ACT_IDENTITY, NULL,
                              grad + net->intercept_offset[L - 1], sw_sum, !first, nt);
         for (i = L - 1; i >= 0; --i) {
             const int64_t ui = net->units[i], uo = net->units[i + 1];
             const REAL *W = params + net->coef_offset[i];
             REAL *gW = grad + net->coef_offset[i];
             const int acc_w = l2 || !first;
+            const double keep_scale = gp_keep_scale(net, ds, i);
             if (i == 0 && sparse) {
                 if (!acc_w) memset(gW, 0, (size_t)(ui * uo) * sizeof(REAL));
-                SFX(gp_csr_grad)(X, brows, bstart, m, v.delta[1], uo, 1.0 / sw_sum, gW, nt);
+                SFX(gp_csr_grad)(X, brows, bstart, m, v.delta[1], uo, keep_scale / sw_sum,
+                                 in_mask, gW, nt);
             } else {
-                SFX(gp_gemm_rm)(net, 1, 0, ui, uo, m, inv_sw, i == 0 ? A0 : v.act[i], ui,
-                                v.delta[i + 1], uo, acc_w ? (REAL)1 : (REAL)0, gW, uo);
+                SFX(gp_gemm_rm)(net, 1, 0, ui, uo, m, (REAL)(keep_scale / sw_sum),
+                                i == 0 ? A0 : v.act[i], ui, v.delta[i + 1], uo,
+                                acc_w ? (REAL)1 : (REAL)0, gW, uo);
             }
             if (i > 0) {
-                SFX(gp_gemm_rm)(net, 0, 1, m, ui, uo, (REAL)1, v.delta[i + 1], uo, W, uo, (REAL)0,
-                                v.delta[i], ui);
+                const int act = net->hidden_activation;
+                const gp_mask *mk =
+                    SFX(gp_backward_mask)(act, gp_layer_mask(net, ds, i, s0, &mk_buf));
+                SFX(gp_gemm_rm)(net, 0, 1, m, ui, uo, (REAL)keep_scale, v.delta[i + 1], uo, W, uo,
+                                (REAL)0, v.delta[i], ui);
                 if (net->batch_norm) {
                     const int64_t off = net->bn_offset[i - 1];
-                    SFX(gp_bn_backward)(v.delta[i], v.act[i], v.xhat[i], params + off,
-                                        v.bn_stat[i], m, ui, net->hidden_activation, grad + off,
+                    SFX(gp_bn_backward)(v.delta[i], v.act[i], v.pre[i], v.xhat[i], params + off,
+                                        v.bn_stat[i], m, ui, act, mk, grad + off,
                                         grad + off + ui, grad + net->intercept_offset[i - 1],
                                         sw_sum, nt);
                 } else {
-                    SFX(gp_backprop_act)(v.delta[i], v.act[i], m, ui, net->hidden_activation,
+                    SFX(gp_backprop_act)(v.delta[i], v.act[i], v.pre[i], m, ui, act, mk,
                                          grad + net->intercept_offset[i - 1], sw_sum, !first, nt);
                 }
             }
@@ -842,8 +1020,8 @@ int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const gp_buffers *buf
         const int64_t m = gp_min64(net->chunk_rows, X->n_rows - s0);
         const REAL *A0 = X->indptr ? NULL : (const REAL *)X->data + s0 * d;
         REAL *logits = out + s0 * k;
-        SFX(gp_forward_block)(net, X, NULL, s0, m, A0, params, (REAL *)buf->running, 0, &v,
-                              logits);
+        SFX(gp_forward_block)(net, X, NULL, s0, m, A0, params, (REAL *)buf->running, 0, NULL, 0,
+                              &v, logits);
         SFX(gp_output_act)(logits, params + net->intercept_offset[L - 1], m, k,
                            net->output_activation, apply_output, net->n_threads);
     }
@@ -856,15 +1034,23 @@ static int SFX(gp_data_ok)(const gp_net *net, const gp_data *data)
     return gp_matrix_ok(net, &data->X) && (data->X.n_rows == 0 || data->Y);
 }
 
+/* Do the dense input rows go through the gathered block (a row order, or
+ * dropout on the inputs)? */
+static int SFX(gp_gathers)(const gp_net *net, const gp_data *data, const int64_t *order)
+{
+    return !data->X.indptr && (order || (net->dropout && net->dropout[0] > 0));
+}
+
 int SFX(gp_loss_grad)(const gp_net *net, const gp_data *data, const gp_buffers *buf,
-                      double *data_loss, double *l2)
+                      const gp_dropout_stream *dropout, double *data_loss, double *l2)
 {
     const int64_t n = data->X.n_rows;
     const int use_l2 = net->alpha > 0;
     double sw_sum, sumsq = 0.0, dsum = 0.0;
     if (!gp_net_ok(net) || !SFX(gp_data_ok)(net, data)
-        || !gp_buffers_ok(net, buf, data->X.n_cols, 0, 1, 0)
-        || (net->batch_norm && n > net->chunk_rows))
+        || !gp_buffers_ok(net, buf, data->X.n_cols, SFX(gp_gathers)(net, data, NULL), 1, 0)
+        || (net->batch_norm && n > net->chunk_rows)
+        || (gp_has_dropout(net) && (!dropout || dropout->batch >= GP_DROPOUT_MAX_BATCH)))
         return GP_BAD_ARGUMENT;
     sw_sum = SFX(gp_weight_sum)((const REAL *)data->sw, NULL, 0, n);
     if (!(sw_sum > 0)) return GP_BAD_ARGUMENT;
@@ -872,7 +1058,8 @@ int SFX(gp_loss_grad)(const gp_net *net, const gp_data *data, const gp_buffers *
     if (use_l2)
         sumsq = SFX(gp_l2_start)((REAL *)buf->grad, (const REAL *)buf->params, net->n_coef,
                                  net->alpha / sw_sum, buf->scratch, net->n_threads);
-    dsum = SFX(gp_batch_grad)(net, data, NULL, 0, n, sw_sum, buf, NULL, use_l2);
+    dsum = SFX(gp_batch_grad)(net, data, NULL, 0, n, sw_sum, buf, NULL, use_l2,
+                              gp_has_dropout(net) ? dropout : NULL);
     *data_loss = dsum / sw_sum;
     *l2 = 0.5 * net->alpha * sumsq / sw_sum;
     return GP_OK;
@@ -898,13 +1085,15 @@ int SFX(gp_train_batches)(const gp_net *net, const gp_data *data, const gp_buffe
 {
     const int64_t n_samples = data->X.n_rows, bs = ep->batch_size;
     const int use_l2 = net->alpha > 0;
+    const int drop = gp_has_dropout(net);
     REAL *params = (REAL *)buf->params, *grad = (REAL *)buf->grad;
     gp_l2_fold fold;
     int64_t b;
     if (!gp_net_ok(net) || !SFX(gp_data_ok)(net, data)
-        || !gp_buffers_ok(net, buf, data->X.n_cols, ep->order && !data->X.indptr, 1, 1)
+        || !gp_buffers_ok(net, buf, data->X.n_cols, SFX(gp_gathers)(net, data, ep->order), 1, 1)
         || bs < 1 || (net->batch_norm && bs > net->chunk_rows) || batch_begin < 0
-        || (ep->lrs && ep->n_lrs < gp_cdiv(n_samples, bs)) || !gp_optimizer_complete(opt))
+        || (ep->lrs && ep->n_lrs < gp_cdiv(n_samples, bs)) || !gp_optimizer_complete(opt)
+        || ep->dropout.batch > GP_DROPOUT_MAX_BATCH - (uint64_t)gp_max64(0, batch_end - batch_begin))
         return GP_BAD_ARGUMENT;
     /* The L2 term is folded into each step (gp_l2_fold): between the steps of
      * a pass, the weights' gradient holds the next batch's L2 term and
@@ -927,10 +1116,11 @@ int SFX(gp_train_batches)(const gp_net *net, const gp_data *data, const gp_buffe
         sw_sum = SFX(gp_weight_sum)((const REAL *)data->sw, rows, r0, nb);
         if (sw_sum == 0) { /* no weight: no step, no statistics, nothing added to the loss */
             ep->n_done += 1;
+            ep->dropout.batch += 1;
             continue;
         }
         dsum = SFX(gp_batch_grad)(net, data, rows, r0, nb, sw_sum, buf, (REAL *)buf->running,
-                                  use_l2);
+                                  use_l2, drop ? &ep->dropout : NULL);
         sumsq = use_l2 ? ep->l2_sumsq : 0.0;
         /* scikit-learn's batch loss: mean data loss (times loss_scale) + L2 term */
         batch_loss = net->loss_scale * dsum / sw_sum + 0.5 * net->alpha * sumsq / sw_sum;
@@ -947,6 +1137,7 @@ int SFX(gp_train_batches)(const gp_net *net, const gp_data *data, const gp_buffe
                            net->n_threads);
         if (use_l2) ep->l2_sumsq = fold.sumsq;
         ep->n_done += 1;
+        ep->dropout.batch += 1;
     }
     return GP_OK;
 }

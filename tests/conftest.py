@@ -47,3 +47,21 @@ def digits_split(_digits_arrays):
     """A stratified 70/30 split of the digits: (X_train, X_test, y_train, y_test)."""
     X, y = _digits_arrays
     return train_test_split(X.copy(), y.copy(), test_size=0.3, random_state=0, stratify=y)
+
+
+def _central_differences(f, params, h=1e-6):
+    """The gradient of f at params by central differences, entry by entry."""
+    numeric = np.empty_like(params)
+    for i in range(params.shape[0]):
+        p = params.copy()
+        p[i] += h
+        up = f(p)
+        p[i] -= 2 * h
+        numeric[i] = (up - f(p)) / (2 * h)
+    return numeric
+
+
+@pytest.fixture
+def finite_differences():
+    """f, params[, h] -> the gradient of f at params by central differences."""
+    return _central_differences

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from gainprop._engine import Engine, Layout, Matrix
+from gainprop._engine import DropoutStream, Engine, Layout, Matrix
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 # (loss, output activation, number of outputs)
@@ -80,19 +80,25 @@ def test_gradient_matches_finite_differences(activation, loss, out_act, k, weigh
     np.testing.assert_allclose(grad[big], numeric[big], rtol=1e-5)
 
 
-def test_gradient_is_same_for_dense_and_sparse_and_any_chunking(rng):
+# with dropout (inputs 0.5, hidden 0.2): the masks of the inputs' stored
+# values (CSR) are those of the dense rows, and rows are counted in the batch
+@pytest.mark.parametrize("dropout", [None, (0.5, 0.2)], ids=["plain", "dropout"])
+def test_gradient_is_same_for_dense_and_sparse_and_any_chunking(rng, dropout):
     n, d = 37, 8
     X = rng.randn(n, d)
     X[rng.rand(n, d) < 0.6] = 0
     Y = np.eye(3)[rng.randint(3, size=n)]
     layout = Layout([d, 10, 3])
     params = rng.uniform(-0.5, 0.5, layout.n_params)
+    input_dropout, hidden = dropout or (0.0, 0.0)
+    stream = DropoutStream(key=12345, batch=6) if dropout else None
     grads = []
     for chunk in (1, 5, 64):
         for Xi in (X, sp.csr_matrix(X)):
             eng = Engine(layout, "tanh", "softmax", "log_loss", 1e-3, 1, chunk, np.float64, d,
-                         False)
-            eng.loss_grad(Matrix(Xi, np.float64), Y, None, params)
+                         bool(dropout) and not sp.issparse(Xi), dropout=[hidden],
+                         input_dropout=input_dropout)
+            eng.loss_grad(Matrix(Xi, np.float64), Y, None, params, stream)
             grads.append(eng.grad.copy())
     for g in grads[1:]:
         np.testing.assert_allclose(g, grads[0], rtol=1e-12, atol=1e-15)

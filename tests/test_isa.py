@@ -27,6 +27,18 @@ CASES = {
     "rmsprop": dict(solver="rmsprop", max_iter=3),
     "adamax": dict(solver="adamax", max_iter=3),
     "sparse": dict(solver="adam", max_iter=3, sparse=True),
+    # the new activations (gelu's erfc, elu's expm1, softplus's log1p) and
+    # dropout's masks, with batch norm, float64 and sparse input
+    "leaky_relu-dropout": dict(activation="leaky_relu", dropout=0.3, max_iter=3),
+    "elu-dropout-sparse": dict(activation="elu", dropout=0.2, input_dropout=0.2, max_iter=3,
+                               sparse=True),
+    "gelu-dropout-bn": dict(activation="gelu", dropout=[0.3, 0.1], input_dropout=0.1,
+                            batch_norm=True, max_iter=3),
+    "gelu-f64": dict(activation="gelu", max_iter=3, dtype="float64"),
+    "softplus-dropout-f64": dict(activation="softplus", dropout=0.3, input_dropout=0.2,
+                                 max_iter=3, dtype="float64"),
+    "silu-dropout-bn-f64": dict(activation="silu", dropout=0.2, batch_norm=True, max_iter=3,
+                                dtype="float64"),
 }
 
 SCRIPT = r"""

@@ -1,5 +1,6 @@
-"""Network features of seed 000 / seed 002: initialisation schemes and
-target_loss (batch normalisation has its own tests)."""
+"""Network features: initialisation schemes (with each activation's Kaiming
+gain) and target_loss (batch normalisation, the activations and dropout have
+their own tests)."""
 
 import warnings
 
@@ -8,6 +9,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from gainprop import MLPClassifier
+from gainprop._multilayer_perceptron import KAIMING_GAIN
+from gainprop._persistence import HIDDEN_ACTIVATIONS
 
 
 def _init(init, units=(64, 400, 300, 10), activation="relu"):
@@ -38,6 +41,39 @@ def test_kaiming_uniform_bound_and_variance():
         bound = np.sqrt(6.0 / W.shape[0])
         assert np.abs(W).max() <= bound
         assert W.std() == pytest.approx(np.sqrt(2.0 / W.shape[0]), rel=0.05)
+
+
+def test_kaiming_gains_are_torchs():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    for activation, name in (("identity", "linear"), ("logistic", "sigmoid"), ("tanh", "tanh"),
+                             ("relu", "relu")):
+        assert KAIMING_GAIN[activation] == pytest.approx(torch.nn.init.calculate_gain(name),
+                                                         rel=1e-15)
+    assert KAIMING_GAIN["leaky_relu"] == pytest.approx(
+        torch.nn.init.calculate_gain("leaky_relu", 0.01), rel=1e-15)
+
+
+@pytest.mark.parametrize("activation", sorted(HIDDEN_ACTIVATIONS))
+def test_kaiming_normal_and_uniform_use_the_activations_gain(activation):
+    """torch's gains where it defines one, √2 for elu, gelu, softplus, silu."""
+    gain = KAIMING_GAIN[activation]
+    expected = {"identity": 1.0, "logistic": 1.0, "tanh": 5 / 3,
+                "leaky_relu": np.sqrt(2 / (1 + 0.01**2))}.get(activation, np.sqrt(2))
+    assert gain == pytest.approx(expected, rel=1e-15)
+    for W in _init("kaiming_normal", activation=activation).coefs_:
+        assert W.std() == pytest.approx(gain / np.sqrt(W.shape[0]), rel=0.05)
+    for W in _init("kaiming_uniform", activation=activation).coefs_:
+        bound = gain * np.sqrt(3.0 / W.shape[0])
+        assert bound * 0.99 < np.abs(W).max() <= bound
+        assert W.std() == pytest.approx(gain / np.sqrt(W.shape[0]), rel=0.05)
+
+
+def test_glorot_is_the_same_for_the_relu_like_activations():
+    """scikit-learn's Glorot bound, 6 / (fan_in + fan_out) (2 for logistic
+    only), whatever the new activation."""
+    relu = _init("glorot_uniform")._params
+    for activation in ("leaky_relu", "elu", "gelu", "softplus", "silu"):
+        np.testing.assert_array_equal(_init("glorot_uniform", activation=activation)._params, relu)
 
 
 def test_uniform_range_for_weights_and_biases():

@@ -1,8 +1,6 @@
 """ONNX export (gainprop.onnx): onnxruntime's outputs against predict and
 predict_proba, and the emitted activations against NumPy/SciPy references."""
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -10,8 +8,10 @@ pytest.importorskip("onnx")
 skl2onnx = pytest.importorskip("skl2onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from scipy.special import erf, expit, softmax  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
+from activation_reference import EXISTING, NEW  # noqa: E402
+from activation_reference import VALUE as REFERENCE  # noqa: E402
+from scipy.special import softmax  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
@@ -26,21 +26,6 @@ DTYPES = [np.float32, np.float64]
 # differently from the core's; float64 agrees to a few units in the last place
 ATOL = {np.float32: 1e-5, np.float64: 1e-10}
 BN_EPS = 1e-5  # batch normalisation's epsilon (torch's default)
-
-# The hidden activations as their definitions, in float64
-REFERENCE = {
-    "identity": lambda x: x,
-    "logistic": expit,
-    "tanh": np.tanh,
-    "relu": lambda x: np.maximum(x, 0.0),
-    "leaky_relu": lambda x: np.where(x > 0, x, 0.01 * x),
-    "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
-    "gelu": lambda x: 0.5 * x * (1.0 + erf(x / np.sqrt(2.0))),
-    "softplus": lambda x: np.logaddexp(0.0, x),
-    "silu": lambda x: x * expit(x),
-}
-EXISTING = ["identity", "logistic", "tanh", "relu"]
-NEW = ["leaky_relu", "elu", "gelu", "softplus", "silu"]
 
 
 def _run(onx, X):
@@ -141,7 +126,7 @@ def test_regressor_matches_predict(data, kind, dtype, batch_norm):
 
 @pytest.mark.parametrize("batch_norm", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("activation", EXISTING)
+@pytest.mark.parametrize("activation", EXISTING + NEW)
 def test_every_activation_of_the_estimator(data, activation, dtype, batch_norm):
     model, X = _fit(data, "multiclass_int", dtype, batch_norm, activation=activation)
     _check_classifier(model, X, _run(_export(model, X, zipmap=False), X))
@@ -286,8 +271,28 @@ def test_errors(data):
         _export(model, X)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dropout_models_export_as_plain_networks(data, dtype):
+    """Dropout is training's alone: the graph of a model trained with it has
+    the operators of one trained without and computes predict_proba."""
+    model, X = _fit(data, "multiclass_int", dtype, activation="gelu", hidden=(8, 6))
+    plain_ops = [n.op_type for n in _export(model, X, zipmap=False).graph.node]
+    model.set_params(dropout=[0.4, 0.2], input_dropout=0.2).fit(X, data[1]["multiclass_int"])
+    onx = _export(model, X, zipmap=False)
+    assert [n.op_type for n in onx.graph.node] == plain_ops
+    _check_classifier(model, X, _run(onx, X))
+    _check_regressor(*_regressor_with_dropout(data, dtype))
+
+
+def _regressor_with_dropout(data, dtype):
+    model, X = _fit(data, "multioutput", dtype, activation="silu", batch_norm=True)
+    model.set_params(dropout=0.3, input_dropout=0.1).fit(X, data[1]["multioutput"])
+    _perturb_batch_norm(model)
+    return model, X, _run(_export(model, X), X)
+
+
 # ----------------------------------------------------------------------
-# The activations the estimators do not accept yet, against references
+# The activations against their definitions
 # ----------------------------------------------------------------------
 def _reference_forward(model, X, f, batch_norm=True):
     """The logits in float64 from the fitted attributes, batch normalisation
@@ -322,36 +327,4 @@ def test_activation_elementwise_over_a_wide_range(data, activation, dtype):
     expected = REFERENCE[activation](x.astype(np.float64))
     assert out.dtype == dtype
     np.testing.assert_allclose(out, expected, rtol=0, atol=ATOL[dtype])
-    if activation in EXISTING:  # the references are those of the core
-        np.testing.assert_allclose(model.predict(x), expected, rtol=0, atol=ATOL[dtype])
-
-
-@pytest.fixture(scope="module")
-def relu_classifiers(data):
-    """{(dtype, batch_norm): multi-class relu classifier} (copied before use:
-    the tests change its activation)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return {(dtype, bn): _fit(data, "multiclass_int", dtype, bn, activation="relu")[0]
-                for dtype in DTYPES for bn in (False, True)}
-
-
-@pytest.mark.parametrize("batch_norm", [False, True])
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("activation", NEW)
-def test_new_activation_in_a_network(data, relu_classifiers, activation, dtype, batch_norm):
-    """Weights trained with relu, exported with another activation: the graph
-    against a NumPy forward pass of the same weights."""
-    import copy
-
-    model = copy.deepcopy(relu_classifiers[dtype, batch_norm])
-    X = data[0].astype(dtype)
-    # the reference is that of the core for the activation the model has
-    relu = softmax(_reference_forward(model, X, REFERENCE["relu"]), axis=1)
-    np.testing.assert_allclose(model.predict_proba(X), relu, rtol=0, atol=ATOL[dtype])
-    model.activation = activation
-    out = _run(_export(model, X, zipmap=False), X)
-    expected = softmax(_reference_forward(model, X, REFERENCE[activation]), axis=1)
-    assert np.abs(expected - relu).max() > 1e-3  # the activation matters
-    np.testing.assert_allclose(out["probabilities"], expected, rtol=0, atol=ATOL[dtype])
-    np.testing.assert_array_equal(out["label"], model.classes_[expected.argmax(axis=1)])
+    np.testing.assert_allclose(model.predict(x), expected, rtol=0, atol=ATOL[dtype])

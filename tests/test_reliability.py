@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits
 
 import gainprop
 from gainprop import MLPClassifier, MLPRegressor
-from gainprop._engine import Engine, Layout, Matrix
+from gainprop._engine import DropoutStream, Engine, Layout, Matrix
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -56,6 +56,11 @@ def test_pickle_keeps_a_version_and_round_trips(fitted):
     (dict(_optimizer=lambda o: setattr(o, "slots", {n: s[:10] for n, s in o.slots.items()})
           or o), "optimizer state"),
     (dict(_running=np.zeros(3)), "running statistics"),
+    (dict(_dropout_stream="not a stream"), "dropout stream"),
+    (dict(_dropout_stream=lambda s: DropoutStream(-1, s.batch)), "dropout stream"),
+    (dict(_dropout_stream=lambda s: DropoutStream(2**64, s.batch)), "dropout stream"),
+    (dict(_dropout_stream=lambda s: DropoutStream(s.key, 2**60)), "dropout stream"),
+    (dict(_dropout_stream=lambda s: DropoutStream(s.key, 1.5)), "dropout stream"),
 ])
 def test_tampered_pickles_raise_value_error(fitted, changes, match):
     clf, _, _ = fitted

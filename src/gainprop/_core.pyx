@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from cpython.exc cimport PyErr_CheckSignals
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
@@ -33,6 +33,11 @@ cdef extern from "gainprop.h" nogil:
         GP_ACT_RELU
         GP_ACT_SOFTMAX
         GP_ACT_EXP
+        GP_ACT_LEAKY_RELU
+        GP_ACT_ELU
+        GP_ACT_GELU
+        GP_ACT_SOFTPLUS
+        GP_ACT_SILU
     cpdef enum gp_loss:
         GP_LOSS_SQUARED
         GP_LOSS_LOG
@@ -115,6 +120,7 @@ cdef extern from "gainprop.h" nogil:
         int64_t n_running
         double bn_momentum
         double bn_eps
+        const double *dropout
         int n_threads
         int64_t chunk_rows
         gp_sgemm_fn sgemm
@@ -131,6 +137,11 @@ cdef extern from "gainprop.h" nogil:
         gp_matrix X
         const void *Y
         const void *sw
+    ctypedef struct gp_dropout_stream:
+        uint64_t key
+        uint64_t batch
+    uint64_t GP_DROPOUT_MAX_BATCH
+    double GP_LEAKY_RELU_SLOPE
     ctypedef struct gp_buffers:
         void *params
         void *grad
@@ -206,6 +217,7 @@ cdef extern from "gainprop.h" nogil:
         int64_t n_rows
         int l2_carried
         double l2_sumsq
+        gp_dropout_stream dropout
 
     int GP_MAX_LAYERS
     int GP_OPT_MAX_SLOTS
@@ -223,11 +235,16 @@ cdef extern from "gainprop.h" nogil:
     int64_t gp_l2_fold_partial_size(int64_t n_coef)
     int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather)
     int64_t gp_scratch_size(const gp_net *net)
+    void gp_dropout_keep(const gp_dropout_stream *s, int layer, double p, int64_t row0,
+                         int64_t n_rows, int64_t n_cols, unsigned char *keep)
+    void gp_philox4x32(const uint32_t *counter, const uint32_t *key, uint32_t *out)
 
     int gp_forward_f32(const gp_net *, const gp_matrix *, const gp_buffers *, float *, int)
     int gp_forward_f64(const gp_net *, const gp_matrix *, const gp_buffers *, double *, int)
-    int gp_loss_grad_f32(const gp_net *, const gp_data *, const gp_buffers *, double *, double *)
-    int gp_loss_grad_f64(const gp_net *, const gp_data *, const gp_buffers *, double *, double *)
+    int gp_loss_grad_f32(const gp_net *, const gp_data *, const gp_buffers *,
+                         const gp_dropout_stream *, double *, double *)
+    int gp_loss_grad_f64(const gp_net *, const gp_data *, const gp_buffers *,
+                         const gp_dropout_stream *, double *, double *)
     int gp_train_batches_f32(const gp_net *, const gp_data *, const gp_buffers *, gp_optimizer *,
                              gp_epoch *, int64_t, int64_t)
     int gp_train_batches_f64(const gp_net *, const gp_data *, const gp_buffers *, gp_optimizer *,
@@ -241,6 +258,10 @@ ctypedef fused floating:
     double
 
 MAX_LAYERS = GP_MAX_LAYERS
+#: Dropout's batch counter stays below this (56 bits of Philox's counter).
+DROPOUT_MAX_BATCH = GP_DROPOUT_MAX_BATCH
+#: leaky_relu's negative slope.
+LEAKY_RELU_SLOPE = GP_LEAKY_RELU_SLOPE
 
 
 def _names(enum, prefix):
@@ -250,6 +271,9 @@ def _names(enum, prefix):
 
 #: Activations and losses by name, from the C enums.
 ACTIVATIONS = _names(gp_activation, "GP_ACT_")
+#: The activations a hidden layer may have (the others are output functions).
+HIDDEN_ACTIVATIONS = {name: act for name, act in ACTIVATIONS.items()
+                      if act not in (GP_ACT_SOFTMAX, GP_ACT_EXP)}
 LOSSES = _names(gp_loss, "GP_LOSS_")
 #: The state slots of each rule: {kind: {slot name: index}}, from the C enums.
 SLOTS = {
@@ -265,6 +289,55 @@ SLOTS = {
 
 # Seconds of C work between two checks for Ctrl-C.
 _CHUNK_SECONDS = 0.1
+
+
+def philox4x32(counter, key):
+    """One Philox4x32-10 block (Salmon et al. 2011), the generator of
+    dropout's masks: four 32-bit words from a counter of four and a key of
+    two (for the tests: Random123's known answers)."""
+    cdef uint32_t c[4]
+    cdef uint32_t k[2]
+    cdef uint32_t out[4]
+    cdef int j
+    if len(counter) != 4 or len(key) != 2:
+        raise ValueError("philox4x32 takes a counter of 4 words and a key of 2")
+    for j in range(4):
+        c[j] = _uint(counter[j], 32, "counter word")
+    for j in range(2):
+        k[j] = _uint(key[j], 32, "key word")
+    gp_philox4x32(c, k, out)
+    return tuple(int(out[j]) for j in range(4))
+
+
+def dropout_keep(key, batch, int layer, double rate, int64_t row0, int64_t n_rows,
+                 int64_t n_cols):
+    """Dropout's keep/drop draws as the kernels make them: a uint8 array of
+    shape (n_rows, n_cols), 1 where unit j of row row0 + r (counted in its
+    mini-batch) of layer `layer` (0: the inputs, i: hidden layer i's outputs)
+    is kept in mini-batch number `batch` at rate `rate`.  Every draw is a pure
+    function of (key, batch, layer, row, unit)."""
+    cdef gp_dropout_stream s
+    s.key = _uint(key, 64, "key")
+    s.batch = _uint(batch, 64, "batch")
+    if s.batch >= GP_DROPOUT_MAX_BATCH:
+        raise ValueError(f"batch must be below {GP_DROPOUT_MAX_BATCH}")
+    if not 0 <= layer < 256 or not 0 <= rate < 1 or row0 < 0 or n_rows < 0 or n_cols < 0:
+        raise ValueError("dropout_keep needs 0 <= layer < 256, 0 <= rate < 1 and "
+                         "non-negative rows and columns")
+    if row0 + n_rows > 2 ** 32:
+        raise ValueError("a mini-batch has fewer than 2**32 rows")
+    cdef unsigned char[:, ::1] keep = np.empty((n_rows, n_cols), dtype=np.uint8)
+    if n_rows and n_cols:
+        gp_dropout_keep(&s, layer, rate, row0, n_rows, n_cols, &keep[0, 0])
+    return np.asarray(keep)
+
+
+cdef uint64_t _uint(value, int bits, str name) except? 0:
+    """An integer in [0, 2**bits), else ValueError naming it."""
+    if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+            or not 0 <= value < 2 ** bits):
+        raise ValueError(f"{name} must be an integer in [0, 2**{bits}), got {value!r}")
+    return <uint64_t>int(value)
 
 
 def openmp_enabled():
@@ -533,23 +606,38 @@ cdef class Net:
         Rows processed per forward/backward block; sizes the work buffer.
     bn_momentum, bn_eps : float
         Running-statistics momentum and variance epsilon (batch norm).
+    dropout : sequence of float, optional
+        Dropout rate of each hidden layer's outputs, each in [0, 1) (None:
+        no dropout).
+    input_dropout : float, default=0.0
+        Dropout rate of the inputs, in [0, 1).
     """
     cdef gp_net net
     cdef readonly object units, n_params, n_running, n_outputs, n_features
+    cdef readonly bint has_dropout, input_dropout
     cdef object _keep
     cdef const int64_t[::1] _units, _coef_offset, _intercept_offset, _bn_offset
+    cdef const double[::1] _dropout
 
     def __init__(self, layout, str hidden_activation, str output_activation, str loss,
                  double alpha, double loss_scale, int n_threads, int64_t chunk_rows,
-                 double bn_momentum=0.1, double bn_eps=1e-5):
+                 double bn_momentum=0.1, double bn_eps=1e-5, dropout=None,
+                 double input_dropout=0.0):
         units = np.ascontiguousarray(layout.units, dtype=np.int64)
         coef = np.ascontiguousarray(layout.coef_offset, dtype=np.int64)
         intercept = np.ascontiguousarray(layout.intercept_offset, dtype=np.int64)
         bn = np.ascontiguousarray(layout.bn_offset if layout.batch_norm else [0], dtype=np.int64)
         if not 2 <= units.shape[0] <= GP_MAX_LAYERS + 1:
             raise ValueError(f"a network needs 1 to {GP_MAX_LAYERS} weight layers")
-        self._keep = (units, coef, intercept, bn)
-        self._units, self._coef_offset, self._intercept_offset, self._bn_offset = self._keep
+        if hidden_activation not in HIDDEN_ACTIVATIONS:
+            raise ValueError(f"hidden_activation must be one of {sorted(HIDDEN_ACTIVATIONS)}, "
+                             f"got {hidden_activation!r}")
+        rates = _dropout_rates(dropout, input_dropout, units.shape[0] - 2)
+        self._keep = (units, coef, intercept, bn, rates)
+        self._units, self._coef_offset, self._intercept_offset, self._bn_offset = self._keep[:4]
+        self._dropout = rates
+        self.has_dropout = bool(np.any(rates > 0))
+        self.input_dropout = rates[0] > 0
         self.units = tuple(int(u) for u in units)
         self.n_params = int(layout.n_params)
         self.n_running = int(layout.n_running)
@@ -573,6 +661,8 @@ cdef class Net:
         self.net.n_running = layout.n_running
         self.net.bn_momentum = bn_momentum
         self.net.bn_eps = bn_eps
+        # no rates at all without dropout: the kernels' plain path
+        self.net.dropout = &self._dropout[0] if self.has_dropout else NULL
         self.net.sgemm = <gp_sgemm_fn>sgemm
         self.net.dgemm = <gp_dgemm_fn>dgemm
         self.net.sgemm64 = _sgemm64
@@ -647,6 +737,23 @@ cdef class Net:
         if sample_weight is not None:
             _check_array(sample_weight, "sample_weight", (n_rows,), dtype)
 
+    cdef gp_dropout_stream _check_stream(self, stream, int64_t n_batches) except *:
+        """Dropout's stream (an object with int attributes key and batch) for
+        n_batches batches from stream.batch on; (0, 0) when the network has
+        no dropout and stream is None."""
+        cdef gp_dropout_stream s
+        s.key = s.batch = 0
+        if stream is None:
+            if self.has_dropout:
+                raise ValueError("a network with dropout needs dropout's stream (key and batch)")
+            return s
+        if self.has_dropout or stream.key is not None:
+            s.key = _uint(stream.key, 64, "dropout's key")
+        s.batch = _uint(stream.batch, 64, "dropout's batch")
+        if s.batch > GP_DROPOUT_MAX_BATCH - <uint64_t>n_batches:
+            raise ValueError(f"dropout's batch counter must stay below {GP_DROPOUT_MAX_BATCH}")
+        return s
+
     cdef _check_work(self, work, scratch, grad, bint dense_gather, dtype, int64_t chunk_rows=0):
         need = self.work_size(dense_gather, chunk_rows)
         _check_array(work, "work", (-1,), dtype, True)
@@ -701,35 +808,45 @@ cdef class Net:
                 st = gp_forward_f64(&net, &X, &buf, <double *>outp, apply_output)
         return st
 
-    def loss_grad(self, X, Y, sample_weight, params, grad, work, scratch):
+    def loss_grad(self, X, Y, sample_weight, params, grad, work, scratch, dropout=None):
         """Mean data loss, L2 term and gradient (OUT: grad) over all rows of X
         (one full batch; batch norm uses batch statistics and leaves the
-        running ones alone).
+        running ones alone).  With dropout the rows are one mini-batch whose
+        masks are those of batch number ``dropout.batch`` with key
+        ``dropout.key`` (IN; the gradient checks fix the masks this way).
 
         Returns
         -------
         data_loss, l2 : float
         """
+        cdef gp_dropout_stream stream
         dtype = self._check_model(params, None, False, False)
         self._check_input(X, dtype)
         self._check_targets(Y, sample_weight, X.n_rows, dtype)
-        self._check_work(work, scratch, grad, False, dtype)
+        self._check_work(work, scratch, grad, X.indptr is None and self.input_dropout, dtype)
         if X.n_rows < 1:
             raise ValueError("loss_grad needs at least one row")
         if self.net.batch_norm and X.n_rows > self.net.chunk_rows:
             raise ValueError("with batch norm the rows must fit one block (chunk_rows)")
+        if self.has_dropout and X.n_rows > 2 ** 32:
+            raise ValueError("a mini-batch has fewer than 2**32 rows")
+        stream = self._check_stream(dropout, 1)
         return self._loss_grad(X.data, X.indptr, X.indices, X.n_rows, Y, sample_weight, params,
-                               grad, work, scratch)
+                               grad, work, scratch, stream.key, stream.batch)
 
     def _loss_grad(self, const floating[::1] X_data, const int64_t[::1] X_indptr,
                    const int64_t[::1] X_indices, int64_t n_rows, const floating[:, ::1] Y,
                    const floating[::1] sample_weight, const floating[::1] params,
-                   floating[::1] grad, floating[::1] work, double[::1] scratch):
+                   floating[::1] grad, floating[::1] work, double[::1] scratch, uint64_t key,
+                   uint64_t batch):
         cdef gp_data data
         cdef gp_buffers buf = _buffers(_fptr(params), _fptr(grad), NULL, _fptr(work),
                                        work.shape[0], scratch)
+        cdef gp_dropout_stream stream
         cdef double data_loss = 0.0, l2 = 0.0
         cdef int st
+        stream.key = key
+        stream.batch = batch
         data.X = _matrix(X_data, X_indptr, X_indices, n_rows, self.net.units[0])
         data.Y = NULL if Y.shape[0] == 0 else <const void *>&Y[0, 0]
         data.sw = _fptr(sample_weight)
@@ -741,21 +858,25 @@ cdef class Net:
         spans.check()
         with nogil:
             if floating is float:
-                st = gp_loss_grad_f32(&self.net, &data, &buf, &data_loss, &l2)
+                st = gp_loss_grad_f32(&self.net, &data, &buf, &stream, &data_loss, &l2)
             else:
-                st = gp_loss_grad_f64(&self.net, &data, &buf, &data_loss, &l2)
+                st = gp_loss_grad_f64(&self.net, &data, &buf, &stream, &data_loss, &l2)
         _raise_for(st)
         return data_loss, l2
 
     def train_epoch(self, X, Y, sample_weight, order, int64_t batch_size, batch_lrs, params,
-                    grad, running, optimizer, work, scratch):
+                    grad, running, optimizer, work, scratch, dropout=None):
         """Train one pass over the data: every mini-batch, with the GIL
         released.
 
         X, Y, sample_weight (IN) are the data, order (IN) the row order of
         the pass or None, batch_lrs (IN) the rate of each batch or None;
         params, running and optimizer's state are INOUT, grad, work and
-        scratch work memory.  The batches run in chunks of about 0.1 s;
+        scratch work memory.  dropout (INOUT; required with dropout) is
+        dropout's stream, an object with int attributes key and batch: the
+        masks of the pass's batches are those of batch numbers batch, batch +
+        1, ..., and batch is advanced by the batches done.  The batches run
+        in chunks of about 0.1 s;
         between chunks the GIL is taken to check for Ctrl-C, which raises
         KeyboardInterrupt with the model consistent (every batch either fully
         applied or not at all).
@@ -772,16 +893,20 @@ cdef class Net:
             (that batch was not stepped).
         """
         cdef int64_t n_rows = X.n_rows
+        cdef gp_dropout_stream stream
         dtype = self._check_model(params, running)
         self._check_input(X, dtype)
         self._check_targets(Y, sample_weight, n_rows, dtype)
-        dense_gather = order is not None and X.indptr is None
+        dense_gather = X.indptr is None and (order is not None or self.input_dropout)
         self._check_work(work, scratch, grad, dense_gather, dtype)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if self.net.batch_norm and batch_size > self.net.chunk_rows:
             raise ValueError("with batch norm a batch must fit one block (chunk_rows)")
+        if self.has_dropout and batch_size > 2 ** 32:
+            raise ValueError("with dropout a mini-batch has fewer than 2**32 rows")
         n_batches = (n_rows + batch_size - 1) // batch_size
+        stream = self._check_stream(dropout, n_batches)
         if order is not None:
             _check_array(order, "order", (n_rows,), np.int64)
             if not _rows_sound(order, n_rows):
@@ -791,14 +916,15 @@ cdef class Net:
         slots = _optimizer_slots(optimizer, self.n_params, dtype)
         return self._train_epoch(X.data, X.indptr, X.indices, n_rows, Y, sample_weight, order,
                                  batch_size, batch_lrs, params, grad, running, optimizer, slots,
-                                 work, scratch)
+                                 work, scratch, dropout, stream.key, stream.batch)
 
     def _train_epoch(self, const floating[::1] X_data, const int64_t[::1] X_indptr,
                      const int64_t[::1] X_indices, int64_t n_rows, const floating[:, ::1] Y,
                      const floating[::1] sample_weight, const int64_t[::1] order,
                      int64_t batch_size, const double[::1] batch_lrs, floating[::1] params,
                      floating[::1] grad, floating[::1] running, optimizer, list slots,
-                     floating[::1] work, double[::1] scratch):
+                     floating[::1] work, double[::1] scratch, dropout, uint64_t key,
+                     uint64_t batch):
         cdef gp_data data
         cdef gp_buffers buf = _buffers(_fptr(params), _fptr(grad), _fptr(running), _fptr(work),
                                        work.shape[0], scratch)
@@ -831,6 +957,8 @@ cdef class Net:
         _work_spans(spans, grad, work, scratch)
         _slot_spans(spans, &opt, optimizer.kind, params.shape[0] * sizeof(floating))
         spans.check()
+        ep.dropout.key = key
+        ep.dropout.batch = batch
         try:
             while b < n_batches:
                 e = min(n_batches, b + step)
@@ -851,9 +979,24 @@ cdef class Net:
             optimizer.step = opt.t
             optimizer.prev_loss = opt.prev_loss
             optimizer.lr = opt.lr
+            if dropout is not None:
+                dropout.batch = int(ep.dropout.batch)
         if st == GP_BAD_ARGUMENT:
             _raise_for(st)
         return ep.loss_sum, ep.n_rows, gp_status(st)
+
+
+cdef _dropout_rates(dropout, double input_dropout, int64_t n_hidden):
+    """[input rate, one rate per hidden layer] as float64, each checked to
+    be in [0, 1)."""
+    hidden = np.zeros(n_hidden) if dropout is None else np.asarray(dropout, dtype=np.float64)
+    if hidden.shape != (n_hidden,):
+        raise ValueError(f"dropout must hold one rate per hidden layer ({n_hidden}), got "
+                         f"{hidden.shape[0] if hidden.ndim == 1 else hidden.shape}")
+    rates = np.ascontiguousarray(np.concatenate([[input_dropout], hidden]))
+    if not np.all((rates >= 0) & (rates < 1)):
+        raise ValueError(f"dropout rates must be in [0, 1), got {rates.tolist()}")
+    return rates
 
 
 cdef gp_matrix _matrix(const floating[::1] data, const int64_t[::1] indptr,

@@ -185,6 +185,44 @@ class Matrix:
         return (self.data, self.indptr, self.indices, self.n_rows, self.n_cols)
 
 
+class DropoutStream:
+    """Dropout's random stream of one model: the Philox key of its masks and
+    the number of its next mini-batch.
+
+    Each unit's keep/drop draw is a pure function of (key, batch, layer, row
+    in the batch, unit) (see ``_core.dropout_keep``), so a model continued by
+    ``partial_fit``, a warm start or after unpickling draws the masks it would
+    have drawn in one fit.
+
+    Attributes
+    ----------
+    key : int or None
+        The 64-bit Philox key, drawn from ``random_state`` by the first fit
+        that uses dropout (after the initial weights); None until then.
+    batch : int
+        The number of the next mini-batch since the model was first fitted;
+        every mini-batch of a stochastic solver advances it, with dropout or
+        without.
+    """
+
+    def __init__(self, key=None, batch=0):
+        self.key = key
+        self.batch = batch
+
+    def __repr__(self):
+        return f"DropoutStream(key={self.key!r}, batch={self.batch!r})"
+
+    def check(self):
+        """Raise ValueError unless key is None or an int in [0, 2**64) and
+        batch an int in [0, DROPOUT_MAX_BATCH]."""
+        def is_int(v):
+            return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+        if ((self.key is not None and not (is_int(self.key) and 0 <= self.key < 2**64))
+                or not is_int(self.batch) or not 0 <= self.batch <= _core.DROPOUT_MAX_BATCH):
+            raise ValueError(f"malformed dropout stream {self!r}")
+
+
 class Predictor:
     """A network for predictions.  Made once per model and setting (the
     estimator caches it) and immutable; the work memory is allocated per
@@ -216,12 +254,12 @@ class Engine:
     """
 
     def __init__(self, layout, activation, out_activation, loss, alpha, n_threads,
-                 chunk_rows, dtype, n_features, dense_gather):
+                 chunk_rows, dtype, n_features, dense_gather, dropout=None, input_dropout=0.0):
         self.layout = layout
         self.dtype = np.dtype(dtype)
         self.n_threads = n_threads
         self.net = self._net(layout, activation, out_activation, loss, alpha, n_threads,
-                             chunk_rows, n_features)
+                             chunk_rows, n_features, dropout, input_dropout)
         self.loss_scale = self.net.loss_scale
         self.work = np.empty(self.net.work_size(dense_gather), dtype=dtype)
         self.scratch = np.empty(self.net.scratch_size(), dtype=np.float64)
@@ -229,7 +267,7 @@ class Engine:
 
     @staticmethod
     def _net(layout, activation, out_activation, loss, alpha, n_threads, chunk_rows,
-             n_features):
+             n_features, dropout=None, input_dropout=0.0):
         c_loss = _C_LOSS[(loss, out_activation)]
         # scikit-learn reports the squared error averaged over the outputs but
         # steps along the gradient of their sum; the core computes the sum.
@@ -239,14 +277,16 @@ class Engine:
             raise ValueError(f"X has {n_features} features, but the network takes "
                              f"{layout.units[0]}")
         return _core.Net(layout, activation, out_activation, c_loss, float(alpha), loss_scale,
-                         int(n_threads), int(chunk_rows), bn_eps=BN_EPS)
+                         int(n_threads), int(chunk_rows), bn_eps=BN_EPS, dropout=dropout,
+                         input_dropout=float(input_dropout))
 
     @classmethod
     def nbytes(cls, layout, activation, out_activation, loss, chunk_rows, dtype, n_features,
-               dense_gather):
+               dense_gather, dropout=None, input_dropout=0.0):
         """Bytes an Engine of these settings allocates (gradient, work and
         scratch), without allocating them."""
-        net = cls._net(layout, activation, out_activation, loss, 0.0, 1, chunk_rows, n_features)
+        net = cls._net(layout, activation, out_activation, loss, 0.0, 1, chunk_rows, n_features,
+                       dropout, input_dropout)
         return ((layout.n_params + net.work_size(dense_gather)) * np.dtype(dtype).itemsize
                 + net.scratch_size() * 8)
 
@@ -257,13 +297,16 @@ class Engine:
         self.net.forward(X, params, running, out, apply_output, self.work)
         return out
 
-    def loss_grad(self, X, Y, sample_weight, params):
-        """(mean data loss, L2 term) over all rows; gradient in self.grad."""
+    def loss_grad(self, X, Y, sample_weight, params, dropout=None):
+        """(mean data loss, L2 term) over all rows; gradient in self.grad.
+        With dropout the rows are one mini-batch, masked as batch number
+        ``dropout.batch`` of the stream ``dropout`` (a DropoutStream)."""
         return self.net.loss_grad(X, Y, sample_weight, params, self.grad, self.work,
-                                  self.scratch)
+                                  self.scratch, dropout)
 
     def train_epoch(self, X, Y, sample_weight, order, batch_size, batch_lrs, params, running,
-                    state):
-        """One epoch in C: (loss sum, rows stepped on, status)."""
+                    state, dropout=None):
+        """One epoch in C: (loss sum, rows stepped on, status); ``dropout`` (a
+        DropoutStream) is advanced by the batches done."""
         return self.net.train_epoch(X, Y, sample_weight, order, batch_size, batch_lrs, params,
-                                    self.grad, running, state, self.work, self.scratch)
+                                    self.grad, running, state, self.work, self.scratch, dropout)

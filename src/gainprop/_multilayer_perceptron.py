@@ -55,6 +55,7 @@ from . import _core, _runtime
 from ._engine import (
     PREDICT_CHUNK_ROWS,
     TRAIN_CHUNK_ROWS,
+    DropoutStream,
     Engine,
     Layout,
     Matrix,
@@ -63,7 +64,7 @@ from ._engine import (
     check_sparse,
 )
 from ._labels import binarize, decode, fit_binarizer
-from ._persistence import STATE_VERSION, check_state
+from ._persistence import HIDDEN_ACTIVATIONS, STATE_VERSION, check_state
 from ._training import (
     SKLEARN_TRANSIENT,
     Callbacks,
@@ -110,6 +111,22 @@ def _draw_into(out, draw, a, b):
 
 #: Random numbers drawn per block by _draw_into (512 KB of float64).
 _DRAW_BLOCK = 1 << 16
+
+#: The gain of init='kaiming_*' for each hidden activation, as
+#: torch.nn.init.calculate_gain gives it: 1 for identity and logistic, 5/3 for
+#: tanh, √2 for relu and √(2 / (1 + slope²)) for leaky_relu.  torch defines no
+#: gain for elu, gelu, softplus and silu; they take relu's √2.
+KAIMING_GAIN = {
+    "identity": 1.0,
+    "logistic": 1.0,
+    "tanh": 5.0 / 3.0,
+    "relu": np.sqrt(2.0),
+    "leaky_relu": np.sqrt(2.0 / (1.0 + _core.LEAKY_RELU_SLOPE**2)),
+    "elu": np.sqrt(2.0),
+    "gelu": np.sqrt(2.0),
+    "softplus": np.sqrt(2.0),
+    "silu": np.sqrt(2.0),
+}
 
 
 def _all_finite(X):
@@ -271,7 +288,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
         "solver": [StrOptions({"lbfgs"} | set(OPTIMIZERS)), BaseOptimizer],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -297,6 +314,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         "callbacks": [None, list],
         "init": [StrOptions({"glorot_uniform", "kaiming_normal", "kaiming_uniform"}), tuple],
         "batch_norm": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "target_loss": [None, Interval(Real, None, None, closed="neither")],
         "scoring": [None, str, callable],
     }
@@ -332,6 +351,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         callbacks,
         init,
         batch_norm,
+        dropout,
+        input_dropout,
         target_loss,
         scoring,
     ):
@@ -363,6 +384,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         self.callbacks = callbacks
         self.init = init
         self.batch_norm = batch_norm
+        self.dropout = dropout
+        self.input_dropout = input_dropout
         self.target_loss = target_loss
         self.scoring = scoring
 
@@ -506,6 +529,9 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
                       if k in copy.__dict__}
             fitted.update(_optimizer=None, _schedule_state=None, _best_params=None,
                           _best_running=None, _skl_callbacks=[])
+            stream = getattr(self, "_dropout_stream", None)
+            if stream is not None:  # the copy's own, at this point of the stream
+                fitted["_dropout_stream"] = DropoutStream(stream.key, stream.batch)
             fitted.update({k: list(getattr(self, k)) for k in _HISTORIES
                            if isinstance(getattr(self, k, None), list)})
             if isinstance(getattr(self, "rate_stats_", None), dict):
@@ -542,13 +568,35 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     # ------------------------------------------------------------------
     # Engines: C networks and their work buffers
     # ------------------------------------------------------------------
-    def _engine(self, chunk_rows, n_features, dense_gather):
+    def _engine(self, chunk_rows, n_features, dense_gather, training=False):
         """A C network for the current buffer with fresh work memory.  Made per
         call (allocation is cheap next to an epoch), so that concurrent calls
-        never share work buffers and a fitted model holds no work memory."""
+        never share work buffers and a fitted model holds no work memory.
+        Dropout is part of training's network only (prediction keeps every
+        unit)."""
+        dropout = self._dropout_rates(len(self._layout.units) - 2) if training else None
         return Engine(self._layout, self.activation, self.out_activation_, self.loss, self.alpha,
                       _runtime.n_threads(self.n_threads), chunk_rows, self._params.dtype,
-                      n_features, dense_gather)
+                      n_features, dense_gather, dropout=dropout,
+                      input_dropout=self.input_dropout if training else 0.0)
+
+    def _dropout_rates(self, n_hidden):
+        """The dropout parameter as one rate per hidden layer, validated."""
+        dropout = self.dropout
+        if isinstance(dropout, Real) and not isinstance(dropout, bool):
+            rates = [float(dropout)] * n_hidden
+        else:
+            rates = np.asarray(dropout, dtype=np.float64).ravel().tolist() if np.ndim(
+                dropout) == 1 else None
+            if rates is None or len(rates) != n_hidden:
+                raise ValueError(f"dropout must be a float or hold one rate per hidden layer "
+                                 f"({n_hidden}), got {dropout!r}.")
+        if not all(0 <= p < 1 for p in rates):
+            raise ValueError(f"dropout rates must be in [0, 1), got {dropout!r}.")
+        return rates
+
+    def _uses_dropout(self, n_hidden):
+        return self.input_dropout > 0 or any(p > 0 for p in self._dropout_rates(n_hidden))
 
     # ------------------------------------------------------------------
     # Preparing a fit (on a staging copy)
@@ -561,6 +609,10 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         hidden = self._hidden_layer_sizes()
         self._init_scheme()  # validate before anything changes
         Callbacks.check(self.callbacks)
+        dropout = self._uses_dropout(len(hidden))
+        if dropout and not self._is_stochastic():
+            raise ValueError("dropout needs a stochastic solver (its masks are drawn per "
+                             "mini-batch), not 'lbfgs'.")
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         if incremental and is_classifier(self):
             self._partial_fit_labels(y, classes)
@@ -593,6 +645,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             self._initialize(y, units, X.dtype)
         else:
             self._stage_buffers(X.dtype)
+        self._stage_dropout_stream(dropout)
         if self._is_stochastic():
             return self._prepare_stochastic(X, y, sample_weight, incremental, validation_data)
         return self._prepare_lbfgs(X, y, sample_weight)
@@ -615,6 +668,20 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         if bool(self.batch_norm) != self._layout.batch_norm:
             raise ValueError("batch_norm cannot change between warm-started fits; refit "
                              "with warm_start=False.")
+
+    def _stage_dropout_stream(self, dropout):
+        """The model's dropout stream; its key is drawn from random_state by
+        the first fit that uses dropout, right after the initial weights of a
+        new model, so that without dropout the random stream (and parity with
+        scikit-learn) is unchanged.  A new object when it changes: the
+        committed model's is never written before the commit."""
+        stream = getattr(self, "_dropout_stream", None)
+        if stream is None:  # a new model, or one fitted by lbfgs
+            stream = DropoutStream()
+        if dropout and stream.key is None:
+            key = int(self._random_state.randint(0, 2**64, dtype=np.uint64))
+            stream = DropoutStream(key, stream.batch)
+        self._dropout_stream = stream
 
     def _partial_fit_labels(self, y, classes):
         """The classes of a classifier's partial_fit call (the first call
@@ -644,6 +711,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         # first epoch that uses them), a copy the size of the network
         self._best_params = self._best_running = None
         self._optimizer = self._schedule_state = None
+        self._dropout_stream = None  # a new one (see _stage_dropout_stream)
         if self._is_stochastic():
             self.loss_curve_ = []
             self._no_improvement_count = 0
@@ -671,6 +739,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         rs = self._random_state
         kind, a = self._init_scheme()
         units = layout.units
+        gain = KAIMING_GAIN[self.activation]
         for i, (coef, intercept) in enumerate(zip(layout.coef_views(params),
                                                   layout.intercept_views(params))):
             fan_in, fan_out = units[i], units[i + 1]
@@ -679,11 +748,11 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
                 bound = np.sqrt(factor / (fan_in + fan_out))
                 _draw_into(coef, rs.uniform, -bound, bound)
                 intercept[...] = rs.uniform(-bound, bound, fan_out)
-            elif kind == "kaiming_normal":  # He et al. 2015: N(0, 2 / fan_in)
-                _draw_into(coef, rs.normal, 0.0, np.sqrt(2.0 / fan_in))
+            elif kind == "kaiming_normal":  # He et al. 2015: N(0, gain² / fan_in)
+                _draw_into(coef, rs.normal, 0.0, gain / np.sqrt(fan_in))
                 intercept[...] = 0.0
             elif kind == "kaiming_uniform":  # same variance, uniform
-                bound = np.sqrt(6.0 / fan_in)
+                bound = gain * np.sqrt(3.0 / fan_in)
                 _draw_into(coef, rs.uniform, -bound, bound)
                 intercept[...] = 0.0
             else:  # ("uniform", a): U(-a, a) for weights and biases
@@ -774,8 +843,9 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             raise ValueError("batch_norm=True needs mini-batches of at least 2 samples, got "
                              f"batch_size={batch_size}.")
         Xm = Matrix(X, dtype)
+        # dense rows are copied into a block when shuffled or masked by input dropout
         engine = self._engine(self._chunk_rows(batch_size), X.shape[1],
-                              not Xm.sparse and self.shuffle)
+                              self._dense_gather(Xm.sparse), training=True)
         if self._optimizer is None:
             self._optimizer = rule._make_state(self._layout.n_params, dtype,
                                                self.learning_rate_init)
@@ -798,6 +868,11 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         """Rows per block of a stochastic fit (batch statistics need each
         batch in one block)."""
         return batch_size if self.batch_norm else min(batch_size, TRAIN_CHUNK_ROWS)
+
+    def _dense_gather(self, sparse):
+        """Does a stochastic fit copy dense rows into a block (when shuffled,
+        or masked by input dropout)?"""
+        return not sparse and (self.shuffle or self.input_dropout > 0)
 
     def _fresh_optimizer(self, rule, incremental):
         """Does this call start a new optimizer state?"""
@@ -856,7 +931,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         batch_size = self._batch_size(max(n_train, 1), rule)
         engine = Engine.nbytes(layout, self.activation, self._out_activation(), self.loss,
                                self._chunk_rows(batch_size), dtype, d,
-                               not sparse and self.shuffle)
+                               self._dense_gather(sparse),
+                               self._dropout_rates(len(layout.units) - 2), self.input_dropout)
         need += engine + 8 * n_train  # the row order
         need += (n_slots * n_params if slot_copies else 0) * itemsize  # the state
         need += (model + n_slots * n_params) * itemsize  # the snapshot
@@ -1243,8 +1319,22 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element represents the number of neurons in the ith hidden
         layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Activation function for the hidden layers.
+    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', 'elu', \
+'gelu', 'softplus', 'silu'}, default='relu'
+        Activation function for the hidden layers.  Besides scikit-learn's
+        four:
+
+        - 'leaky_relu': ``z if z > 0 else 0.01 z`` (Maas, Hannun & Ng 2013;
+          torch.nn.LeakyReLU's default slope);
+        - 'elu': ``z if z > 0 else exp(z) - 1`` (Clevert, Unterthiner &
+          Hochreiter 2016; alpha 1);
+        - 'gelu': ``z Φ(z)``, Φ the standard normal distribution function
+          (Hendrycks & Gimpel 2016; the exact form, as ``torch.nn.GELU()``,
+          not the tanh approximation);
+        - 'softplus': ``log(1 + exp(z))`` (Dugas et al. 2001), computed
+          without overflow and without torch's switch to ``z`` above 20;
+        - 'silu': ``z sigmoid(z)`` (Elfwing, Uchibe & Doya 2018; also
+          called swish).
     solver : {'lbfgs', 'sgd', 'adam'}, a name from \
             ``gainprop.optimizers.OPTIMIZERS`` or BaseOptimizer, default='adam'
         The weight optimization solver.  'sgd' and 'adam' are scikit-learn's
@@ -1332,15 +1422,36 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             ('uniform', a), default='glorot_uniform'
         Initial weights, drawn layer by layer (weights, then biases) from
         ``random_state``.  'glorot_uniform' is scikit-learn's (same draws);
-        'kaiming_normal' is N(0, 2 / fan_in) (He et al. 2015; seed 002) and
-        'kaiming_uniform' U(±√(6 / fan_in)), both with zero biases;
-        ``('uniform', a)`` draws weights and biases from U(−a, a) (seed 000).
+        'kaiming_normal' is N(0, (gain / √fan_in)²) (He et al. 2015) and
+        'kaiming_uniform' U(±gain √(3 / fan_in)), both with zero biases,
+        where gain is the activation's gain as
+        ``torch.nn.init.calculate_gain`` gives it: 1 for 'identity' and
+        'logistic', 5/3 for 'tanh', √2 for 'relu', √(2 / (1 + 0.01²)) for
+        'leaky_relu'.  torch defines no gain for 'elu', 'gelu', 'softplus'
+        and 'silu'; they take √2, as the ReLU-like functions they are.
+        ``('uniform', a)`` draws weights and biases from U(−a, a).
     batch_norm : bool, default=False
         Batch normalisation (Ioffe & Szegedy 2015; seed 002) after each hidden
         affine map, before the activation: batch statistics in training,
         running statistics (momentum 0.1, ε = 1e-5, as torch) in prediction.
         The scales and shifts (``bn_gamma_``, ``bn_beta_``) live in the flat
         parameter buffer and are trained by the same optimizer step.
+    dropout : float or array-like of shape (n_layers - 2,), default=0.0
+        Dropout (Srivastava et al. 2014) on the outputs of the hidden layers:
+        one rate for all, or one per hidden layer, each in [0, 1).  Inverted
+        dropout: while training, each unit of each sample is dropped with
+        probability p (set to 0) and kept ones are scaled by 1 / (1 − p), so
+        ``predict`` uses every unit unchanged.  The masks come from a
+        counter-based generator (Philox4x32-10, Salmon et al. 2011) keyed by a
+        number drawn from ``random_state`` (only when dropout is used, after
+        the initial weights, so that without dropout the draws are
+        scikit-learn's) and counted by mini-batch across ``partial_fit``,
+        warm starts and pickling: results do not depend on ``n_threads``.
+        Needs a stochastic solver.  With ``batch_norm`` the mask follows the
+        activation.
+    input_dropout : float, default=0.0
+        Dropout rate of the inputs, in [0, 1) (as ``dropout``; for sparse
+        input, of the stored values).
     target_loss : float, default=None
         Stop a stochastic fit once the epoch's training loss falls below it
         (seed 002 trains until the loss is under 0.01).
@@ -1481,6 +1592,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         callbacks=None,
         init="glorot_uniform",
         batch_norm=False,
+        dropout=0.0,
+        input_dropout=0.0,
         target_loss=None,
         scoring=None,
         class_weight=None,
@@ -1514,6 +1627,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             callbacks=callbacks,
             init=init,
             batch_norm=batch_norm,
+            dropout=dropout,
+            input_dropout=input_dropout,
             target_loss=target_loss,
             scoring=scoring,
         )
@@ -1765,7 +1880,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
 warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
 beta_1, beta_2, epsilon, n_iter_no_change, max_fun, n_threads, callbacks, init, \
-batch_norm, target_loss, scoring
+batch_norm, dropout, input_dropout, target_loss, scoring
         As in :class:`MLPClassifier`.  With early stopping the validation
         score is by default the coefficient of determination R²; with
         ``scoring='loss'`` it is the negated validation loss (squared error
@@ -1829,6 +1944,8 @@ n_layers_, n_outputs_, out_activation_
         callbacks=None,
         init="glorot_uniform",
         batch_norm=False,
+        dropout=0.0,
+        input_dropout=0.0,
         target_loss=None,
         scoring=None,
     ):
@@ -1861,6 +1978,8 @@ n_layers_, n_outputs_, out_activation_
             callbacks=callbacks,
             init=init,
             batch_norm=batch_norm,
+            dropout=dropout,
+            input_dropout=input_dropout,
             target_loss=target_loss,
             scoring=scoring,
         )

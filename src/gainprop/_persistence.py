@@ -13,15 +13,17 @@ malicious one.
 import numpy as np
 
 from . import _core
-from ._engine import _C_LOSS, Layout
+from ._engine import _C_LOSS, DropoutStream, Layout
 from .optimizers import _OptimizerState
 from .schedules import BaseSchedule, _ScheduleState
 
 #: Version of the pickled training state; loading refuses other versions.
-STATE_VERSION = 2
+#: 3: dropout (its parameters and the model's dropout stream), five more
+#: hidden activations.
+STATE_VERSION = 3
 
-#: Hidden activations an estimator may have.
-HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+#: Hidden activations an estimator may have (the core's).
+HIDDEN_ACTIVATIONS = tuple(_core.HIDDEN_ACTIVATIONS)
 
 
 def _fail(what):
@@ -187,3 +189,11 @@ def _check_training_state(state, layout, dtype):
         best = state.get(name)
         if best is not None and not _is_buffer(best, n, dtype):
             _fail(f"{name} does not match the parameter buffer")
+    stream = state.get("_dropout_stream")
+    if stream is not None:
+        if type(stream) is not DropoutStream:
+            _fail("bad dropout stream")
+        try:
+            stream.check()
+        except (ValueError, AttributeError) as exc:
+            _fail(str(exc))

@@ -265,27 +265,30 @@ def _mean_loss(est, outputs, Y, sample_weight, loss_scale):
 
 
 class _Snapshot:
-    """Weights, running statistics and optimizer state from before an epoch,
-    to go back to if the epoch diverges.  The same buffers serve every epoch
-    of a fit (a copy per epoch of a large network's weights and state would
-    otherwise be fresh memory every time)."""
+    """Weights, running statistics, optimizer state and dropout's batch
+    counter from before an epoch, to go back to if the epoch diverges.  The
+    same buffers serve every epoch of a fit (a copy per epoch of a large
+    network's weights and state would otherwise be fresh memory every time)."""
 
     def __init__(self):
         self.params = self.running = self.state = self.schedule = None
+        self.dropout_batch = None
 
-    def save(self, params, running, state, schedule_state):
+    def save(self, params, running, state, schedule_state, dropout):
         self.params = _copy_into(self.params, params)
         if running is not None:
             self.running = _copy_into(self.running, running)
         self.state = state.save(into=self.state)
         self.schedule = schedule_state.save()
+        self.dropout_batch = dropout.batch
 
-    def restore(self, params, running, state, schedule_state):
+    def restore(self, params, running, state, schedule_state, dropout):
         params[...] = self.params
         if running is not None:
             running[...] = self.running
         state.restore(self.state)
         schedule_state.restore(self.schedule)
+        dropout.batch = self.dropout_batch
 
 
 class _Monitor:
@@ -435,7 +438,7 @@ class StochasticTrainer:
                                                             or not self.progress.stepped):
             if self.snapshot.params is not None:
                 self.snapshot.restore(est._params, est._running, est._optimizer,
-                                      est._schedule_state)
+                                      est._schedule_state, est._dropout_stream)
             self.undo()
         self.reason = reason
         _end(self.callbacks, reason, None if error is not None else
@@ -451,8 +454,8 @@ class StochasticTrainer:
             # it; the same swaps applied in place give the same order, without
             # its input checks (a short fit paid them every epoch)
             est._random_state.shuffle(self.order)
-        state, sstate = est._optimizer, est._schedule_state
-        self.snapshot.save(est._params, est._running, state, sstate)
+        state, sstate, stream = est._optimizer, est._schedule_state, est._dropout_stream
+        self.snapshot.save(est._params, est._running, state, sstate, stream)
         rates = _checked_rates(s.schedule, s.schedule._rates(sstate, self.n_batches),
                                self.n_batches)
         if np.ndim(rates):
@@ -464,7 +467,7 @@ class StochasticTrainer:
         try:
             loss_sum, n_rows, status = s.engine.train_epoch(
                 s.X, s.Y, s.sample_weight, self.order if est.shuffle else None, s.batch_size,
-                batch_lrs, params, running, state)
+                batch_lrs, params, running, state, stream)
         except KeyboardInterrupt:
             self.progress.stepped = True  # the batches before it are kept
             raise
@@ -478,7 +481,7 @@ class StochasticTrainer:
         if (status == _core.gp_status.GP_NONFINITE_LOSS
                 or (not math.isfinite(np.add.reduce(params, dtype=np.float64))
                     and not np.isfinite(params).all())):
-            self.snapshot.restore(params, running, state, sstate)
+            self.snapshot.restore(params, running, state, sstate, stream)
             self._diverged()
         est.n_iter_ += 1
         # over the rows stepped on (a batch whose weights sum to 0 is skipped)
