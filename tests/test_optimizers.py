@@ -141,7 +141,7 @@ def test_string_names_and_sklearn_parameters():
     ("irprop+", dict(max_iter=100)),
     ("rprop+", dict(max_iter=100)),
     ("rprop-", dict(max_iter=100)),
-    (Rprop.seed002(), dict(batch_size=300, max_iter=60)),
+    (Rprop.minibatch(), dict(batch_size=300, max_iter=60)),
     ("adagrad", dict(learning_rate_init=0.05)),
     ("adadelta", dict(learning_rate_init=1.0)),
     ("rmsprop", dict(learning_rate_init=1e-3)),
@@ -174,10 +174,10 @@ def test_full_batch_default_and_small_batch_warning(digits_split):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
-        MLPClassifier(hidden_layer_sizes=(8,), solver=Rprop.seed002(), batch_size=250,
+        MLPClassifier(hidden_layer_sizes=(8,), solver=Rprop.minibatch(), batch_size=250,
                       max_iter=1, random_state=0).fit(X, y)
     with pytest.warns(UserWarning, match="at least 250"):
-        MLPClassifier(hidden_layer_sizes=(8,), solver=Rprop.seed002(), batch_size=50,
+        MLPClassifier(hidden_layer_sizes=(8,), solver=Rprop.minibatch(), batch_size=50,
                       max_iter=1, random_state=0).fit(X, y)
 
 

@@ -1120,18 +1120,18 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             ('uniform', a), default='glorot_uniform'
         Initial weights, drawn layer by layer (weights, then biases) from
         ``random_state``.  'glorot_uniform' is scikit-learn's (same draws);
-        'kaiming_normal' is N(0, 2 / fan_in) (He et al. 2015; seed 002) and
+        'kaiming_normal' is N(0, 2 / fan_in) (He et al. 2015) and
         'kaiming_uniform' U(±√(6 / fan_in)), both with zero biases;
-        ``('uniform', a)`` draws weights and biases from U(−a, a) (seed 000).
+        ``('uniform', a)`` draws weights and biases from U(−a, a).
     batch_norm : bool, default=False
-        Batch normalisation (Ioffe & Szegedy 2015; seed 002) after each hidden
+        Batch normalisation (Ioffe & Szegedy 2015) after each hidden
         affine map, before the activation: batch statistics in training,
         running statistics (momentum 0.1, ε = 1e-5, as torch) in prediction.
         The scales and shifts (``bn_gamma_``, ``bn_beta_``) live in the flat
         parameter buffer and are trained by the same optimizer step.
     target_loss : float, default=None
         Stop a stochastic fit once the epoch's training loss falls below it
-        (seed 002 trains until the loss is under 0.01).
+        (Ndauka & Zheng train until the loss is under 0.01).
     callbacks : list of callable, default=None
         Called after every epoch of a stochastic solver with a
         :class:`gainprop.callbacks.EpochRecord` (epoch, loss, validation
@@ -1181,7 +1181,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         For optimizers with per-weight rates (``LocalGain``'s gains,
         ``Rprop``'s step sizes): ``{"mean": [...], "min": [...], "max": [...]}``
         over all weights at the end of each epoch, to see what the modifiers
-        do (seed 000).
+        do.
     validation_scores_ : list of shape (n_iter_,) or None
         The validation score (``scoring``; by default the accuracy) at each
         epoch (early stopping only).

@@ -22,8 +22,11 @@ def _pyplot():
 
 def plot_learning_curves(*estimators, labels=None, ax=None, validation=True, log_y=False,
                          title=None):
-    """Loss per epoch of several fitted models on one figure (as the seeds'
-    figures compare training with and without local gains).
+    """Plot the loss per epoch of several fitted models on one figure.
+
+    Curves that coincide (the same model trained twice, or by scikit-learn
+    and by gainprop) are drawn with distinct line styles and markers, so
+    that every curve shows.
 
     Parameters
     ----------
@@ -53,7 +56,7 @@ def plot_learning_curves(*estimators, labels=None, ax=None, validation=True, log
     if len(labels) != len(estimators):
         raise ValueError(f"{len(labels)} labels for {len(estimators)} estimators")
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.5))
+        _, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     val_ax = None
     for i, (est, label) in enumerate(zip(estimators, labels)):
         curve = getattr(est, "loss_curve_", None)
@@ -61,7 +64,8 @@ def plot_learning_curves(*estimators, labels=None, ax=None, validation=True, log
             raise ValueError(f"{label}: no loss_curve_ (not fitted, or fitted with lbfgs)")
         color = f"C{i}"
         epochs = np.arange(1, len(curve) + 1)
-        ax.plot(epochs, curve, color=color, label=f"{label} loss")
+        ax.plot(epochs, curve, color=color, label=f"{label} loss",
+                **_distinct_style(i, len(curve)))
         scores = getattr(est, "validation_scores_", None)
         if validation and scores:
             if val_ax is None:
@@ -70,19 +74,43 @@ def plot_learning_curves(*estimators, labels=None, ax=None, validation=True, log
             val_ax.plot(np.arange(1, len(scores) + 1), scores, color=color, linestyle="--",
                         label=f"{label} validation")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(_integer_locator())
     ax.set_ylabel("training loss")
     if log_y:
-        ax.set_yscale("log")
+        _log_axis(ax, "y")
     handles, names = ax.get_legend_handles_labels()
     if val_ax is not None:
         h2, n2 = val_ax.get_legend_handles_labels()
         handles, names = handles + h2, names + n2
-    ax.legend(handles, names, loc="best")
     if title:
         ax.set_title(title)
+    _legend_below(ax, handles, names)
     ax.grid(True, alpha=0.3)
     ax.validation_axes = val_ax
     return ax
+
+
+#: Line styles of successive curves: the first wide and pale, the others
+#: dashed, dotted, ... with markers, so that curves that coincide all show.
+_STYLES = [dict(linestyle="-", linewidth=3.5, alpha=0.5),
+           dict(linestyle="--", marker="o"), dict(linestyle=":", marker="s"),
+           dict(linestyle="-.", marker="^"), dict(linestyle=(0, (5, 1, 1, 1)), marker="v")]
+
+
+def _distinct_style(i, n_points):
+    """Keyword arguments of ``Axes.plot`` for the i-th of several curves of
+    n_points points (about 15 markers per curve)."""
+    style = dict(_STYLES[i % len(_STYLES)])
+    if "marker" in style:
+        style.update(markersize=4, markevery=max(1, n_points // 15))
+    return style
+
+
+def _integer_locator():
+    """Ticks at whole numbers only (epochs)."""
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
 
 
 @functools.cache

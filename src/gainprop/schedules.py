@@ -1,4 +1,4 @@
-"""Learning-rate schedules (seed 003; Goodfellow et al. 2016, ch. 8; Smith 2017).
+"""Learning-rate schedules (Goodfellow et al. 2016, ch. 8; Smith 2017; Brownlee 2019).
 
 Pass a schedule object as ``learning_rate=`` to an estimator; scikit-learn's
 strings ``'constant'``, ``'invscaling'`` and ``'adaptive'`` keep working
@@ -296,7 +296,7 @@ class ReduceOnPlateau(BaseSchedule):
     Parameters
     ----------
     factor : float, default=0.5
-        Multiplier at a plateau, in (0, 1) (the seed suggests 1/2 to 1/10).
+        Multiplier at a plateau, in (0, 1) (Brownlee suggests 1/2 to 1/10).
     patience : int, default=10
         Epochs without improvement before reducing.
     threshold : float, default=1e-4
