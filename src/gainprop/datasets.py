@@ -171,7 +171,8 @@ def load_letters(n_samples=5200, *, random_state=None, difficulty="easy", image_
         ``data`` (n_samples, image_size²), ``target`` (n_samples,),
         ``images`` (n_samples, image_size, image_size), ``target_names``
         ('A'..'Z'), ``feature_names``, ``DESCR``; ``frame`` with as_frame.
-    (X, y) : tuple if ``return_X_y``.
+    (X, y) : tuple of ndarray
+        With ``return_X_y``: the data and the target.
 
     Examples
     --------
@@ -281,7 +282,8 @@ def load_cifar10(path, *, subset="train", n_samples=None, dtype=np.float32, retu
     data : Bunch
         ``data`` of shape (n, 3072), ``target`` of shape (n,),
         ``target_names`` (the ten class names) and ``DESCR``.
-    (X, y) : tuple if ``return_X_y``.
+    (X, y) : tuple of ndarray
+        With ``return_X_y``: the data and the target.
     """
     if subset not in ("train", "test", "all"):
         raise ValueError(f"subset must be 'train', 'test' or 'all', got {subset!r}")

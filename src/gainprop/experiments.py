@@ -116,7 +116,7 @@ def lr_sweep(quick=False, out=None):
     plt = _pyplot()
     figures = []
     if plt is not None and out is not None:
-        from .plotting import _integer_locator, _log_axis, plot_learning_rate_sweep
+        from .plotting import _integer_locator, log_axis, plot_learning_rate_sweep
 
         ax = plot_learning_rate_sweep(res, title="final training loss against learning rate")
         path = _figure_path(out, "lr_sweep.png")
@@ -135,7 +135,7 @@ def lr_sweep(quick=False, out=None):
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(_integer_locator())
         ax.set_ylabel("training loss (cross-entropy, log scale)")
-        _log_axis(ax, "y")
+        log_axis(ax, "y")
         ax.set_title("loss curve per learning rate (one fit on all the data)")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
                   frameon=False)
@@ -160,7 +160,7 @@ def _plot_curves(panels, out, name, suptitle):
     plt = _pyplot()
     if plt is None or out is None:
         return None
-    from .plotting import _integer_locator, _legend_below, _log_axis
+    from .plotting import _integer_locator, _legend_below, log_axis
 
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False,
                              layout="constrained")
@@ -171,7 +171,7 @@ def _plot_curves(panels, out, name, suptitle):
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(_integer_locator())
         ax.set_ylabel(ylabel[0] if ylabel else "training loss (cross-entropy, log scale)")
-        _log_axis(ax, "y")
+        log_axis(ax, "y")
         ax.grid(True, alpha=0.3)
         _legend_below(ax, *ax.get_legend_handles_labels())
     fig.suptitle(suptitle)
@@ -198,7 +198,7 @@ def demo(quick=False, out=None):
 
     1. **The same model, faster.**  scikit-learn's ``MLPClassifier`` and
        gainprop's, with the same parameters and ``random_state``, trained by
-       SGD with Nesterov momentum on mini-batches of 16 (``load_digits``, a
+       SGD with Nesterov momentum on mini-batches of 8 (``load_digits``, a
        64-64-10 ReLU network).  Both start from the same weights and follow
        the same trajectory (their loss curves agree to rounding); on
        mini-batches Python's per-batch work dominates scikit-learn's time,
@@ -240,11 +240,11 @@ def demo(quick=False, out=None):
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.25,
                                                         random_state=0, stratify=y)
-    epochs = 5 if quick else 20
-    common = dict(hidden_layer_sizes=(64,), solver="sgd", batch_size=16, learning_rate_init=0.01,
+    epochs = 4 if quick else 12
+    common = dict(hidden_layer_sizes=(64,), solver="sgd", batch_size=8, learning_rate_init=0.01,
                   max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, random_state=0)
     print(f"\n1. The same model, faster: load_digits ({len(y_train)} training, {len(y_test)} "
-          f"held-out images), 64-64-10 ReLU, SGD with Nesterov momentum, mini-batches of 16, "
+          f"held-out images), 64-64-10 ReLU, SGD with Nesterov momentum, mini-batches of 8, "
           f"{epochs} epochs, the same parameters and random_state for both libraries")
     speed, curves = {}, []
     for name, est in (("scikit-learn", ScikitLearnMLP(**common)),

@@ -214,9 +214,12 @@ def _copy_into(dst, src):
 
 
 class UnusedParameterWarning(UserWarning):
-    """An estimator parameter that has no effect with the estimator's solver
-    (an optimizer object that does not use it) was set away from its
-    default."""
+    """Warn that an estimator parameter has no effect with its solver.
+
+    The parameter was set away from its default, and the optimizer object
+    passed as ``solver`` does not use it (it has no use for it, or sets its
+    own value).
+    """
 
 
 #: The estimator's parameters that set up scikit-learn's rules ('sgd',
@@ -350,7 +353,7 @@ class SGD(BaseOptimizer):
     Parameters
     ----------
     momentum : float or None, default=None
-        μ in [0, 1].  0 gives plain SGD (no velocity is kept).  None: the
+        The momentum μ, in [0, 1].  0 gives plain SGD (no velocity is kept).  None: the
         estimator's ``momentum``.
     nesterov : bool or None, default=None
         Use Nesterov's momentum.  None: the estimator's
@@ -573,8 +576,7 @@ _RPROP_VARIANTS = {"rprop+": _VARIANT.GP_RPROP_PLUS, "rprop-": _VARIANT.GP_RPROP
 
 
 class Rprop(BaseOptimizer):
-    r"""Resilient back-propagation: per-weight step sizes adapted on the sign
-    of the gradient.
+    r"""Resilient back-propagation: per-weight steps adapted on the gradient's sign.
 
     Rprop (Riedmiller & Braun 1993) and its variants (Igel & Hüsken 2000),
     and the bounded mini-batch iRprop− of Ndauka & Zheng.  **It ignores the
@@ -616,7 +618,9 @@ class Rprop(BaseOptimizer):
           store 0;
         - ``'minibatch-irprop-'`` (Ndauka & Zheng): step with the decreased Δ
           and store 0, so that a weight keeps moving on noisy mini-batch
-          signs.  :meth:`minibatch` gives it with the paper's settings.
+          signs.
+
+        :meth:`minibatch` gives the last with the paper's settings.
     eta_plus : float, default=1.2
         Increase factor η⁺ of Δ when the sign is kept, > 1.
     eta_minus : float, default=0.5
@@ -696,6 +700,7 @@ class Rprop(BaseOptimizer):
 
     @property
     def min_batch_size(self):
+        """Smallest batch without a warning: 250 for 'minibatch-irprop-', else 1000."""
         # Ndauka & Zheng ran their variant on batches of 250 to 2000
         return 250 if self.variant == "minibatch-irprop-" else 1000
 
@@ -918,7 +923,7 @@ class AdaMax(BaseOptimizer):
     beta_2 : float, default=0.999
         Decay of the infinity-norm estimate u, in [0, 1).
     epsilon : float, default=1e-8
-        Added to |g| so that u is never 0, > 0.
+        Added to the gradient's magnitude so that u is never 0, > 0.
 
     See Also
     --------

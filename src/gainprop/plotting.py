@@ -7,7 +7,7 @@ import numpy as np
 
 from .model_selection import _over_folds
 
-__all__ = ["plot_learning_curves", "plot_learning_rate_sweep"]
+__all__ = ["plot_learning_curves", "plot_learning_rate_sweep", "log_axis"]
 
 
 def _pyplot():
@@ -42,6 +42,7 @@ def plot_learning_curves(*estimators, labels=None, ax=None, validation=True, log
     log_y : bool, default=False
         Logarithmic loss axis.
     title : str, default=None
+        Title of the axes.
 
     Returns
     -------
@@ -77,7 +78,7 @@ def plot_learning_curves(*estimators, labels=None, ax=None, validation=True, log
     ax.xaxis.set_major_locator(_integer_locator())
     ax.set_ylabel("training loss")
     if log_y:
-        _log_axis(ax, "y")
+        log_axis(ax, "y")
     handles, names = ax.get_legend_handles_labels()
     if val_ax is not None:
         h2, n2 = val_ax.get_legend_handles_labels()
@@ -128,12 +129,41 @@ def _plain_log_formatter_class():
     return PlainLogFormatter
 
 
-def _log_axis(ax, which):
-    """Log scale with plain-number tick labels on ax's ``which`` ('x' or 'y') axis."""
+def log_axis(ax, which="y"):
+    """Put an axis on a log scale with plain-number tick labels.
+
+    Labels read ``0.001``, ``0.3``, ``2`` rather than powers such as
+    ``2.6×10⁰``; matplotlib's log formatter still decides which ticks get
+    one.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        The axes.
+    which : {'x', 'y'}, default='y'
+        The axis to put on a log scale.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The same axes.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from gainprop.plotting import log_axis
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.plot([1, 2, 3], [2.0, 0.5, 0.1])
+    >>> _ = log_axis(ax, "y")
+    >>> plt.close(fig)
+    """
+    if which not in ("x", "y"):
+        raise ValueError(f"which must be 'x' or 'y', got {which!r}")
     getattr(ax, f"set_{which}scale")("log")
     axis = getattr(ax, f"{which}axis")
     axis.set_major_formatter(_plain_log_formatter_class()())
     axis.set_minor_formatter(_plain_log_formatter_class()())
+    return ax
 
 
 def _legend_below(ax, handles, labels):
@@ -185,6 +215,7 @@ def plot_learning_rate_sweep(result, ax=None, *, log_loss=True, score=True, titl
         Also draw the mean training and held-out scores (± one standard
         deviation over the folds) on a second y axis.
     title : str, default=None
+        Title of the axes.
 
     Returns
     -------
@@ -226,7 +257,7 @@ def plot_learning_rate_sweep(result, ax=None, *, log_loss=True, score=True, titl
                     mew=1.5, label="diverged in some folds")
         log_loss = log_loss and np.any(loss[some] > 0)
         if log_loss:
-            _log_axis(ax, "y")
+            log_axis(ax, "y")
         ax.set_ylabel(f"final training loss ({loss_name}{', log scale' if log_loss else ''})")
         if score:
             score_ax = ax.twinx()
@@ -243,7 +274,7 @@ def plot_learning_rate_sweep(result, ax=None, *, log_loss=True, score=True, titl
             score_ax.fill_between(rates, mean - std, mean + std, color=color, alpha=0.15)
         score_ax.set_ylabel(f"{score_name} (mean ± std over folds)")
         score_ax.yaxis.get_major_formatter().set_useOffset(False)
-    _log_axis(ax, "x")
+    log_axis(ax, "x")
     ax.set_xlabel(f"learning rate ({param_name}, log scale)")
     ax.grid(True, which="major", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()

@@ -48,7 +48,7 @@ class ZCAWhitener(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Of the training covariance, ascending.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Only when X had string column names.
 
     Examples
