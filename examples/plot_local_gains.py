@@ -36,7 +36,7 @@ for name, solver in (("plain gradient descent", SGD(momentum=0.0)),
                                                gain_limits=(0.1, 10.0)))):
     models[name] = MLPClassifier(
         hidden_layer_sizes=(100,), activation="logistic", solver=solver, batch_size=n,
-        learning_rate_init=0.01 * n, alpha=0.0, init=("uniform", 0.05), max_iter=60,
+        learning_rate_init=0.01 * n, alpha=0.0, init=("uniform", 0.05), max_iter=30,
         random_state=0).fit(X_train, y_train)
     clf = models[name]
     print(f"{name:24s} loss {clf.loss_:.4f}  training accuracy {clf.score(X_train, y_train):.3f}"

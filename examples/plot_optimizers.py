@@ -39,7 +39,7 @@ solvers = {
     "Rprop+ (full batch)": (Rprop(variant="rprop+"), None),
 }
 epochs = 40
-fig, (ax, bars) = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained",
+fig, (ax, bars) = plt.subplots(1, 2, figsize=(11, 5.5), layout="constrained",
                                gridspec_kw={"width_ratios": [3, 2]})
 for i, (name, (solver, rate)) in enumerate(solvers.items()):
     rate = {} if rate is None else {"learning_rate_init": rate}  # Rprop ignores the rate
@@ -56,7 +56,7 @@ ax.set_xlabel("epoch")
 ax.set_ylabel("training loss (cross-entropy, log scale)")
 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 ax.grid(True, alpha=0.3)
-ax.legend(fontsize="small", ncols=2, loc="lower left")
+ax.legend(fontsize="small", ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))
 bars.set_xlim(0.8, 1.0)
 bars.set_xlabel("held-out accuracy (fraction of test digits)")
 bars.invert_yaxis()

@@ -30,7 +30,7 @@ schedules = {
     "StepDecay(step_size=8, gamma=0.5)": StepDecay(step_size=8, gamma=0.5),
     "CosineAnnealing(T_max=10, restarts=True)": CosineAnnealing(T_max=10, restarts=True),
 }
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.5), layout="constrained")
 for name, schedule in schedules.items():
     left.plot(range(1, 31), schedule.rate_sequence(0.1, n_epochs=30), label=name)
 cyclic = Cyclic(step_size=20, mode="triangular2").rate_sequence(0.01, n_epochs=30, n_batches=5)
@@ -38,11 +38,10 @@ left.plot([1 + i / 5 for i in range(len(cyclic))], cyclic, ":", label="Cyclic (p
 left.set_xlabel("epoch")
 left.set_ylabel("learning rate η (η₀ = 0.1; Cyclic: 0.01 to 0.1)")
 left.xaxis.set_major_locator(MaxNLocator(integer=True))
-left.legend(fontsize="small")
+left.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=2)
 left.set_title("rate_sequence: the rates without training")
 
-# %%
-# Training with a schedule: the rate actually used per epoch is in ``learning_rate_curve_``.
+# Training with a schedule: the rate actually used per epoch is in learning_rate_curve_.
 X, y = load_digits(return_X_y=True)
 for name in ("StepDecay(step_size=8, gamma=0.5)", "CosineAnnealing(T_max=10, restarts=True)"):
     clf = MLPClassifier(hidden_layer_sizes=(64,), solver="sgd", learning_rate_init=0.1,
@@ -57,6 +56,6 @@ log_axis(right, "y")
 right.set_xlabel("epoch")
 right.set_ylabel("training loss (cross-entropy, log scale)")
 right.xaxis.set_major_locator(MaxNLocator(integer=True))
-right.legend(fontsize="small")
+right.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15))
 right.set_title("SGD on the digits, η₀ = 0.1")
 plt.show()

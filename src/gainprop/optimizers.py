@@ -604,8 +604,7 @@ class Rprop(BaseOptimizer):
 
     Parameters
     ----------
-    variant : {'irprop-', 'irprop+', 'rprop+', 'rprop-', 'minibatch-irprop-'}, \
-            default='irprop-'
+    variant : {'irprop-', 'irprop+', 'rprop+', 'rprop-', 'minibatch-irprop-'}, default='irprop-'
         What a weight does when its gradient changed sign (c < 0):
 
         - ``'rprop+'`` (Riedmiller & Braun 1993): undo its previous step

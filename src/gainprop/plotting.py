@@ -76,7 +76,7 @@ def plot_learning_curves(*estimators, labels=None, ax=None, validation=True, log
                         label=f"{label} validation")
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(_integer_locator())
-    ax.set_ylabel("training loss")
+    ax.set_ylabel("training loss (log scale)" if log_y else "training loss")
     if log_y:
         log_axis(ax, "y")
     handles, names = ax.get_legend_handles_labels()
