@@ -38,7 +38,7 @@ myst_heading_anchors = 3
 
 # API reference: one page per object, written from the numpydoc docstrings
 autosummary_generate = True
-autodoc_default_options = {"members": False}
+
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -74,3 +74,17 @@ html_theme_options = {
 }
 html_sidebars = {"install": [], "quick_start": []}
 html_show_sourcelink = False
+
+
+def _skip_scikit_learn_members(app, what, name, obj, skip, options):
+    """Leave out the methods the estimators inherit from scikit-learn
+    (``get_params``, ``score``, the metadata-routing setters, ...): scikit-learn
+    documents them, and their docstrings refer to its own pages."""
+    function = getattr(obj, "fget", obj)
+    if getattr(function, "__module__", "") and function.__module__.startswith("sklearn"):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_scikit_learn_members)
