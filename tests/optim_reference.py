@@ -87,7 +87,7 @@ def ref_rprop(opt, w, grads, lr, losses):
         elif opt.variant == "irprop-":
             w = w - np.where(flip, 0.0, np.sign(g) * step)
             prev = np.where(flip, 0.0, g)
-        else:  # minibatch-irprop- (seed 002)
+        else:  # minibatch-irprop- (Ndauka & Zheng)
             w = w - np.sign(g) * step
             prev = np.where(flip, 0.0, g)
         prev_loss = loss

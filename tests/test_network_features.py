@@ -1,4 +1,4 @@
-"""Network features of seed 000 / seed 002: initialisation schemes and
+"""Network features of the published experiments: initialisation schemes and
 target_loss (batch normalisation has its own tests)."""
 
 import warnings

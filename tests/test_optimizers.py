@@ -97,7 +97,7 @@ def test_thread_count_does_not_change_the_step(row):
     np.testing.assert_array_equal(one[-1], two[-1])
 
 
-def test_seed000_gain_rule():
+def test_local_gain_rule_settings_of_the_article():
     """A weight whose gradient keeps its sign gains `bonus` per step up to the
     upper limit; one whose gradient alternates decays toward the lower one."""
     opt = LocalGain(bonus=0.05, penalty=0.95, gain_limits=(0.1, 10.0))
@@ -170,7 +170,7 @@ def test_full_batch_default_and_small_batch_warning(digits_split):
         assert clf._optimizer.step == 2
         with pytest.warns(UserWarning, match="sign of its gradient.*full batches"):
             clf.set_params(batch_size=32).fit(X, y)
-    # the seed-002 preset is meant for mini-batches of 250 and more
+    # Rprop.minibatch() is meant for mini-batches of 250 and more
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
