@@ -1034,14 +1034,15 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         Activation function for the hidden layers.
     solver : {'lbfgs', 'sgd', 'adam', 'localgain', 'rprop', 'rprop+', 'rprop-', 'irprop+', 'irprop-', 'adagrad', 'adadelta', 'rmsprop', 'adamax'} or BaseOptimizer, default='adam'
         The weight optimization solver.  'lbfgs', 'sgd' and 'adam' are
-        scikit-learn's; the other names give gainprop's optimizers with their
-        default settings (:data:`gainprop.optimizers.OPTIMIZERS`: 'localgain'
-        is :class:`~gainprop.optimizers.LocalGain`, 'rprop' and 'irprop-'
+        scikit-learn's ('sgd' and 'adam' driven by ``momentum``,
+        ``nesterovs_momentum``, ``beta_1``, ``beta_2``, ``epsilon``); the
+        other names give gainprop's optimizers with their default settings
+        (:data:`gainprop.optimizers.OPTIMIZERS`): 'localgain' is
+        :class:`~gainprop.optimizers.LocalGain`, 'rprop' and 'irprop-' are
         iRprop−, 'rprop+', 'rprop-' and 'irprop+' the other
-        :class:`~gainprop.optimizers.Rprop` variants, 'adagrad', 'adadelta',
-        'rmsprop' and 'adamax' the rules of the same names).  'sgd' and 'adam' are scikit-learn's
-        (driven by ``momentum``, ``nesterovs_momentum``, ``beta_1``,
-        ``beta_2``, ``epsilon``); an object from :mod:`gainprop.optimizers`
+        :class:`~gainprop.optimizers.Rprop` variants, and 'adagrad',
+        'adadelta', 'rmsprop' and 'adamax' the rules of those names.  An
+        object from :mod:`gainprop.optimizers`
         (e.g. ``SGD(momentum=0.9)``) selects that rule with its own
         hyperparameters, and those it leaves at None take the estimator's
         parameter of the same meaning: ``SGD``'s ``momentum`` and
