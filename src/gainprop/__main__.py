@@ -34,8 +34,9 @@ def digits(args):
     X = (X / 16.0).astype(np.float64)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0,
                                                         stratify=y)
-    print(f"gainprop {gainprop.__version__} beside scikit-learn: load_digits, {X_train.shape[0]} training and "
-          f"{X_test.shape[0]} test images of {X.shape[1]} pixels, 10 classes")
+    print(f"gainprop {gainprop.__version__} beside scikit-learn: load_digits, "
+          f"{X_train.shape[0]} training and {X_test.shape[0]} test images of {X.shape[1]} "
+          "pixels, 10 classes")
     epochs = 3 if args.quick else args.epochs
     print(f"network 64-{args.hidden}-10 relu, {epochs} epochs, same random_state and initial "
           "weights for both libraries\n")
