@@ -462,8 +462,8 @@ def minibatch_rprop(quick=False, out=None, cifar=None, n_samples=10000, max_epoc
     X = ZCAWhitener(epsilon=0.1).fit_transform(X)
     zca_seconds = time.perf_counter() - t0
     units = "-".join(str(u) for u in (X.shape[1],) + hidden + (10,))
-    print(f"mini-batch iRprop- (Ndauka & Zheng): {units} ReLU + batch norm, Kaiming normal, {X.shape[0]} images of "
-          f"{source}, ZCA-whitened ({zca_seconds:.1f} s); epochs to loss < {target_loss} "
+    print(f"mini-batch iRprop- (Ndauka & Zheng): {units} ReLU + batch norm, Kaiming normal, "
+          f"{X.shape[0]} images of {source}, ZCA-whitened ({zca_seconds:.1f} s); epochs to loss < {target_loss} "
           f"(at most {max_epochs})")
     rows, results, panels = [], [], []
     for bs in batch_sizes:
