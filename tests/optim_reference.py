@@ -87,7 +87,7 @@ def ref_rprop(opt, w, grads, lr, losses):
         elif opt.variant == "irprop-":
             w = w - np.where(flip, 0.0, np.sign(g) * step)
             prev = np.where(flip, 0.0, g)
-        else:  # minibatch-irprop- (seed 002)
+        else:  # minibatch-irprop- (Ndauka & Zheng)
             w = w - np.sign(g) * step
             prev = np.where(flip, 0.0, g)
         prev_loss = loss
@@ -173,7 +173,7 @@ REGISTRY = [
     (Rprop(variant="rprop-"), ref_rprop, 1.0),
     (Rprop(variant="irprop+"), ref_rprop, 1.0),
     (Rprop(variant="irprop-", step_init=0.01, step_max=0.05), ref_rprop, 1.0),
-    (Rprop.seed002(), ref_rprop, 1.0),
+    (Rprop.minibatch(), ref_rprop, 1.0),
     (AdaGrad(), ref_adagrad, 0.01),
     (AdaGrad(initial_accumulator=0.1, epsilon=1e-6), ref_adagrad, 0.1),
     (Adadelta(), ref_adadelta, 1.0),

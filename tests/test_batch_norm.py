@@ -1,5 +1,5 @@
-"""Batch normalisation (seed 002): gradients, running statistics, prediction,
-persistence."""
+"""Batch normalisation (Ioffe & Szegedy): gradients, running statistics,
+prediction, persistence."""
 
 import pickle
 import numpy as np

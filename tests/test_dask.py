@@ -1,10 +1,9 @@
 """Scale-out with Dask: a grid search through joblib's dask backend on a
-LocalCluster, dask-ml's Incremental over a dask array, and the examples of
-docs/user_guide/scaling.md.  Skipped without the ``[dask]`` extra (dask,
-distributed, dask-ml)."""
+LocalCluster and dask-ml's Incremental over a dask array (the examples of
+docs/user_guide/scaling.md run in tests/test_docs.py).  Skipped without the
+``[dask]`` extra (dask, distributed, dask-ml)."""
 
 import re
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -18,9 +17,6 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-SCALING_PAGE = Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "scaling.md"
-
 
 @pytest.fixture
 def client():
@@ -105,17 +101,3 @@ def test_learning_rate_sweep_runs_on_the_cluster(client, digits):
     assert _calls(stream, "_fit_and_score") == 6
     np.testing.assert_array_equal(remote.train_losses, local.train_losses)
     np.testing.assert_array_equal(remote.test_scores, local.test_scores)
-
-
-def test_scaling_page_examples_run(capsys):
-    """Every python block of docs/user_guide/scaling.md, in order, in one namespace."""
-    pytest.importorskip("dask_ml")
-    blocks = re.findall(r"^```python\n(.*?)^```", SCALING_PAGE.read_text(), re.S | re.M)
-    assert len(blocks) == 2
-    namespace = {}
-    for block in blocks:
-        exec(compile(block, str(SCALING_PAGE), "exec"), namespace)
-    out = capsys.readouterr().out
-    assert "learning_rate_init" in out and "40 blocks trained" in out
-    assert namespace["search"].best_score_ > 0.9
-    assert namespace["client"].status == "closed"

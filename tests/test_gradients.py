@@ -1,5 +1,5 @@
 """The core's loss and gradient against central finite differences (float64),
-and seed 001's worked back-propagation example."""
+and the worked example of Kordecki's back-propagation lecture."""
 
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ OUTPUTS = [
     ("log_loss", "logistic", 3),  # multi-label
     ("squared_error", "identity", 1),
     ("squared_error", "identity", 3),
-    ("squared_error", "logistic", 2),  # seed 001's sigmoid outputs with MSE
+    ("squared_error", "logistic", 2),  # the lecture's sigmoid outputs with MSE
     ("poisson", "exp", 2),
 ]
 
@@ -104,7 +104,7 @@ def test_gradient_is_same_for_dense_and_sparse_and_any_chunking(rng, dropout):
         np.testing.assert_allclose(g, grads[0], rtol=1e-12, atol=1e-15)
 
 
-def test_seed001_worked_example():
+def test_backpropagation_lecture_worked_example():
     """Seed 001, 'Example: update network weight with back-propagation':
     x = (1, 4, 5), t = (0.1, 0.05), sigmoid everywhere, E = 1/2 sum (t - y)^2."""
     layout = Layout([3, 2, 2])
@@ -143,5 +143,5 @@ def test_seed001_worked_example():
     )
     np.testing.assert_allclose(gb_hid, [0.0019839, 0.00040429], atol=5e-7)
     # one SGD step with eta = 0.01: w_22 = 0.1 - 0.01 * 0.1193 = 0.098807
-    # (the seed's last slide misprints it as 0.9881)
+    # (the lecture's last slide misprints it as 0.9881)
     assert round(W_out[1, 1] - 0.01 * gW_out[1, 1], 6) == 0.098807

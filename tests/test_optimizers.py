@@ -97,7 +97,7 @@ def test_thread_count_does_not_change_the_step(row):
     np.testing.assert_array_equal(one[-1], two[-1])
 
 
-def test_seed000_gain_rule():
+def test_local_gain_rule_settings_of_the_article():
     """A weight whose gradient keeps its sign gains `bonus` per step up to the
     upper limit; one whose gradient alternates decays toward the lower one."""
     opt = LocalGain(bonus=0.05, penalty=0.95, gain_limits=(0.1, 10.0))
@@ -141,7 +141,7 @@ def test_string_names_and_sklearn_parameters():
     ("irprop+", dict(max_iter=100)),
     ("rprop+", dict(max_iter=100)),
     ("rprop-", dict(max_iter=100)),
-    (Rprop.seed002(), dict(batch_size=300, max_iter=60)),
+    (Rprop.minibatch(), dict(batch_size=300, max_iter=60)),
     ("adagrad", dict(learning_rate_init=0.05)),
     ("adadelta", dict(learning_rate_init=1.0)),
     ("rmsprop", dict(learning_rate_init=1e-3)),
@@ -170,14 +170,14 @@ def test_full_batch_default_and_small_batch_warning(digits_split):
         assert clf._optimizer.step == 2
         with pytest.warns(UserWarning, match="sign of its gradient.*full batches"):
             clf.set_params(batch_size=32).fit(X, y)
-    # the seed-002 preset is meant for mini-batches of 250 and more
+    # Rprop.minibatch() is meant for mini-batches of 250 and more
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
-        MLPClassifier(hidden_layer_sizes=(8,), solver=Rprop.seed002(), batch_size=250,
+        MLPClassifier(hidden_layer_sizes=(8,), solver=Rprop.minibatch(), batch_size=250,
                       max_iter=1, random_state=0).fit(X, y)
     with pytest.warns(UserWarning, match="at least 250"):
-        MLPClassifier(hidden_layer_sizes=(8,), solver=Rprop.seed002(), batch_size=50,
+        MLPClassifier(hidden_layer_sizes=(8,), solver=Rprop.minibatch(), batch_size=50,
                       max_iter=1, random_state=0).fit(X, y)
 
 

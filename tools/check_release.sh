@@ -109,5 +109,6 @@ case "$location" in
   "$work/venv/"*) echo "gainprop imported from $location" ;;
   *) fail "gainprop imported from $location, not from the wheel" ;;
 esac
-cp -r "$repo/tests" "$repo/bench" "$work/"
+# the README and docs/ too: tests/test_docs.py runs their code blocks
+cp -r "$repo/tests" "$repo/bench" "$repo/docs" "$repo/README.md" "$work/"
 "$V/python" -m pytest "$work/tests" -q -p no:cacheprovider

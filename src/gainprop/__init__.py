@@ -34,7 +34,21 @@ if not _core.openmp_enabled():  # pragma: no cover - depends on the build
 
 
 def show_config(file=None):
-    """Print how this gainprop was built: version, OpenMP, BLAS in use."""
+    """Print how this gainprop was built: version, OpenMP, kernels, BLAS in use.
+
+    Parameters
+    ----------
+    file : file-like, default=None
+        Where to print; None is ``sys.stdout``.
+
+    Examples
+    --------
+    >>> import gainprop
+    >>> gainprop.show_config()  # doctest: +SKIP
+    gainprop 0.1.0.dev0
+      OpenMP kernels: yes
+    ...
+    """
     import sys
 
     from threadpoolctl import threadpool_info

@@ -1,63 +1,22 @@
 """Command line: ``python -m gainprop demo | digits | experiment NAME``.
 
-``demo`` (the main job) trains seed 000's letter network with and without
-local gains beside scikit-learn and prints what it measured; ``digits``
-compares gainprop with scikit-learn on ``load_digits`` for several solvers;
-``experiment`` runs one of the seeds' experiments.
+``demo`` (the main job) shows in a few seconds what gainprop is for: the same
+model as scikit-learn's, trained faster, and per-weight local gains against
+plain gradient descent; ``digits`` compares gainprop with scikit-learn on
+``load_digits`` for several solvers; ``experiment`` reproduces one of the
+published experiments (:data:`gainprop.experiments.EXPERIMENTS`).  Every
+subcommand takes ``--quick`` (a small, fast version); ``--version`` prints
+gainprop's version.
 """
 
 import argparse
 import sys
 
 
-def letters_demo(args):
-    from sklearn.neural_network import MLPClassifier as SkMLP
+def demo(args):
+    from .experiments import demo as run_demo
 
-    import gainprop
-    from gainprop import MLPClassifier
-    from gainprop.callbacks import ProgressBar
-    from gainprop.datasets import load_letters
-    from gainprop.experiments import _fit, _plot_curves, _print_table
-    from gainprop.optimizers import LocalGain
-
-    n_train, n_test, epochs = args.n_train, args.n_test, args.epochs
-    X, y = load_letters(n_train + n_test, random_state=0, difficulty="hard", return_X_y=True)
-    X_train, y_train, X_test, y_test = X[:n_train], y[:n_train], X[n_train:], y[n_train:]
-    rate = 0.001 * n_train  # seed 000's rate for its summed error, here for the mean
-    print(f"gainprop {gainprop.__version__} demo: seed 000's network (841-100-26, sigmoid "
-          f"hidden units, softmax, cross-entropy, full batch) on {n_train} generated 29x29 "
-          f"letter images (test: {n_test} more), {epochs} epochs, rate {rate:g}; the same "
-          "initial weights for every run")
-    common = dict(hidden_layer_sizes=(100,), activation="logistic", batch_size=n_train,
-                  learning_rate_init=rate, alpha=0.0, max_iter=epochs, tol=0.0,
-                  n_iter_no_change=epochs + 1, random_state=0)
-    runs = [
-        ("scikit-learn SGD", SkMLP(solver="sgd", momentum=0.0, **common)),
-        ("gainprop SGD", MLPClassifier(solver="sgd", momentum=0.0, **common,
-                                       callbacks=[ProgressBar()])),
-        ("gainprop local gains", MLPClassifier(
-            solver=LocalGain(bonus=0.005, penalty=0.995, gain_limits=(0.01, 100.0)), **common,
-            callbacks=[ProgressBar()])),
-    ]
-    rows, curves, times = [], [], {}
-    for name, est in runs:
-        print(f"training: {name}", file=sys.stderr, flush=True)
-        times[name] = _fit(est, X_train, y_train)
-        rows.append((name, f"{est.score(X_train, y_train):.2%}", f"{est.score(X_test, y_test):.2%}",
-                     f"{est.loss_:.4f}", f"{times[name]:.2f}"))
-        curves.append((name, est.loss_curve_))
-    print()
-    _print_table(["run", "train acc", "test acc", "final loss", "time [s]"], rows)
-    speedup = times["scikit-learn SGD"] / times["gainprop SGD"]
-    same = abs(runs[0][1].loss_ - runs[1][1].loss_) <= 1e-6 * abs(runs[0][1].loss_)
-    print(f"\ngainprop SGD {'follows' if same else 'does NOT follow'} scikit-learn's trajectory "
-          f"(same weights, same rule), at {speedup:.1f}x its speed in this run (this workload "
-          "is almost all matrix products; see bench/ for the speed comparisons). Final loss "
-          f"with local gains: {runs[2][1].loss_:.4f}, without: {runs[1][1].loss_:.4f}.")
-    figure = _plot_curves([("training loss", curves)], args.out, "demo_loss_curves.png",
-                          "seed 000 letters: with and without local gains")
-    print(f"figure: {figure}" if figure else "(install matplotlib for the figure: "
-          "pip install 'gainprop[plot]')")
+    run_demo(quick=args.quick, out=args.out)
     return 0
 
 
@@ -75,9 +34,11 @@ def digits(args):
     X = (X / 16.0).astype(np.float64)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0,
                                                         stratify=y)
-    print(f"gainprop {gainprop.__version__} demo: load_digits, {X_train.shape[0]} training and "
-          f"{X_test.shape[0]} test images of {X.shape[1]} pixels, 10 classes")
-    print(f"network 64-{args.hidden}-10 relu, {args.epochs} epochs, same random_state and initial "
+    print(f"gainprop {gainprop.__version__} beside scikit-learn: load_digits, "
+          f"{X_train.shape[0]} training and {X_test.shape[0]} test images of {X.shape[1]} "
+          "pixels, 10 classes")
+    epochs = 3 if args.quick else args.epochs
+    print(f"network 64-{args.hidden}-10 relu, {epochs} epochs, same random_state and initial "
           "weights for both libraries\n")
     settings = [
         ("adam, batch 200", dict(solver="adam", learning_rate_init=1e-3)),
@@ -91,8 +52,8 @@ def digits(args):
     print(header)
     print("-" * len(header))
     for name, params in settings:
-        common = dict(hidden_layer_sizes=(args.hidden,), max_iter=args.epochs, random_state=0,
-                      tol=0.0, n_iter_no_change=args.epochs + 1, **params)
+        common = dict(hidden_layer_sizes=(args.hidden,), max_iter=epochs, random_state=0,
+                      tol=0.0, n_iter_no_change=epochs + 1, **params)
         times = {}
         for lib, cls in (("scikit-learn", SkMLP), ("gainprop", MLPClassifier)):
             est = cls(**common)
@@ -111,37 +72,50 @@ def experiment(args):
     from .experiments import run_experiment
 
     kwargs = {}
-    if args.name == "seed002":
+    if args.name == "minibatch-rprop":
         if args.cifar:
             kwargs["cifar"] = args.cifar
         if args.max_epochs:
             kwargs["max_epochs"] = args.max_epochs
     elif args.cifar or args.max_epochs:
-        raise SystemExit("--cifar and --max-epochs apply to seed002 only")
+        raise SystemExit("--cifar and --max-epochs apply to minibatch-rprop only")
     run_experiment(args.name, quick=args.quick, out=args.out, **kwargs)
     return 0
 
 
 def main(argv=None):
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``).
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments after ``python -m gainprop``.
+
+    Returns
+    -------
+    int
+        The exit status, 0 on success.
+    """
+    from . import __version__
+    from .experiments import EXPERIMENTS
+
     parser = argparse.ArgumentParser(prog="python -m gainprop",
                                      description="gainprop command line")
+    parser.add_argument("--version", action="version", version=f"gainprop {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="seed 000's letters network with and without local gains, "
-                                    "beside scikit-learn")
-    p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--n-train", type=int, default=1040, help="training images")
-    p.add_argument("--n-test", type=int, default=1040, help="test images")
+    p = sub.add_parser("demo", help="what gainprop is for, in a few seconds: scikit-learn's "
+                                    "model trained faster, and local gains against plain "
+                                    "gradient descent")
+    p.add_argument("--quick", action="store_true", help="a smaller, faster version")
     p.add_argument("--out", default="gainprop-output",
                    help="directory for the figure (default: %(default)s)")
-    p.set_defaults(func=letters_demo)
+    p.set_defaults(func=demo)
     p = sub.add_parser("digits", help="train on load_digits beside scikit-learn, four solvers")
+    p.add_argument("--quick", action="store_true", help="3 epochs")
     p.add_argument("--epochs", type=int, default=30, help="epochs (iterations for lbfgs)")
     p.add_argument("--hidden", type=int, default=100, help="hidden units")
     p.set_defaults(func=digits)
-
-    from .experiments import EXPERIMENTS
-
-    p = sub.add_parser("experiment", help="run one of the seeds' experiments",
+    p = sub.add_parser("experiment", help="reproduce one of the published experiments",
                        description="\n".join(f"{k}: {v[1]}" for k, v in EXPERIMENTS.items()),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", choices=sorted(EXPERIMENTS))
@@ -149,9 +123,9 @@ def main(argv=None):
     p.add_argument("--out", default="gainprop-output",
                    help="directory for the figures (default: %(default)s)")
     p.add_argument("--cifar", metavar="PATH", default=None,
-                   help="seed002: folder with the CIFAR-10 python batches")
+                   help="minibatch-rprop: folder with the CIFAR-10 python batches")
     p.add_argument("--max-epochs", type=int, default=None,
-                   help="seed002: epochs at most per run (default 30)")
+                   help="minibatch-rprop: epochs at most per run (default 30)")
     p.set_defaults(func=experiment)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -1191,8 +1191,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights (for a classifier, multiplied by the weights of
             ``class_weight``).
-        X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
-                default=None
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             Validation data for early stopping, used instead of holding out
             ``validation_fraction`` of X (as scikit-learn's
             ``HistGradientBoostingClassifier.fit`` takes it).  Needs
@@ -1335,11 +1334,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
           without overflow and without torch's switch to ``z`` above 20;
         - 'silu': ``z sigmoid(z)`` (Elfwing, Uchibe & Doya 2018; also
           called swish).
-    solver : {'lbfgs', 'sgd', 'adam'}, a name from \
-            ``gainprop.optimizers.OPTIMIZERS`` or BaseOptimizer, default='adam'
-        The weight optimization solver.  'sgd' and 'adam' are scikit-learn's
-        (driven by ``momentum``, ``nesterovs_momentum``, ``beta_1``,
-        ``beta_2``, ``epsilon``); an object from :mod:`gainprop.optimizers`
+    solver : {'lbfgs', 'sgd', 'adam', 'localgain', 'rprop', 'rprop+', 'rprop-', 'irprop+', 'irprop-', 'adagrad', 'adadelta', 'rmsprop', 'adamax'} or BaseOptimizer, default='adam'
+        The weight optimization solver.  'lbfgs', 'sgd' and 'adam' are
+        scikit-learn's ('sgd' and 'adam' driven by ``momentum``,
+        ``nesterovs_momentum``, ``beta_1``, ``beta_2``, ``epsilon``); the
+        other names give gainprop's optimizers with their default settings
+        (:data:`gainprop.optimizers.OPTIMIZERS`): 'localgain' is
+        :class:`~gainprop.optimizers.LocalGain`, 'rprop' and 'irprop-' are
+        iRprop−, 'rprop+', 'rprop-' and 'irprop+' the other
+        :class:`~gainprop.optimizers.Rprop` variants, and 'adagrad',
+        'adadelta', 'rmsprop' and 'adamax' the rules of those names.  An
+        object from :mod:`gainprop.optimizers`
         (e.g. ``SGD(momentum=0.9)``) selects that rule with its own
         hyperparameters, and those it leaves at None take the estimator's
         parameter of the same meaning: ``SGD``'s ``momentum`` and
@@ -1363,8 +1368,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     batch_size : int, default='auto'
         Size of minibatches for stochastic optimizers.  When set to "auto",
         ``batch_size=min(200, n_samples)``.
-    learning_rate : {'constant', 'invscaling', 'adaptive'} or BaseSchedule, \
-            default='constant'
+    learning_rate : {'constant', 'invscaling', 'adaptive'} or BaseSchedule, default='constant'
         Learning rate schedule for weight updates.  The strings behave as in
         scikit-learn (and, as there, the string solver 'adam' ignores them);
         a schedule object from :mod:`gainprop.schedules` (``StepDecay``,
@@ -1418,8 +1422,15 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         loops, which also run the blocks of every large matrix product on a
         single-threaded BLAS).  None uses every core available to the process
         (or ``OMP_NUM_THREADS`` when set).  Results do not depend on it.
-    init : {'glorot_uniform', 'kaiming_normal', 'kaiming_uniform'} or \
-            ('uniform', a), default='glorot_uniform'
+    callbacks : list of Callback or callable, default=None
+        Code run during a fit (:mod:`gainprop.callbacks`): objects with any
+        of the hooks of :class:`~gainprop.callbacks.Callback`
+        (``on_fit_begin``, ``on_epoch_end``, ``on_fit_end``), or plain
+        callables called after every epoch (L-BFGS: iteration) with an
+        :class:`~gainprop.callbacks.EpochRecord` (epoch, loss, validation
+        score and loss, learning rate, elapsed time); returning True stops
+        training.  :class:`~gainprop.callbacks.ProgressBar` shows progress.
+    init : {'glorot_uniform', 'kaiming_normal', 'kaiming_uniform'} or ('uniform', a), default='glorot_uniform'
         Initial weights, drawn layer by layer (weights, then biases) from
         ``random_state``.  'glorot_uniform' is scikit-learn's (same draws);
         'kaiming_normal' is N(0, (gain / √fan_in)²) (He et al. 2015) and
@@ -1431,7 +1442,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         and 'silu'; they take √2, as the ReLU-like functions they are.
         ``('uniform', a)`` draws weights and biases from U(−a, a).
     batch_norm : bool, default=False
-        Batch normalisation (Ioffe & Szegedy 2015; seed 002) after each hidden
+        Batch normalisation (Ioffe & Szegedy 2015) after each hidden
         affine map, before the activation: batch statistics in training,
         running statistics (momentum 0.1, ε = 1e-5, as torch) in prediction.
         The scales and shifts (``bn_gamma_``, ``bn_beta_``) live in the flat
@@ -1454,13 +1465,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         input, of the stored values).
     target_loss : float, default=None
         Stop a stochastic fit once the epoch's training loss falls below it
-        (seed 002 trains until the loss is under 0.01).
-    callbacks : list of callable, default=None
-        Called after every epoch of a stochastic solver with a
-        :class:`gainprop.callbacks.EpochRecord` (epoch, loss, validation
-        score and loss, learning rate, elapsed time); a callback returning
-        True stops training.  :class:`gainprop.callbacks.ProgressBar` shows
-        progress.
+        (Ndauka & Zheng train until the loss is under 0.01).
     scoring : str, callable or None, default=None
         The validation score of early stopping (``validation_scores_``,
         higher is better): None is the estimator's ``score`` (accuracy;
@@ -1495,20 +1500,21 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     best_loss_ : float or None
         The minimum loss reached by the solver throughout fitting (None with
         early stopping).
-    loss_curve_ : list of shape (n_iter_,)
+    loss_curve_ : list of shape (`n_iter_`,)
         The loss at the end of each epoch (stochastic solvers).
-    learning_rate_curve_ : list of shape (n_iter_,)
+    learning_rate_curve_ : list of shape (`n_iter_`,)
         The learning rate η used in each epoch (the mean over its mini-batches
         for per-iteration schedules); stochastic solvers only.
     rate_stats_ : dict of lists
         For optimizers with per-weight rates (``LocalGain``'s gains,
         ``Rprop``'s step sizes): ``{"mean": [...], "min": [...], "max": [...]}``
         over all weights at the end of each epoch, to see what the modifiers
-        do (seed 000).
-    validation_scores_ : list of shape (n_iter_,) or None
-        The validation score (``scoring``; by default the accuracy) at each
-        epoch (early stopping only).
-    validation_loss_curve_ : list of shape (n_iter_,) or None
+        do.
+    validation_scores_ : list of shape (`n_iter_`,) or None
+        The validation score (``scoring``; by default the estimator's
+        ``score``: accuracy, or R² for the regressor) at each epoch (early
+        stopping only).
+    validation_loss_curve_ : list of shape (`n_iter_`,) or None
         The loss on the validation set at each epoch, with early stopping
         (else None): the definition of ``loss_curve_`` applied to the
         validation set as one batch, the mean loss (weighted by
@@ -1530,7 +1536,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         With ``batch_norm=True``: the running statistics used by predict.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit (only when X has string column
         names).
     n_iter_ : int
@@ -1876,27 +1882,22 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         the stochastic solvers step along the gradient of its sum over the
         outputs, exactly as scikit-learn does; 'lbfgs' minimises that same sum
         so its loss and gradient agree.
-    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
-learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
-warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
-beta_1, beta_2, epsilon, n_iter_no_change, max_fun, n_threads, callbacks, init, \
-batch_norm, dropout, input_dropout, target_loss, scoring
-        As in :class:`MLPClassifier`.  With early stopping the validation
-        score is by default the coefficient of determination R²; with
-        ``scoring='loss'`` it is the negated validation loss (squared error
-        averaged over the outputs, or Poisson deviance, plus the L2 term).
+    {shared parameters}
 
     Attributes
     ----------
-    loss_, best_loss_, loss_curve_, learning_rate_curve_, rate_stats_, validation_scores_, \
-validation_loss_curve_, best_validation_score_, t_, coefs_, intercepts_, bn_gamma_, \
-bn_beta_, bn_running_mean_, bn_running_var_, n_features_in_, feature_names_in_, n_iter_, \
-n_layers_, n_outputs_, out_activation_
-        As in :class:`MLPClassifier`.
+    {shared attributes}
 
     See Also
     --------
     MLPClassifier : Multi-layer Perceptron classifier.
+
+    Notes
+    -----
+    With early stopping the validation score is by default the coefficient
+    of determination R²; with ``scoring='loss'`` it is the negated
+    validation loss (squared error averaged over the outputs, or Poisson
+    deviance, plus the L2 term).
 
     Examples
     --------
@@ -2054,3 +2055,31 @@ n_layers_, n_outputs_, out_activation_
             Trained MLP model.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+
+def _docstring_entries(doc, section, exclude=()):
+    """The entries of numpydoc ``section`` of a class docstring (4-space
+    indented), less those whose names are in ``exclude``, as text."""
+    lines = doc.split("\n")
+    start = lines.index(f"    {section}") + 2
+    end = next((i - 1 for i in range(start + 1, len(lines))
+                if lines[i].startswith("    --") and lines[i].strip("- ") == ""), len(lines))
+    entries, keep = [], True
+    for line in lines[start:end]:
+        if line.startswith("    ") and not line.startswith("     ") and " : " in line:
+            names = {name.strip() for name in line.split(" : ")[0].split(",")}
+            keep = not names & set(exclude)
+        if keep:
+            entries.append(line)
+    return "\n".join(entries).strip("\n").removeprefix("    ")
+
+
+# The regressor takes the classifier's parameters but class_weight, and has its
+# attributes but classes_: one text, in the classifier's docstring, for both.
+MLPRegressor.__doc__ = MLPRegressor.__doc__.replace(
+    "{shared parameters}",
+    _docstring_entries(MLPClassifier.__doc__, "Parameters", exclude={"class_weight"}),
+).replace(
+    "{shared attributes}",
+    _docstring_entries(MLPClassifier.__doc__, "Attributes", exclude={"classes_"}),
+)

@@ -46,7 +46,7 @@ STOP_REASONS = {
 class FitInfo:
     """What a callback sees when a fit begins and ends.
 
-    Attributes
+    Parameters
     ----------
     estimator : object
         The estimator being trained.
@@ -69,7 +69,7 @@ class FitInfo:
 class EpochRecord:
     """What a callback sees after an epoch (L-BFGS: an iteration).
 
-    Attributes
+    Parameters
     ----------
     epoch : int
         Epochs completed in this fit (1 after the first); ``n_iter_``.
@@ -116,6 +116,8 @@ class Callback:
         Parameters
         ----------
         info : FitInfo
+            The estimator, the epochs this call may run, and whether it is a
+            ``partial_fit``.
         """
 
     def on_epoch_end(self, record):
@@ -124,10 +126,13 @@ class Callback:
         Parameters
         ----------
         record : EpochRecord
+            What the epoch did: its number, loss, validation score and loss,
+            rate and the time so far.
 
         Returns
         -------
         stop : bool
+            True stops training after this epoch.
         """
         return False
 
@@ -137,8 +142,9 @@ class Callback:
         Parameters
         ----------
         info : FitInfo
+            As given to :meth:`on_fit_begin`.
         reason : str
-            A key of ``STOP_REASONS``.
+            Why the fit ended: a key of ``STOP_REASONS``.
         """
 
 
@@ -199,6 +205,13 @@ class ProgressBar(Callback):
         return tqdm
 
     def on_fit_begin(self, info):
+        """Start a display (or count a ``partial_fit`` call).
+
+        Parameters
+        ----------
+        info : FitInfo
+            The fit about to start.
+        """
         self.close()
         if info.incremental:
             self._calls += 1
@@ -215,6 +228,18 @@ class ProgressBar(Callback):
             self._bar = _PlainBar(info.max_epochs, out, self._terminal(), interval)
 
     def on_epoch_end(self, record):
+        """Show the epoch's loss, validation score and rate.
+
+        Parameters
+        ----------
+        record : EpochRecord
+            The epoch just done.
+
+        Returns
+        -------
+        stop : bool
+            Always False: a progress display never stops training.
+        """
         if self._bar is None:  # a partial_fit call: one line
             out = self._out()
             out.write(f"partial_fit call {self._calls}: {_describe(record)}\n")
@@ -224,13 +249,24 @@ class ProgressBar(Callback):
         return False
 
     def on_fit_end(self, info, reason):
+        """Finish the display, saying why the fit ended when it ended early.
+
+        Parameters
+        ----------
+        info : FitInfo
+            The fit that ended.
+        reason : str
+            Why it ended: a key of ``STOP_REASONS``.
+        """
         if self._bar is not None and reason not in ("max_iter", "partial_fit"):
             self._bar.note(STOP_REASONS.get(reason, reason))
         self.close()
 
     def close(self):
-        """Finish the display (the fit's end does it; call it only to
-        finish one yourself)."""
+        """Finish the display.
+
+        The end of a fit does it; call it only to finish a display yourself.
+        """
         if self._bar is not None:
             self._bar.close()
             self._bar = None

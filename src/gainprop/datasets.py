@@ -1,5 +1,8 @@
-"""Data sets of the seeds: generated letter images (seed 000), a CIFAR-10
-reader (seed 002) and a CIFAR-shaped stand-in.  Nothing is downloaded."""
+"""Data sets of the published experiments gainprop reproduces.
+
+Generated letter images (the local-gains experiments), a CIFAR-10 reader and
+a CIFAR-shaped stand-in (Ndauka & Zheng's mini-batch iRprop− experiment).
+Nothing is downloaded."""
 
 import os
 import pickle
@@ -129,10 +132,13 @@ def _render(letter, n, size, rs, d):
 
 def load_letters(n_samples=5200, *, random_state=None, difficulty="easy", image_size=29,
                  dtype=np.float32, return_X_y=False, as_frame=False):
-    """Images of the 26 English capital letters, generated on the fly (seed 000).
+    """Images of the 26 English capital letters, generated on the fly.
 
-    Seed 000 trained an 841-100-26 network on 29×29 images of English
-    letters.  Its images are not available, so these are drawn from a small
+    The blog article "Local rate of training of neuron weights in the
+    backpropagation algorithm" tried Hinton's local gains on an 841-100-26
+    network trained on 29×29 images of English letters (see
+    ``python -m gainprop experiment local-gains``).  Its images are not
+    available, so these are drawn from a small
     stroke font embedded in gainprop: each image gets a random scale, aspect,
     rotation, shear and shift, a random stroke width and, for the 'hard'
     set, bent strokes and more pixel noise; strokes are anti-aliased.
@@ -145,11 +151,15 @@ def load_letters(n_samples=5200, *, random_state=None, difficulty="easy", image_
         Number of images, spread over the 26 classes as evenly as possible
         (classes 0..25 = 'A'..'Z'), in shuffled order.
     random_state : int, RandomState instance or None, default=None
+        Determines the images; an int gives the same images every time.
     difficulty : {'easy', 'hard'}, default='easy'
-        Seed 000 used a simple, easily generalised set and a harder one.
+        'easy': mild distortions, a set that generalises easily; 'hard':
+        stronger distortions, bent strokes and more pixel noise (the article
+        used an easy set and a harder one).
     image_size : int, default=29
+        Width and height of the images in pixels, >= 8.
     dtype : dtype, default=np.float32
-        Pixels are in [0, 1].
+        Data type of the pixels, which are in [0, 1].
     return_X_y : bool, default=False
         Return ``(X, y)`` instead of a Bunch.
     as_frame : bool, default=False
@@ -161,7 +171,8 @@ def load_letters(n_samples=5200, *, random_state=None, difficulty="easy", image_
         ``data`` (n_samples, image_size²), ``target`` (n_samples,),
         ``images`` (n_samples, image_size, image_size), ``target_names``
         ('A'..'Z'), ``feature_names``, ``DESCR``; ``frame`` with as_frame.
-    (X, y) : tuple if ``return_X_y``.
+    (X, y) : tuple of ndarray
+        With ``return_X_y``: the data and the target.
 
     Examples
     --------
@@ -217,7 +228,7 @@ def load_letters(n_samples=5200, *, random_state=None, difficulty="easy", image_
 
 
 # ---------------------------------------------------------------------------
-# CIFAR-10 (seed 002)
+# CIFAR-10 (Ndauka & Zheng's experiment)
 # ---------------------------------------------------------------------------
 _CIFAR_TRAIN = [f"data_batch_{i}" for i in range(1, 6)]
 _CIFAR_TEST = ["test_batch"]
@@ -254,18 +265,25 @@ def load_cifar10(path, *, subset="train", n_samples=None, dtype=np.float32, retu
     Parameters
     ----------
     path : str or path-like
+        The folder ``cifar-10-batches-py`` or the folder containing it.
     subset : {'train', 'test', 'all'}, default='train'
+        The five training batches, the test batch, or all six.
     n_samples : int or None, default=None
-        Keep the first n images (seed 002 used 10,000 training images).
+        Keep the first n images (Ndauka & Zheng used 10,000 training images).
     dtype : dtype, default=np.float32
-        Pixels scaled to [0, 1].  Each row holds the 1024 red, then green,
-        then blue values of a 32×32 image (the files' order).
+        A float type scales the pixels to [0, 1]; an integer type keeps the
+        files' uint8 values.  Each row holds the 1024 red, then green, then
+        blue values of a 32×32 image (the files' order).
     return_X_y : bool, default=False
+        Return ``(X, y)`` instead of a Bunch.
 
     Returns
     -------
-    Bunch with ``data`` (n, 3072), ``target`` (n,), ``target_names``; or
-    ``(X, y)``.
+    data : Bunch
+        ``data`` of shape (n, 3072), ``target`` of shape (n,),
+        ``target_names`` (the ten class names) and ``DESCR``.
+    (X, y) : tuple of ndarray
+        With ``return_X_y``: the data and the target.
     """
     if subset not in ("train", "test", "all"):
         raise ValueError(f"subset must be 'train', 'test' or 'all', got {subset!r}")
@@ -310,19 +328,40 @@ def load_cifar10(path, *, subset="train", n_samples=None, dtype=np.float32, retu
 
 
 def make_cifar_like(n_samples=10000, *, n_classes=10, random_state=None, dtype=np.float32):
-    """A stand-in of CIFAR-10's shape (3072 features = 32×32×3, 10 classes)
-    for seed 002's experiment when no CIFAR-10 files are at hand.
+    """Make a stand-in of CIFAR-10's shape: 3072 features (32×32×3), 10 classes.
 
-    It is *not* CIFAR-10: each class is a smooth random colour pattern (a sum
-    of a few random low-frequency waves per channel), and every image is its
-    class pattern, randomly shifted in space and scaled in contrast, plus
-    its own smooth variation and pixel noise.  It is learnable, not
-    trivially, by the seed's 3072-2048-1024-512-10 network.
+    For Ndauka & Zheng's mini-batch iRprop− experiment when no CIFAR-10
+    files are at hand.  It is *not* CIFAR-10: each class is a smooth random
+    colour pattern (a sum of a few random low-frequency waves per channel),
+    and every image is its class pattern, randomly shifted in space and
+    scaled in contrast, plus its own smooth variation and pixel noise.  It
+    is learnable, not trivially, by the paper's 3072-2048-1024-512-10
+    network.
+
+    Parameters
+    ----------
+    n_samples : int, default=10000
+        Number of images.
+    n_classes : int, default=10
+        Number of classes (patterns).
+    random_state : int, RandomState instance or None, default=None
+        Determines the patterns and the images.
+    dtype : dtype, default=np.float32
+        Data type of X.
 
     Returns
     -------
-    X : ndarray of shape (n_samples, 3072), values in [0, 1]
+    X : ndarray of shape (n_samples, 3072)
+        The images, values in [0, 1].
     y : ndarray of shape (n_samples,)
+        The classes, 0 to ``n_classes - 1``, equally many of each.
+
+    Examples
+    --------
+    >>> from gainprop.datasets import make_cifar_like
+    >>> X, y = make_cifar_like(100, random_state=0)
+    >>> X.shape, y.shape
+    ((100, 3072), (100,))
     """
     rs = check_random_state(random_state)
     n_samples = int(n_samples)

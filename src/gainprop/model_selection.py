@@ -106,11 +106,6 @@ def _over_folds(values, reduce):
         return reduce(values, axis=1)
 
 
-def _fold_summary(per_fold, reduce, doc):
-    """A property: ``reduce`` of the per-fold array ``per_fold``, per rate."""
-    return property(lambda self: _over_folds(getattr(self, per_fold), reduce), doc=doc)
-
-
 @dataclass
 class LearningRateSweepResult:
     """What :func:`learning_rate_sweep` measured: one row per rate.
@@ -121,7 +116,7 @@ class LearningRateSweepResult:
     standard deviations over the folds that did not diverge (NaN when all
     did); ``diverged`` says how many did.
 
-    Attributes
+    Parameters
     ----------
     param_name : str
         The parameter the rates were set to (e.g. ``'learning_rate_init'`` or
@@ -169,18 +164,35 @@ class LearningRateSweepResult:
         """Number of fits per rate (1 without cross-validation)."""
         return self.train_losses.shape[1]
 
-    final_loss = _fold_summary(
-        "train_losses", np.nanmean,
-        "Mean final training loss per rate over the folds that did not diverge.")
-    final_loss_std = _fold_summary(
-        "train_losses", np.nanstd, "Standard deviation of the final training loss over the folds.")
-    train_score = _fold_summary("train_scores", np.nanmean, "Mean training score per rate.")
-    train_score_std = _fold_summary(
-        "train_scores", np.nanstd, "Standard deviation of the training score over the folds.")
-    test_score = _fold_summary(
-        "test_scores", np.nanmean, "Mean held-out score per rate (NaN without cross-validation).")
-    test_score_std = _fold_summary(
-        "test_scores", np.nanstd, "Standard deviation of the held-out score over the folds.")
+    @property
+    def final_loss(self):
+        """Mean final training loss per rate over the folds that did not diverge."""
+        return _over_folds(self.train_losses, np.nanmean)
+
+    @property
+    def final_loss_std(self):
+        """Standard deviation of the final training loss over the folds."""
+        return _over_folds(self.train_losses, np.nanstd)
+
+    @property
+    def train_score(self):
+        """Mean training score per rate."""
+        return _over_folds(self.train_scores, np.nanmean)
+
+    @property
+    def train_score_std(self):
+        """Standard deviation of the training score over the folds."""
+        return _over_folds(self.train_scores, np.nanstd)
+
+    @property
+    def test_score(self):
+        """Mean held-out score per rate (NaN without cross-validation)."""
+        return _over_folds(self.test_scores, np.nanmean)
+
+    @property
+    def test_score_std(self):
+        """Standard deviation of the held-out score over the folds."""
+        return _over_folds(self.test_scores, np.nanstd)
 
     @property
     def diverged(self):
@@ -226,7 +238,19 @@ class LearningRateSweepResult:
                                       test_scores=self.test_scores, score_name=self.score_name)
 
     def plot(self, **kwargs):
-        """Draw the sweep: :func:`gainprop.plotting.plot_learning_rate_sweep`."""
+        """Draw the sweep: :func:`gainprop.plotting.plot_learning_rate_sweep`.
+
+        Parameters
+        ----------
+        **kwargs : dict
+            Keyword arguments of ``plot_learning_rate_sweep`` (``ax``,
+            ``log_loss``, ``score``, ``title``).
+
+        Returns
+        -------
+        ax : matplotlib Axes
+            The loss axes.
+        """
         from .plotting import plot_learning_rate_sweep
 
         return plot_learning_rate_sweep(self, **kwargs)
@@ -282,7 +306,9 @@ def learning_rate_sweep(estimator, X, y, rates=None, *, param_name=None, cv=None
         The final training loss is read from ``loss_`` of the fitted model (of
         the final step of a Pipeline).
     X : array-like or DataFrame of shape (n_samples, n_features)
+        Training data.
     y : array-like or Series of shape (n_samples,) or (n_samples, n_outputs)
+        Targets.
     rates : array-like of shape (n_rates,), default=np.logspace(-6, -1, 6)
         Learning rates to try; positive and finite.
     param_name : str, default=None
@@ -318,16 +344,16 @@ def learning_rate_sweep(estimator, X, y, rates=None, *, param_name=None, cv=None
         the rate swept is ``learning_rate_init``: every rate then trains the
         same model.
 
+    See Also
+    --------
+    gainprop.plotting.plot_learning_rate_sweep : Draws the result.
+    sklearn.model_selection.validation_curve : One score against any parameter.
+
     Notes
     -----
     A fit whose training diverges (scikit-learn's "Solver produced non-finite
     parameter weights" error) is recorded as diverged, with NaN loss and
     scores; any other error in a fit is raised.
-
-    See Also
-    --------
-    gainprop.plotting.plot_learning_rate_sweep : Draws the result.
-    sklearn.model_selection.validation_curve : One score against any parameter.
 
     Examples
     --------

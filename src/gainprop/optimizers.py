@@ -214,9 +214,12 @@ def _copy_into(dst, src):
 
 
 class UnusedParameterWarning(UserWarning):
-    """An estimator parameter that has no effect with the estimator's solver
-    (an optimizer object that does not use it) was set away from its
-    default."""
+    """Warn that an estimator parameter has no effect with its solver.
+
+    The parameter was set away from its default, and the optimizer object
+    passed as ``solver`` does not use it (it has no use for it, or sets its
+    own value).
+    """
 
 
 #: The estimator's parameters that set up scikit-learn's rules ('sgd',
@@ -245,9 +248,10 @@ class BaseOptimizer(BaseEstimator):
     uses_learning_rate = True
     #: Does the rule adapt on the sign of the full-batch gradient?  The
     #: estimator then defaults to full batches (batch_size='auto') and warns
-    #: when an explicit batch is smaller than ``min_batch_size`` (seed 000:
-    #: "you should not use this technique for online training, or for small
-    #: batches"; seed 001: mini-batches break Rprop's sign test).
+    #: when an explicit batch is smaller than ``min_batch_size`` (Hinton's
+    #: advice for local gains: not for online training or small batches;
+    #: Kordecki's lecture on back-propagation: mini-batches break Rprop's sign
+    #: test).
     full_batch = False
     min_batch_size = 1
     #: State slot holding per-weight rates, summarised per epoch in the
@@ -349,7 +353,7 @@ class SGD(BaseOptimizer):
     Parameters
     ----------
     momentum : float or None, default=None
-        μ in [0, 1].  0 gives plain SGD (no velocity is kept).  None: the
+        The momentum μ, in [0, 1].  0 gives plain SGD (no velocity is kept).  None: the
         estimator's ``momentum``.
     nesterov : bool or None, default=None
         Use Nesterov's momentum.  None: the estimator's
@@ -463,9 +467,10 @@ class Adam(BaseOptimizer):
 
 
 class LocalGain(BaseOptimizer):
-    r"""Per-weight local gains: learning-rate modifiers that grow while a
-    weight's gradient keeps its sign (seed 000; Hinton's lecture 6d; Jacobs
-    1988).
+    r"""Per-weight local gains that grow while a weight's gradient keeps its sign.
+
+    Hinton's local gains (Neural Networks for Machine Learning, lecture 6d)
+    and, with ``smoothing`` > 0, Jacobs' delta-bar-delta (1988):
 
     .. math::
 
@@ -483,27 +488,47 @@ class LocalGain(BaseOptimizer):
     drift back to 1.
 
     The sign test needs a reliable gradient: the estimator trains full batch
-    by default with this optimizer and warns on small mini-batches.  The
-    seed's global rates were 0.01 and 0.001 (full batch, sigmoid units); it
-    is an addition to a well-chosen global rate, not a substitute for one.
-    ``rate_stats_`` on the fitted estimator summarises the gains per epoch.
+    by default with this optimizer and warns on mini-batches smaller than
+    1000 (Hinton: not for online learning or small batches).  The gains are
+    an addition to a well-chosen global rate, not a substitute for one: the
+    letter experiments (``python -m gainprop experiment local-gains``) show
+    them helping at a small global rate and making oscillation worse at a
+    large one.  ``rate_stats_`` on the fitted estimator summarises the gains
+    per epoch.
 
     Parameters
     ----------
     bonus : float, default=0.05
-        Additive increase b of a gain whose gradient kept its sign.
+        Additive increase b of a gain whose gradient kept its sign, >= 0.
     penalty : float, default=0.95
-        Multiplicative decrease p of a gain whose gradient flipped, in (0, 1).
+        Multiplicative decrease p of a gain whose gradient flipped, in (0, 1].
     gain_limits : (float, float), default=(0.1, 10.0)
-        Bounds of the gains (Hinton: bound them).
+        Bounds (γmin, γmax) of the gains, with 0 < γmin <= 1 <= γmax (Hinton:
+        bound them).
     smoothing : float, default=0.0
-        s in [0, 1): 0 is Hinton's rule, > 0 Jacobs' delta-bar-delta.
+        Smoothing s of the gradient the sign test compares with, in [0, 1):
+        0 is Hinton's rule, > 0 Jacobs' delta-bar-delta.
     momentum : float, default=0.0
-        μ in [0, 1).
+        Momentum μ, in [0, 1); 0 keeps no velocity.
 
     See Also
     --------
-    Rprop : sign-based per-weight step sizes.
+    Rprop : Sign-based per-weight step sizes that ignore the gradient's size.
+
+    References
+    ----------
+    G. Hinton, N. Srivastava and K. Swersky, "Neural Networks for Machine
+    Learning", lecture 6d, Coursera, 2012.
+
+    R. A. Jacobs, "Increased rates of convergence through learning rate
+    adaptation", Neural Networks 1(4), 1988.
+
+    Examples
+    --------
+    >>> from gainprop import MLPClassifier
+    >>> from gainprop.optimizers import LocalGain
+    >>> clf = MLPClassifier(solver=LocalGain(bonus=0.05, penalty=0.95),
+    ...                     activation="logistic", learning_rate_init=0.5)
     """
 
     _kind = _KIND.GP_OPT_LOCALGAIN
@@ -551,12 +576,12 @@ _RPROP_VARIANTS = {"rprop+": _VARIANT.GP_RPROP_PLUS, "rprop-": _VARIANT.GP_RPROP
 
 
 class Rprop(BaseOptimizer):
-    r"""Resilient back-propagation: per-weight step sizes adapted on the sign
-    of the gradient (Riedmiller & Braun 1993; Igel & Hüsken 2000; seeds 001
-    and 002).  **It ignores the learning rate** (``learning_rate_init`` and
-    any schedule): the step sizes Δ are the rates.
+    r"""Resilient back-propagation: per-weight steps adapted on the gradient's sign.
 
-    With :math:`c_i = g_i(t)\, g_i^{stored}(t-1)`:
+    Rprop (Riedmiller & Braun 1993) and its variants (Igel & Hüsken 2000),
+    and the bounded mini-batch iRprop− of Ndauka & Zheng.  **It ignores the
+    learning rate** (``learning_rate_init`` and any schedule): the step
+    sizes Δ are the rates.  With :math:`c_i = g_i(t)\, g_i^{stored}(t-1)`:
 
     .. math::
 
@@ -564,40 +589,73 @@ class Rprop(BaseOptimizer):
         \{\eta^+ \text{ if } c_i > 0;\ \eta^- \text{ if } c_i < 0;\ 1\},\
         \Delta_{min}, \Delta_{max})
 
-    and the variants differ on a sign change (c < 0):
+    When the sign did not change (c ≥ 0) every variant steps
+    :math:`\theta_i \leftarrow \theta_i - \operatorname{sign}(g_i)\Delta_i` and
+    stores g; they differ on a sign change (c < 0), see ``variant``.
 
-    - ``'rprop+'``: undo the previous step (weight backtracking), store 0;
-      otherwise step :math:`-\operatorname{sign}(g)\Delta` and store g;
-    - ``'rprop-'``: always step :math:`-\operatorname{sign}(g)\Delta`;
-    - ``'irprop+'``: as rprop+, but undo only if the loss rose;
-    - ``'irprop-'`` (``torch.optim.Rprop``): no step, store 0;
-    - ``'minibatch-irprop-'`` (seed 002): still step with the decreased Δ,
-      store 0.
-
-    Rprop was designed for full batches (seed 001: the sign of a mini-batch
-    gradient is noisy): the estimator trains full batch by default and warns
-    on small mini-batches; the seed-002 variant is meant for large
-    mini-batches (250 to 2000).  ``rate_stats_`` on the fitted estimator
+    Rprop was designed for full batches: the sign of a small mini-batch's
+    gradient is noisy, and the step sizes then shrink or grow at random
+    (Andrzej Kordecki, "Neural Networks: Back-Propagation algorithm",
+    lecture 06, Warsaw University of Technology).  The estimator therefore
+    trains full batch by default with this optimizer and warns on
+    mini-batches smaller than 1000 (250 for ``'minibatch-irprop-'``, meant
+    for batches of 250 to 2000).  ``rate_stats_`` on the fitted estimator
     summarises the step sizes per epoch.
 
     Parameters
     ----------
-    variant : {'irprop-', 'irprop+', 'rprop+', 'rprop-', 'minibatch-irprop-'}, \
-            default='irprop-'
+    variant : {'irprop-', 'irprop+', 'rprop+', 'rprop-', 'minibatch-irprop-'}, default='irprop-'
+        What a weight does when its gradient changed sign (c < 0):
+
+        - ``'rprop+'`` (Riedmiller & Braun 1993): undo its previous step
+          (weight backtracking) and store 0 as its gradient;
+        - ``'rprop-'``: step :math:`-\operatorname{sign}(g)\Delta` with the
+          decreased Δ, as on any other step, and store g;
+        - ``'irprop+'`` (Igel & Hüsken 2000): as ``'rprop+'``, but undo the
+          step only if the loss rose;
+        - ``'irprop-'`` (Igel & Hüsken 2000; ``torch.optim.Rprop``): no step,
+          store 0;
+        - ``'minibatch-irprop-'`` (Ndauka & Zheng): step with the decreased Δ
+          and store 0, so that a weight keeps moving on noisy mini-batch
+          signs.
+
+        :meth:`minibatch` gives the last with the paper's settings.
     eta_plus : float, default=1.2
-        Increase factor, > 1.
+        Increase factor η⁺ of Δ when the sign is kept, > 1.
     eta_minus : float, default=0.5
-        Decrease factor, in (0, 1).
+        Decrease factor η⁻ of Δ when the sign changes, in (0, 1).
     step_init : float, default=0.1
-        Δ0 (Riedmiller's value; torch uses its lr, 0.01).
-    step_min, step_max : float, default=1e-6, 50.0
-        Bounds of Δ.
+        Starting step size Δ0 of every weight (Riedmiller's value; torch uses
+        its lr, 0.01).
+    step_min : float, default=1e-6
+        Lower bound Δmin of the step sizes.
+    step_max : float, default=50.0
+        Upper bound Δmax of the step sizes.
+
+    See Also
+    --------
+    LocalGain : Per-weight gains that multiply the gradient step.
+
+    References
+    ----------
+    M. Riedmiller and H. Braun, "A direct adaptive method for faster
+    backpropagation learning: the RPROP algorithm", IEEE International
+    Conference on Neural Networks, 1993.
+
+    C. Igel and M. Hüsken, "Improving the Rprop learning algorithm", Second
+    International Symposium on Neural Computation, 2000.
+
+    J. K. Ndauka and Zheng Xiao Yan, "Effect of Local Dynamic Learning Rate
+    Adaptation on Mini-Batch Gradient Descent for Training Deep Learning
+    Models with Back Propagation Algorithm".
 
     Examples
     --------
+    >>> from gainprop import MLPClassifier
     >>> from gainprop.optimizers import Rprop
-    >>> Rprop.seed002()  # the mini-batch iRprop- of seed 002
+    >>> Rprop.minibatch()  # Ndauka & Zheng's bounded mini-batch iRprop-
     Rprop(step_init=0.001, step_max=0.006, step_min=0.001, variant='minibatch-irprop-')
+    >>> clf = MLPClassifier(solver=Rprop(), hidden_layer_sizes=(32,))  # full batch
     """
 
     _kind = _KIND.GP_OPT_RPROP
@@ -623,16 +681,26 @@ class Rprop(BaseOptimizer):
         self.step_max = step_max
 
     @classmethod
-    def seed002(cls):
-        """The mini-batch iRprop− of seed 002 with the paper's settings:
-        η+ = 1.2, η− = 0.5, Δ in [0.001, 0.006], Δ0 = Δmin ("a small
-        value"); for mini-batches of 250 to 2000, stopping at loss < 0.01."""
+    def minibatch(cls):
+        """Ndauka & Zheng's bounded mini-batch iRprop− with the paper's settings.
+
+        η⁺ = 1.2, η⁻ = 0.5, Δ in [0.001, 0.006] and Δ0 = Δmin ("a small
+        value"); the paper trains with mini-batches of 250 to 2000 and stops
+        once the training loss is below 0.01 (``target_loss=0.01``).
+
+        Returns
+        -------
+        Rprop
+            ``Rprop(variant='minibatch-irprop-', eta_plus=1.2, eta_minus=0.5,
+            step_init=0.001, step_min=0.001, step_max=0.006)``.
+        """
         return cls(variant="minibatch-irprop-", eta_plus=1.2, eta_minus=0.5, step_init=0.001,
                    step_min=0.001, step_max=0.006)
 
     @property
     def min_batch_size(self):
-        # seed 002 ran its variant on batches of 250 to 2000
+        """Smallest batch without a warning: 250 for 'minibatch-irprop-', else 1000."""
+        # Ndauka & Zheng ran their variant on batches of 250 to 2000
         return 250 if self.variant == "minibatch-irprop-" else 1000
 
     def _validate(self):
@@ -657,22 +725,40 @@ class Rprop(BaseOptimizer):
 
 
 class AdaGrad(BaseOptimizer):
-    r"""AdaGrad (Duchi, Hazan & Singer 2011; seed 001), as
-    ``torch.optim.Adagrad``.
+    r"""AdaGrad: per-weight rates scaled by the root of the summed squared gradients.
+
+    Duchi, Hazan & Singer (2011), as ``torch.optim.Adagrad``:
 
     .. math::
 
         G \leftarrow G + g^2, \qquad
         \theta \leftarrow \theta - \eta\, g / (\sqrt{G} + \epsilon)
 
-    ε is added to √G (torch's placement); the seed's η / √(ε + G) differs
-    only at ε's scale.  A sensible ``learning_rate_init`` is 0.01.
+    ε is added to √G (torch's placement); the form η / √(ε + G) found in
+    some lecture notes differs only at ε's scale.  A sensible
+    ``learning_rate_init`` is 0.01.
 
     Parameters
     ----------
     epsilon : float, default=1e-10
+        Added to √G for numerical stability, > 0.
     initial_accumulator : float, default=0.0
-        Starting value of G.
+        Starting value of G for every weight, >= 0.
+
+    See Also
+    --------
+    RMSprop : Replaces the sum by a moving average.
+
+    References
+    ----------
+    J. Duchi, E. Hazan and Y. Singer, "Adaptive subgradient methods for
+    online learning and stochastic optimization", JMLR 12, 2011.
+
+    Examples
+    --------
+    >>> from gainprop import MLPClassifier
+    >>> from gainprop.optimizers import AdaGrad
+    >>> clf = MLPClassifier(solver=AdaGrad(), learning_rate_init=0.01)
     """
 
     _kind = _KIND.GP_OPT_ADAGRAD
@@ -695,7 +781,9 @@ class AdaGrad(BaseOptimizer):
 
 
 class Adadelta(BaseOptimizer):
-    r"""Adadelta (Zeiler 2012; seed 001), as ``torch.optim.Adadelta``.
+    r"""Adadelta: step sizes from running averages of squared gradients and steps.
+
+    Zeiler (2012), as ``torch.optim.Adadelta``:
 
     .. math::
 
@@ -705,12 +793,26 @@ class Adadelta(BaseOptimizer):
         \quad \theta \leftarrow \theta - \eta d
 
     Zeiler's rule needs no learning rate: use ``learning_rate_init=1.0``
-    (torch's default).  Zeiler's paper used ρ = 0.95.
+    (torch's default).
 
     Parameters
     ----------
     rho : float, default=0.9
+        Decay ρ of both running averages, in [0, 1] (torch's default; Zeiler's
+        paper used 0.95).
     epsilon : float, default=1e-6
+        Added under both roots, > 0.
+
+    References
+    ----------
+    M. D. Zeiler, "ADADELTA: an adaptive learning rate method",
+    arXiv:1212.5701, 2012.
+
+    Examples
+    --------
+    >>> from gainprop import MLPClassifier
+    >>> from gainprop.optimizers import Adadelta
+    >>> clf = MLPClassifier(solver=Adadelta(), learning_rate_init=1.0)
     """
 
     _kind = _KIND.GP_OPT_ADADELTA
@@ -730,25 +832,50 @@ class Adadelta(BaseOptimizer):
 
 
 class RMSprop(BaseOptimizer):
-    r"""RMSprop (Hinton, lecture 6e; seed 001), as ``torch.optim.RMSprop``.
+    r"""RMSprop: the gradient divided by a running root mean square of its values.
+
+    Hinton's rule (Neural Networks for Machine Learning, lecture 6e), as
+    ``torch.optim.RMSprop``:
 
     .. math::
 
         E[g^2] \leftarrow \alpha E[g^2] + (1-\alpha) g^2, \qquad
         \theta \leftarrow \theta - \eta\, g / (\sqrt{E[g^2]} + \epsilon)
 
-    (The seed's "γ R + γ g²" is a typo for (1 − γ).)  ``centered`` divides
-    by :math:`\sqrt{E[g^2] - E[g]^2} + \epsilon`; ``momentum`` μ keeps a buffer
+    (Kordecki's lecture on back-propagation prints the average as
+    "γ R + γ g²", a typo for γ R + (1 − γ) g².)  ``centered`` divides by
+    :math:`\sqrt{E[g^2] - E[g]^2} + \epsilon`; ``momentum`` μ keeps a buffer
     :math:`b \leftarrow \mu b + g / (\ldots)` and steps :math:`-\eta b`.
-    Defaults are torch's (α = 0.99); Hinton's are α = 0.9, η = 0.001.  A
-    sensible ``learning_rate_init`` is 1e-3.
+    A sensible ``learning_rate_init`` is 1e-3.
 
     Parameters
     ----------
     alpha : float, default=0.99
+        Decay α of the running average of g², in [0, 1] (torch's default;
+        Hinton suggests 0.9 with η = 0.001).
     epsilon : float, default=1e-8
+        Added to the root for numerical stability, > 0.
     centered : bool, default=False
+        Divide by the root of the variance estimate E[g²] − E[g]² instead of
+        E[g²].
     momentum : float, default=0.0
+        Momentum μ of the step buffer, in [0, 1); 0 keeps no buffer.
+
+    See Also
+    --------
+    AdaGrad : Sums the squared gradients instead of averaging them.
+    Adam : Adds a moving average of the gradient itself.
+
+    References
+    ----------
+    G. Hinton, N. Srivastava and K. Swersky, "Neural Networks for Machine
+    Learning", lecture 6e, Coursera, 2012.
+
+    Examples
+    --------
+    >>> from gainprop import MLPClassifier
+    >>> from gainprop.optimizers import RMSprop
+    >>> clf = MLPClassifier(solver=RMSprop(alpha=0.9), learning_rate_init=1e-3)
     """
 
     _kind = _KIND.GP_OPT_RMSPROP
@@ -776,8 +903,9 @@ class RMSprop(BaseOptimizer):
 
 
 class AdaMax(BaseOptimizer):
-    r"""AdaMax (Kingma & Ba 2015, section 7.1; seed 001), as
-    ``torch.optim.Adamax``.
+    r"""AdaMax: Adam with the infinity norm in place of the second moment.
+
+    Kingma & Ba (2015), section 7.1, as ``torch.optim.Adamax``:
 
     .. math::
 
@@ -790,8 +918,26 @@ class AdaMax(BaseOptimizer):
     Parameters
     ----------
     beta_1 : float, default=0.9
+        Decay of the first-moment estimate m, in [0, 1).
     beta_2 : float, default=0.999
+        Decay of the infinity-norm estimate u, in [0, 1).
     epsilon : float, default=1e-8
+        Added to the gradient's magnitude so that u is never 0, > 0.
+
+    See Also
+    --------
+    Adam : The same first moment with a second-moment estimate.
+
+    References
+    ----------
+    D. P. Kingma and J. Ba, "Adam: A method for stochastic optimization",
+    ICLR, 2015.
+
+    Examples
+    --------
+    >>> from gainprop import MLPClassifier
+    >>> from gainprop.optimizers import AdaMax
+    >>> clf = MLPClassifier(solver=AdaMax(), learning_rate_init=2e-3)
     """
 
     _kind = _KIND.GP_OPT_ADAMAX

@@ -7,7 +7,7 @@ import numpy as np
 
 from .model_selection import _over_folds
 
-__all__ = ["plot_learning_curves", "plot_learning_rate_sweep"]
+__all__ = ["plot_learning_curves", "plot_learning_rate_sweep", "log_axis"]
 
 
 def _pyplot():
@@ -22,8 +22,11 @@ def _pyplot():
 
 def plot_learning_curves(*estimators, labels=None, ax=None, validation=True, log_y=False,
                          title=None):
-    """Loss per epoch of several fitted models on one figure (as the seeds'
-    figures compare training with and without local gains).
+    """Plot the loss per epoch of several fitted models on one figure.
+
+    Curves that coincide (the same model trained twice, or by scikit-learn
+    and by gainprop) are drawn with distinct line styles and markers, so
+    that every curve shows.
 
     Parameters
     ----------
@@ -39,6 +42,7 @@ def plot_learning_curves(*estimators, labels=None, ax=None, validation=True, log
     log_y : bool, default=False
         Logarithmic loss axis.
     title : str, default=None
+        Title of the axes.
 
     Returns
     -------
@@ -53,7 +57,7 @@ def plot_learning_curves(*estimators, labels=None, ax=None, validation=True, log
     if len(labels) != len(estimators):
         raise ValueError(f"{len(labels)} labels for {len(estimators)} estimators")
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.5))
+        _, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     val_ax = None
     for i, (est, label) in enumerate(zip(estimators, labels)):
         curve = getattr(est, "loss_curve_", None)
@@ -61,7 +65,8 @@ def plot_learning_curves(*estimators, labels=None, ax=None, validation=True, log
             raise ValueError(f"{label}: no loss_curve_ (not fitted, or fitted with lbfgs)")
         color = f"C{i}"
         epochs = np.arange(1, len(curve) + 1)
-        ax.plot(epochs, curve, color=color, label=f"{label} loss")
+        ax.plot(epochs, curve, color=color, label=f"{label} loss",
+                **_distinct_style(i, len(curve)))
         scores = getattr(est, "validation_scores_", None)
         if validation and scores:
             if val_ax is None:
@@ -70,19 +75,43 @@ def plot_learning_curves(*estimators, labels=None, ax=None, validation=True, log
             val_ax.plot(np.arange(1, len(scores) + 1), scores, color=color, linestyle="--",
                         label=f"{label} validation")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss")
+    ax.xaxis.set_major_locator(_integer_locator())
+    ax.set_ylabel("training loss (log scale)" if log_y else "training loss")
     if log_y:
-        ax.set_yscale("log")
+        log_axis(ax, "y")
     handles, names = ax.get_legend_handles_labels()
     if val_ax is not None:
         h2, n2 = val_ax.get_legend_handles_labels()
         handles, names = handles + h2, names + n2
-    ax.legend(handles, names, loc="best")
     if title:
         ax.set_title(title)
+    _legend_below(ax, handles, names)
     ax.grid(True, alpha=0.3)
     ax.validation_axes = val_ax
     return ax
+
+
+#: Line styles of successive curves: the first wide and pale, the others
+#: dashed, dotted, ... with markers, so that curves that coincide all show.
+_STYLES = [dict(linestyle="-", linewidth=3.5, alpha=0.5),
+           dict(linestyle="--", marker="o"), dict(linestyle=":", marker="s"),
+           dict(linestyle="-.", marker="^"), dict(linestyle=(0, (5, 1, 1, 1)), marker="v")]
+
+
+def _distinct_style(i, n_points):
+    """Keyword arguments of ``Axes.plot`` for the i-th of several curves of
+    n_points points (about 15 markers per curve)."""
+    style = dict(_STYLES[i % len(_STYLES)])
+    if "marker" in style:
+        style.update(markersize=4, markevery=max(1, n_points // 15))
+    return style
+
+
+def _integer_locator():
+    """Ticks at whole numbers only (epochs)."""
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
 
 
 @functools.cache
@@ -100,12 +129,41 @@ def _plain_log_formatter_class():
     return PlainLogFormatter
 
 
-def _log_axis(ax, which):
-    """Log scale with plain-number tick labels on ax's ``which`` ('x' or 'y') axis."""
+def log_axis(ax, which="y"):
+    """Put an axis on a log scale with plain-number tick labels.
+
+    Labels read ``0.001``, ``0.3``, ``2`` rather than powers such as
+    ``2.6×10⁰``; matplotlib's log formatter still decides which ticks get
+    one.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        The axes.
+    which : {'x', 'y'}, default='y'
+        The axis to put on a log scale.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The same axes.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from gainprop.plotting import log_axis
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.plot([1, 2, 3], [2.0, 0.5, 0.1])
+    >>> _ = log_axis(ax, "y")
+    >>> plt.close(fig)
+    """
+    if which not in ("x", "y"):
+        raise ValueError(f"which must be 'x' or 'y', got {which!r}")
     getattr(ax, f"set_{which}scale")("log")
     axis = getattr(ax, f"{which}axis")
     axis.set_major_formatter(_plain_log_formatter_class()())
     axis.set_minor_formatter(_plain_log_formatter_class()())
+    return ax
 
 
 def _legend_below(ax, handles, labels):
@@ -157,6 +215,7 @@ def plot_learning_rate_sweep(result, ax=None, *, log_loss=True, score=True, titl
         Also draw the mean training and held-out scores (± one standard
         deviation over the folds) on a second y axis.
     title : str, default=None
+        Title of the axes.
 
     Returns
     -------
@@ -198,7 +257,7 @@ def plot_learning_rate_sweep(result, ax=None, *, log_loss=True, score=True, titl
                     mew=1.5, label="diverged in some folds")
         log_loss = log_loss and np.any(loss[some] > 0)
         if log_loss:
-            _log_axis(ax, "y")
+            log_axis(ax, "y")
         ax.set_ylabel(f"final training loss ({loss_name}{', log scale' if log_loss else ''})")
         if score:
             score_ax = ax.twinx()
@@ -215,7 +274,7 @@ def plot_learning_rate_sweep(result, ax=None, *, log_loss=True, score=True, titl
             score_ax.fill_between(rates, mean - std, mean + std, color=color, alpha=0.15)
         score_ax.set_ylabel(f"{score_name} (mean ± std over folds)")
         score_ax.yaxis.get_major_formatter().set_useOffset(False)
-    _log_axis(ax, "x")
+    log_axis(ax, "x")
     ax.set_xlabel(f"learning rate ({param_name}, log scale)")
     ax.grid(True, which="major", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()

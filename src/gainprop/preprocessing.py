@@ -1,4 +1,4 @@
-"""Preprocessing of the seeds: ZCA whitening (seed 002)."""
+"""Preprocessing: ZCA whitening, as in Ndauka & Zheng's CIFAR-10 experiment."""
 
 from numbers import Real
 
@@ -12,7 +12,7 @@ __all__ = ["ZCAWhitener"]
 
 
 class ZCAWhitener(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    r"""Zero-phase component analysis (ZCA) whitening (seed 002).
+    r"""Zero-phase component analysis (ZCA) whitening.
 
     .. math::
 
@@ -21,7 +21,7 @@ class ZCAWhitener(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     from the eigen-decomposition :math:`C = U \operatorname{diag}(\lambda) U^\top`
     of the training covariance.  Unlike PCA whitening, ZCA keeps the data in
     its original coordinates (whitened images still look like images, with
-    edges enhanced), which is why seed 002 used it on CIFAR-10.  ε regularises
+    edges enhanced); Ndauka & Zheng whitened CIFAR-10 with it.  ε regularises
     the small eigenvalues (and makes the transform defined when there are
     fewer samples than features); with data in [0, 1] a value around 1e-2
     to 1e-1 is usual.
@@ -31,7 +31,7 @@ class ZCAWhitener(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Parameters
     ----------
     epsilon : float, default=1e-2
-        Added to every eigenvalue.
+        Added to every eigenvalue, > 0.
     copy : bool, default=True
         Ignored (the transform always returns a new array); kept for
         scikit-learn's transformer conventions.
@@ -39,6 +39,7 @@ class ZCAWhitener(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Attributes
     ----------
     mean_ : ndarray of shape (n_features,)
+        The training mean.
     whitening_ : ndarray of shape (n_features, n_features)
         W, so that ``transform(X) = (X - mean_) @ whitening_``.
     dewhitening_ : ndarray of shape (n_features, n_features)
@@ -46,7 +47,8 @@ class ZCAWhitener(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     eigenvalues_ : ndarray of shape (n_features,)
         Of the training covariance, ascending.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Only when X had string column names.
 
     Examples
@@ -75,11 +77,14 @@ class ZCAWhitener(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        y : ignored
+            Training data.
+        y : None
+            Ignored.
 
         Returns
         -------
-        self
+        self : ZCAWhitener
+            The fitted transformer.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         X64 = np.asarray(X, dtype=np.float64)
@@ -100,6 +105,7 @@ class ZCAWhitener(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Data to whiten.
 
         Returns
         -------
@@ -117,10 +123,12 @@ class ZCAWhitener(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Whitened data.
 
         Returns
         -------
         X_original : ndarray of shape (n_samples, n_features)
+            In X's float dtype.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)

@@ -1,4 +1,4 @@
-"""Learning-rate schedules (seed 003; Goodfellow et al. 2016, ch. 8; Smith 2017).
+"""Learning-rate schedules (Goodfellow et al. 2016, ch. 8; Smith 2017; Brownlee 2019).
 
 Pass a schedule object as ``learning_rate=`` to an estimator; scikit-learn's
 strings ``'constant'``, ``'invscaling'`` and ``'adaptive'`` keep working
@@ -119,20 +119,32 @@ class BaseSchedule(BaseEstimator):
         return True, " Stopping."
 
     def rate_sequence(self, lr0, n_epochs, n_batches=1):
-        """The rates this schedule gives, without a model: one per epoch
-        (epoch-wise schedules) or one per mini-batch (per-iteration ones),
-        for n_epochs epochs of n_batches mini-batches, assuming no plateau.
+        """Give the rates of this schedule without training a model.
+
+        One rate per epoch (epoch-wise schedules) or one per mini-batch
+        (per-iteration ones), for n_epochs epochs of n_batches mini-batches,
+        assuming no plateau.
 
         Parameters
         ----------
         lr0 : float
             The initial rate, ``learning_rate_init``.
         n_epochs : int
+            Number of epochs.
         n_batches : int, default=1
+            Mini-batches per epoch.
 
         Returns
         -------
-        ndarray
+        ndarray of shape (n_epochs,) or (n_epochs * n_batches,)
+            The rates, in order: one per epoch, or one per mini-batch for
+            per-iteration schedules.
+
+        Examples
+        --------
+        >>> from gainprop.schedules import StepDecay
+        >>> StepDecay(step_size=2, gamma=0.5).rate_sequence(0.1, n_epochs=5)
+        array([0.1  , 0.1  , 0.05 , 0.05 , 0.025])
         """
         state = self._start(lr0)
         out = []
@@ -296,7 +308,7 @@ class ReduceOnPlateau(BaseSchedule):
     Parameters
     ----------
     factor : float, default=0.5
-        Multiplier at a plateau, in (0, 1) (the seed suggests 1/2 to 1/10).
+        Multiplier at a plateau, in (0, 1) (Brownlee suggests 1/2 to 1/10).
     patience : int, default=10
         Epochs without improvement before reducing.
     threshold : float, default=1e-4
@@ -408,13 +420,15 @@ class Cyclic(BaseSchedule):
     r"""Cyclical learning rates (Smith 2017), per mini-batch.
 
     With i the mini-batch count and s = ``step_size``:
-    cycle = ⌊1 + i / 2s⌋, x = |i/s − 2 cycle + 1|,
+    :math:`c = \lfloor 1 + i / 2s \rfloor` (the cycle) and
+    :math:`x = \lvert i/s - 2c + 1 \rvert`,
 
     .. math::
 
         \eta_i = \eta_{base} + (\eta_{max} - \eta_{base}) \max(0, 1 - x)\, \sigma(i)
 
-    with σ = 1 ('triangular'), 1/2^(cycle−1) ('triangular2') or γ^i ('exp_range').
+    with σ = 1 ('triangular'), :math:`1/2^{c-1}` ('triangular2') or
+    :math:`\gamma^i` ('exp_range').
 
     Parameters
     ----------
@@ -462,8 +476,7 @@ class Cyclic(BaseSchedule):
 
 
 class CosineAnnealing(BaseSchedule):
-    r"""Cosine annealing (Loshchilov & Hutter 2017), optional warm restarts
-    and linear warm-up.
+    r"""Cosine annealing (Loshchilov & Hutter 2017), with warm restarts and warm-up.
 
     Over a period of T epochs from its start,
     :math:`\eta_k = \eta_{min} + \frac12(\eta_0 - \eta_{min})(1 + \cos(\pi k / T))`.
@@ -503,6 +516,7 @@ class CosineAnnealing(BaseSchedule):
 
     @property
     def per_iteration(self):
+        """Whether the rate changes within an epoch (during the warm-up)."""
         return self.warmup > 0
 
     def _epoch_rate(self, state, k):
