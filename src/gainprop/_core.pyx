@@ -440,10 +440,20 @@ cdef str _describe(a):
 
 cdef _check_array(a, str name, tuple shape, dtype, bint writable=False):
     """a is a C-contiguous ndarray of this dtype and shape (-1: at least 0
-    elements, checked by the caller); else ValueError naming it."""
-    if (not isinstance(a, np.ndarray) or a.dtype != dtype or a.ndim != len(shape)
-            or not a.flags.c_contiguous or (writable and not a.flags.writeable)
-            or any(s >= 0 and a.shape[i] != s for i, s in enumerate(shape))):
+    elements, checked by the caller); else ValueError naming it.  (Written
+    as plain loops: every prediction checks four arrays.)"""
+    cdef Py_ssize_t i, n = len(shape)
+    cdef bint ok = isinstance(a, np.ndarray) and a.ndim == n and a.dtype == dtype
+    if ok:
+        flags = a.flags
+        ok = flags.c_contiguous and (not writable or flags.writeable)
+    if ok:
+        got = a.shape
+        for i in range(n):
+            if shape[i] >= 0 and got[i] != shape[i]:
+                ok = False
+                break
+    if not ok:
         want = " x ".join("any" if s < 0 else str(s) for s in shape)
         raise ValueError(f"{name} must be a C-contiguous{' writable' if writable else ''} "
                          f"{np.dtype(dtype)} array of shape ({want}), got {_describe(a)}")
