@@ -39,8 +39,10 @@ def _data(n=60, d=5, seed=0):
 
 @pytest.fixture
 def fitted_models():
-    """Fitted models of the three kinds a failing call must leave intact:
-    a classifier (Adam), a regressor with batch norm and momentum, L-BFGS."""
+    """Fitted models of the kinds a failing call must leave intact: a
+    classifier (Adam), a regressor with batch norm and momentum, L-BFGS, and
+    a classifier with dropout on unshuffled dense input (its dropout stream,
+    gelu's pre-activation block and the gathered input block)."""
     X, y = _data()
     return {
         "adam": MLPClassifier(hidden_layer_sizes=(6,), max_iter=3, random_state=0).fit(X, y),
@@ -48,6 +50,9 @@ def fitted_models():
                                batch_norm=True, max_iter=3, random_state=0).fit(X, X[:, :2]),
         "lbfgs": MLPClassifier(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=5,
                                random_state=0).fit(X, y),
+        "dropout": MLPClassifier(hidden_layer_sizes=(6,), activation="gelu", dropout=0.3,
+                                 input_dropout=0.2, shuffle=False, batch_size=16, max_iter=3,
+                                 random_state=0).fit(X, y),
     }
 
 
@@ -91,6 +96,11 @@ class _ShortRates(BaseSchedule):
 class _BadBegin:
     def on_fit_begin(self, info):
         raise TypeError("this callback refuses to start")
+
+
+class _BadEnd:
+    def on_fit_end(self, info, reason):
+        raise TypeError("this callback refuses to end")
 
 
 def _y_for(est, X, y):
@@ -148,6 +158,14 @@ FAILING_CALLS = {
     "partial_fit: a bad loop parameter": _with(lambda e: _partial(e, X60), tol=-1.0),
     "partial_fit: a schedule with too few rates": _with(lambda e: _partial(e, X60), batch_size=10,
                                                         learning_rate=_ShortRates()),
+    "partial_fit: on_fit_end raises": _with(lambda e: _partial(e, X60), callbacks=[_BadEnd()]),
+    "partial_fit: dropout of the wrong length": _with(lambda e: _partial(e, X60),
+                                                      dropout=[0.1, 0.2]),
+    "partial_fit: dropout switched on, then a schedule with too few rates": _with(
+        lambda e: _partial(e, X60), dropout=0.5, input_dropout=0.5, batch_size=10,
+        learning_rate=_ShortRates()),
+    "warm start: dropout switched on, then on_fit_begin raises": _with(
+        lambda e: _fit(e, X60), warm_start=True, dropout=0.5, callbacks=[_BadBegin()]),
     "unpickling a tampered state": lambda e: e.__setstate__(
         dict(e.__getstate__(), n_features_in_=99)),
 }
@@ -159,7 +177,7 @@ CLASSIFIER_CALLS = {
 }
 
 
-@pytest.mark.parametrize("kind", ["adam", "sgd-bn", "lbfgs"])
+@pytest.mark.parametrize("kind", ["adam", "sgd-bn", "lbfgs", "dropout"])
 @pytest.mark.parametrize("name", sorted(FAILING_CALLS) + sorted(CLASSIFIER_CALLS))
 def test_a_failing_call_leaves_the_estimator_exactly_as_it_was(fitted_models, kind, name,
                                                                monkeypatch):
