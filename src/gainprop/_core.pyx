@@ -333,9 +333,12 @@ def dropout_keep(key, batch, int layer, double rate, int64_t row0, int64_t n_row
 
 
 cdef uint64_t _uint(value, int bits, str name) except? 0:
-    """An integer in [0, 2**bits), else ValueError naming it."""
+    """An integer in [0, 2**bits), else ValueError naming it.  Compared as a
+    Python int: with a C int exponent, 2 ** bits is a double here, and a
+    numpy integer compared with it is rounded to float64 first (2**64 - 1
+    became 2**64 and was refused)."""
     if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-            or not 0 <= value < 2 ** bits):
+            or int(value) < 0 or int(value) >> bits):
         raise ValueError(f"{name} must be an integer in [0, 2**{bits}), got {value!r}")
     return <uint64_t>int(value)
 
