@@ -225,6 +225,23 @@ def test_a_fit_stopped_in_training_keeps_a_model_of_the_epochs_trained():
     np.testing.assert_array_equal(clf.predict_proba(X), ref.predict_proba(X))
 
 
+def test_a_changed_loss_neither_breaks_predictions_nor_reaches_training():
+    # prediction reads no loss; a warm start or partial_fit with a loss that
+    # does not go with the fitted output activation is a ValueError (not a
+    # KeyError from the engine) that leaves the model as it was
+    X, _ = _data()
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, X[:, 0])
+    out = reg.predict(X)
+    reg.set_params(loss="poisson")
+    np.testing.assert_array_equal(reg.predict(X), out)
+    assert np.isfinite(reg.score(X, X[:, 0]))
+    error = _assert_fails_unchanged(reg, lambda e: e.partial_fit(X, X[:, 0]), exc=ValueError)
+    assert "loss='poisson'" in str(error)
+    reg.set_params(warm_start=True)
+    error = _assert_fails_unchanged(reg, lambda e: e.fit(X, X[:, 0]), exc=ValueError)
+    assert "loss='poisson'" in str(error)
+
+
 # ---------------------------------------------------------------------------
 # 1. A failed re-fit, then predict
 # ---------------------------------------------------------------------------
