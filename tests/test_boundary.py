@@ -600,6 +600,22 @@ def test_malformed_sparse_input_is_a_value_error(name, method):
             getattr(est, method)(X)
 
 
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_sparse_matrix_without_stored_values_is_all_zeros(solver):
+    # (its index and data arrays are empty: the core took that for missing arrays)
+    X, y = _data(30, 6)
+    zeros = sp.csr_matrix((30, 6))
+    kw = dict(hidden_layer_sizes=(4,), solver=solver, max_iter=2, random_state=0)
+    est = MLPClassifier(**kw).fit(zeros, y)
+    ref = MLPClassifier(**kw).fit(np.zeros((30, 6)), y)
+    np.testing.assert_allclose(est._params, ref._params, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(est.predict_proba(zeros[:1]), ref.predict_proba(np.zeros((1, 6))),
+                               rtol=1e-12)
+    fitted = MLPClassifier(**kw).fit(X, y)
+    np.testing.assert_allclose(fitted.predict_proba(sp.csr_matrix((3, 6))),
+                               fitted.predict_proba(np.zeros((3, 6))), rtol=1e-12)
+
+
 def test_check_sparse_accepts_what_scipy_builds():
     X, _ = _data(30, 6)
     X[X < 0.5] = 0
