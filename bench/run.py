@@ -13,9 +13,9 @@ go to a JSON file.  Workloads (issue 6):
    of 3 epochs)
 2. small mini-batch: load_digits, 64-100-10 relu, batch 32, Adam (per epoch, fits
    of 10 epochs)
-3. seed 000: 841-100-26 sigmoid, 5,000 samples, full batch, 50 epochs; gainprop
+3. letters, local gains (Hinton's per-weight gains): 841-100-26 sigmoid, 5,000 samples, full batch, 50 epochs; gainprop
    with local gains, scikit-learn and PyTorch with plain SGD; GEMM floor
-4. seed 002: 3072-2048-1024-512-10 relu, 10,000 samples, batch 250, Adam, one
+4. mini-batch Rprop's network (Ndauka & Zheng): 3072-2048-1024-512-10 relu, 10,000 samples, batch 250, Adam, one
    epoch; GEMM floor (the same products by numpy alone)
 5. optimizer step: each optimizer's fused update on 10M float32 parameters, GB/s
    of the bytes it must move, beside a memory copy by
@@ -249,7 +249,7 @@ def w2_minibatch(args):
     return _row("2 mini-batch (batch 32, Adam), s/epoch", med, {"raw": raw})
 
 
-def w3_seed000(args):
+def w3_local_gains(args):
     from sklearn.neural_network import MLPClassifier as Sk
 
     from gainprop import MLPClassifier as Gp
@@ -272,11 +272,11 @@ def w3_seed000(args):
             shuffle=False)
     funcs["gemm floor"] = lambda: _gemm_floor((841, 100, 26), n, n, epochs)
     med, raw = _median_times(funcs, args.repeats)
-    return _row(f"3 seed 000 (841-100-26, full batch {n}, {epochs} epochs), s", med,
+    return _row(f"3 letters, local gains (841-100-26, full batch {n}, {epochs} epochs), s", med,
                 {"raw": raw, "gemm floor ratio": med["gainprop"] / med["gemm floor"]})
 
 
-def _seed002_setup(quick):
+def _large_setup(quick):
     n, units = (1000, (3072, 256, 128, 64, 10)) if quick else (10000, (3072, 2048, 1024, 512, 10))
     rng = np.random.RandomState(0)
     X = rng.rand(n, 3072).astype(np.float32)
@@ -284,19 +284,19 @@ def _seed002_setup(quick):
     return X, y, units
 
 
-def _gp_seed002(X, y, units, n_threads=None):
+def _gp_large(X, y, units, n_threads=None):
     from gainprop import MLPClassifier as Gp
 
     return Gp(hidden_layer_sizes=units[1:-1], solver="adam", batch_size=250, max_iter=1,
               random_state=0, n_threads=n_threads).fit(X, y)
 
 
-def w4_seed002(args):
+def w4_large(args):
     from sklearn.neural_network import MLPClassifier as Sk
 
-    X, y, units = _seed002_setup(args.quick)
+    X, y, units = _large_setup(args.quick)
     funcs = {
-        "gainprop": lambda: _gp_seed002(X, y, units),
+        "gainprop": lambda: _gp_large(X, y, units),
         "scikit-learn": lambda: Sk(hidden_layer_sizes=units[1:-1], solver="adam",
                                    batch_size=250, max_iter=1, random_state=0).fit(X, y),
     }
@@ -306,7 +306,7 @@ def w4_seed002(args):
     funcs["gemm floor"] = lambda: _gemm_floor(units, len(X), 250, 1)
     med, raw = _median_times(funcs, max(1, args.repeats - 2) if not args.quick else 1)
     name = "-".join(map(str, units))
-    return _row(f"4 seed 002 ({name}, batch 250, Adam), s/epoch", med,
+    return _row(f"4 large network ({name}, batch 250, Adam), s/epoch", med,
                 {"raw": raw, "gemm floor ratio": med["gainprop"] / med["gemm floor"]})
 
 
@@ -382,7 +382,7 @@ def w6_predict(args):
         funcs["pytorch"] = tp
     med, _ = _median_times(funcs, args.repeats)
     out["digits net, rows/s"] = {k: len(Xb) / v for k, v in med.items()}
-    X4, y4, units = _seed002_setup(args.quick)
+    X4, y4, units = _large_setup(args.quick)
     gp4 = Gp(hidden_layer_sizes=units[1:-1], max_iter=1, batch_size=250, random_state=0)
     gp4.fit(X4[:500], y4[:500])
     sk4 = Sk(hidden_layer_sizes=units[1:-1], max_iter=1, batch_size=250, random_state=0)
@@ -399,14 +399,14 @@ def w6_predict(args):
 
         funcs["pytorch"] = tp4
     med, _ = _median_times(funcs, max(1, args.repeats - 2))
-    out["seed 002 net, rows/s"] = {k: len(X4) / v for k, v in med.items()}
+    out["large net (workload 4), rows/s"] = {k: len(X4) / v for k, v in med.items()}
     return {"workload": "6 predict throughput", "rows_per_second": out}
 
 
 def w7_threads(args):
-    X, y, units = _seed002_setup(args.quick)
-    funcs = {"1 thread": lambda: _gp_seed002(X, y, units, 1),
-             "2 threads": lambda: _gp_seed002(X, y, units, 2)}
+    X, y, units = _large_setup(args.quick)
+    funcs = {"1 thread": lambda: _gp_large(X, y, units, 1),
+             "2 threads": lambda: _gp_large(X, y, units, 2)}
     med, raw = _median_times(funcs, max(1, args.repeats - 2) if not args.quick else 1)
     return {"workload": "7 threads (workload 4, gainprop)", "seconds": med,
             "speed-up 1->2": med["1 thread"] / med["2 threads"]}
@@ -416,7 +416,7 @@ _MEMORY_SNIPPET = r"""
 import sys, json, numpy as np
 sys.path.insert(0, {here!r})
 import run
-X, y, units = run._seed002_setup({quick})
+X, y, units = run._large_setup({quick})
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key):
@@ -436,7 +436,7 @@ try:
 except OSError:
     base = status("VmHWM")
 if lib == "gainprop":
-    run._gp_seed002(X, y, units)
+    run._gp_large(X, y, units)
 elif lib == "scikit-learn":
     sklearn.neural_network.MLPClassifier(hidden_layer_sizes=units[1:-1], solver="adam",
         batch_size=250, max_iter=1, random_state=0).fit(X, y)
@@ -522,7 +522,7 @@ def w10_batch_predict(args):
     out = {}
     rng = np.random.RandomState(0)
     cases = [((784, 256, 128, 10), rng.rand(2000 if args.quick else 20000, 784).astype(np.float32))]
-    X4, y4, units4 = _seed002_setup(args.quick)
+    X4, y4, units4 = _large_setup(args.quick)
     cases.append((units4, X4))
     for units, X in cases:
         y = rng.randint(0, units[-1], len(X))
@@ -619,7 +619,7 @@ def w11_small_networks(args):
     return {"workload": "11 small networks at the default batch size (s/epoch)", "cases": out}
 
 
-WORKLOADS = {1: w1_online, 2: w2_minibatch, 3: w3_seed000, 4: w4_seed002,
+WORKLOADS = {1: w1_online, 2: w2_minibatch, 3: w3_local_gains, 4: w4_large,
              5: w5_optimizer_step, 6: w6_predict, 7: w7_threads, 8: w8_memory,
              9: w9_latency, 10: w10_batch_predict, 11: w11_small_networks}
 

@@ -45,7 +45,7 @@ log_axis(ax, "y")
 ax.set_xlabel("epoch")
 ax.set_ylabel("training loss (cross-entropy, log scale)")
 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-ax.legend(fontsize="small")
+ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=2)
 ax.grid(True, alpha=0.3)
 plt.show()
 

@@ -47,7 +47,7 @@ for ax, batch_size in zip(axes, (250, 1000)):
     log_axis(ax, "y")
     ax.grid(True, alpha=0.3)
 axes[0].set_ylabel("training loss (cross-entropy, log scale)")
-axes[0].legend()
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
 plt.show()
 
 # %%

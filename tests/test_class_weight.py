@@ -140,3 +140,19 @@ def test_class_weight_errors(digits):
     with pytest.raises(ValueError, match="not in class_weight"):
         # scikit-learn's check: a key that is no class, with classes left out
         MLPClassifier(class_weight={0: 1.0, 7: 2.0}, max_iter=1).fit(X, y)
+
+
+@pytest.mark.parametrize("labels", [[1, -1, 5], ["b", "c", "a"]], ids=["ints", "strings"])
+def test_balanced_is_the_dict_of_its_definition_for_any_labels(digits, labels):
+    # scikit-learn's check_class_weight_balanced_linear_classifier, for a
+    # network: 'balanced' is n_samples / (n_classes * count) per class, with
+    # labels that are not 0..k-1
+    X, y = _unbalanced(digits)
+    y = np.asarray(labels)[y]
+    classes, counts = np.unique(y, return_counts=True)
+    manual = {c: len(y) / (len(classes) * n) for c, n in zip(classes.tolist(), counts)}
+    params = dict(hidden_layer_sizes=(8,), max_iter=4, random_state=0)
+    a = MLPClassifier(class_weight="balanced", **params).fit(X, y)
+    b = MLPClassifier(class_weight=manual, **params).fit(X, y)
+    _assert_same_fit(a, b)
+    assert not np.array_equal(a._params, MLPClassifier(**params).fit(X, y)._params)

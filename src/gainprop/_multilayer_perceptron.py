@@ -15,6 +15,7 @@ wait for a fit in progress (gainprop._runtime.ModelLock).
 
 import inspect
 import math
+import operator
 import os
 import pickle
 import warnings
@@ -425,8 +426,12 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         partial_fit continues from the assigned values.
         """
         pending = []
+        attrs = self.__dict__
         for name, views in self._views.items():
-            current = getattr(self, name, None)
+            current = attrs.get(name)
+            if type(current) is list and all(map(operator.is_, current, views)) and len(
+                    current) == len(views):
+                continue  # the views themselves (every prediction takes this path)
             if not isinstance(current, (list, tuple)) or len(current) != len(views):
                 raise ValueError(
                     f"{name} must be a list of {len(views)} arrays, got {type(current).__name__}"
