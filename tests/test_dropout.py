@@ -84,6 +84,9 @@ def test_dropout_keep_checks_its_arguments():
         _core.dropout_keep(KEY, _core.DROPOUT_MAX_BATCH, 1, 0.5, 0, 2, 2)
     with pytest.raises(ValueError, match="rate"):
         _core.dropout_keep(KEY, 0, 1, 1.0, 0, 2, 2)
+    for row0, n_rows in [(2**32, 1), (2**62, 2**62), (2**63 - 1, 1)]:  # (sums past int64)
+        with pytest.raises(ValueError, match="2\\*\\*32 rows"):
+            _core.dropout_keep(KEY, 0, 1, 0.5, row0, n_rows, 0)
 
 
 @pytest.mark.parametrize("key", [2**64 - 1, 2**64 - 1000, 2**63])

@@ -324,7 +324,7 @@ def dropout_keep(key, batch, int layer, double rate, int64_t row0, int64_t n_row
     if not 0 <= layer < 256 or not 0 <= rate < 1 or row0 < 0 or n_rows < 0 or n_cols < 0:
         raise ValueError("dropout_keep needs 0 <= layer < 256, 0 <= rate < 1 and "
                          "non-negative rows and columns")
-    if row0 + n_rows > 2 ** 32:
+    if n_rows > 2 ** 32 - row0:  # (row0 + n_rows could overflow int64)
         raise ValueError("a mini-batch has fewer than 2**32 rows")
     cdef unsigned char[:, ::1] keep = np.empty((n_rows, n_cols), dtype=np.uint8)
     if n_rows and n_cols:
