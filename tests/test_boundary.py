@@ -674,6 +674,23 @@ def test_the_core_refuses_too_few_rates():
     assert not params.any() and state.step == 0
 
 
+@pytest.mark.parametrize("batch_size", [2**62 + 1, 2**63 - 1])
+def test_a_batch_past_the_rows_near_int64_max_is_one_batch_of_them(batch_size):
+    # (n_rows + batch_size overflowed int64: UBSan, and an epoch of no batch)
+    layout = Layout([3, 4, 1])
+    eng = Engine(layout, "relu", "identity", "squared_error", 0.0, 1, 10, np.float64, 3, False)
+    X = np.random.RandomState(0).rand(30, 3)
+    results = []
+    for bs in (30, batch_size):
+        params = np.full(layout.n_params, 0.1)
+        state = SGD()._make_state(layout.n_params, np.float64, 0.1)
+        loss, n_rows, _ = eng.train_epoch(Matrix(X, np.float64), X[:, :1].copy(), None, None, bs,
+                                          np.full(1, 0.1), params, None, state)
+        results.append((loss, n_rows, params))
+    assert results[1][:2] == results[0][:2] == (results[0][0], 30)
+    np.testing.assert_array_equal(results[1][2], results[0][2])
+
+
 # ---------------------------------------------------------------------------
 # 8. Thread counts
 # ---------------------------------------------------------------------------

@@ -908,6 +908,9 @@ cdef class Net:
             raise ValueError("with batch norm a batch must fit one block (chunk_rows)")
         if self.has_dropout and batch_size > 2 ** 32:
             raise ValueError("with dropout a mini-batch has fewer than 2**32 rows")
+        # a batch past the rows is one batch of them (and n_rows + batch_size
+        # would overflow int64 here and in the core for a batch_size near 2**63)
+        batch_size = min(batch_size, max(n_rows, 1))
         n_batches = (n_rows + batch_size - 1) // batch_size
         stream = self._check_stream(dropout, n_batches)
         if order is not None:
