@@ -108,8 +108,9 @@ int gp_matrix_ok(const gp_net *net, const gp_matrix *X)
     if (X->n_rows < 0 || X->n_cols != net->units[0]) return 0;
     if (X->n_rows == 0) return 1;
     if (!X->indptr) return X->data != NULL;
-    return X->indices != NULL && X->indptr[0] == 0 && X->indptr[X->n_rows] >= 0
-           && (X->data != NULL || X->indptr[X->n_rows] == 0);
+    /* no stored value (an all-zero matrix): no indices or data to point to */
+    return X->indptr[0] == 0 && X->indptr[X->n_rows] >= 0
+           && ((X->indices != NULL && X->data != NULL) || X->indptr[X->n_rows] == 0);
 }
 
 int gp_buffers_ok(const gp_net *net, const gp_buffers *buf, int64_t n_features, int dense_gather,

@@ -39,8 +39,10 @@ def _data(n=60, d=5, seed=0):
 
 @pytest.fixture
 def fitted_models():
-    """Fitted models of the three kinds a failing call must leave intact:
-    a classifier (Adam), a regressor with batch norm and momentum, L-BFGS."""
+    """Fitted models of the kinds a failing call must leave intact: a
+    classifier (Adam), a regressor with batch norm and momentum, L-BFGS, and
+    a classifier with dropout on unshuffled dense input (its dropout stream,
+    gelu's pre-activation block and the gathered input block)."""
     X, y = _data()
     return {
         "adam": MLPClassifier(hidden_layer_sizes=(6,), max_iter=3, random_state=0).fit(X, y),
@@ -48,6 +50,9 @@ def fitted_models():
                                batch_norm=True, max_iter=3, random_state=0).fit(X, X[:, :2]),
         "lbfgs": MLPClassifier(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=5,
                                random_state=0).fit(X, y),
+        "dropout": MLPClassifier(hidden_layer_sizes=(6,), activation="gelu", dropout=0.3,
+                                 input_dropout=0.2, shuffle=False, batch_size=16, max_iter=3,
+                                 random_state=0).fit(X, y),
     }
 
 
@@ -91,6 +96,11 @@ class _ShortRates(BaseSchedule):
 class _BadBegin:
     def on_fit_begin(self, info):
         raise TypeError("this callback refuses to start")
+
+
+class _BadEnd:
+    def on_fit_end(self, info, reason):
+        raise TypeError("this callback refuses to end")
 
 
 def _y_for(est, X, y):
@@ -148,6 +158,14 @@ FAILING_CALLS = {
     "partial_fit: a bad loop parameter": _with(lambda e: _partial(e, X60), tol=-1.0),
     "partial_fit: a schedule with too few rates": _with(lambda e: _partial(e, X60), batch_size=10,
                                                         learning_rate=_ShortRates()),
+    "partial_fit: on_fit_end raises": _with(lambda e: _partial(e, X60), callbacks=[_BadEnd()]),
+    "partial_fit: dropout of the wrong length": _with(lambda e: _partial(e, X60),
+                                                      dropout=[0.1, 0.2]),
+    "partial_fit: dropout switched on, then a schedule with too few rates": _with(
+        lambda e: _partial(e, X60), dropout=0.5, input_dropout=0.5, batch_size=10,
+        learning_rate=_ShortRates()),
+    "warm start: dropout switched on, then on_fit_begin raises": _with(
+        lambda e: _fit(e, X60), warm_start=True, dropout=0.5, callbacks=[_BadBegin()]),
     "unpickling a tampered state": lambda e: e.__setstate__(
         dict(e.__getstate__(), n_features_in_=99)),
 }
@@ -159,7 +177,7 @@ CLASSIFIER_CALLS = {
 }
 
 
-@pytest.mark.parametrize("kind", ["adam", "sgd-bn", "lbfgs"])
+@pytest.mark.parametrize("kind", ["adam", "sgd-bn", "lbfgs", "dropout"])
 @pytest.mark.parametrize("name", sorted(FAILING_CALLS) + sorted(CLASSIFIER_CALLS))
 def test_a_failing_call_leaves_the_estimator_exactly_as_it_was(fitted_models, kind, name,
                                                                monkeypatch):
@@ -205,6 +223,23 @@ def test_a_fit_stopped_in_training_keeps_a_model_of_the_epochs_trained():
     ref = MLPClassifier(hidden_layer_sizes=(6,), max_iter=2, random_state=0).fit(X, y)
     np.testing.assert_array_equal(clf._params, ref._params)
     np.testing.assert_array_equal(clf.predict_proba(X), ref.predict_proba(X))
+
+
+def test_a_changed_loss_neither_breaks_predictions_nor_reaches_training():
+    # prediction reads no loss; a warm start or partial_fit with a loss that
+    # does not go with the fitted output activation is a ValueError (not a
+    # KeyError from the engine) that leaves the model as it was
+    X, _ = _data()
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, X[:, 0])
+    out = reg.predict(X)
+    reg.set_params(loss="poisson")
+    np.testing.assert_array_equal(reg.predict(X), out)
+    assert np.isfinite(reg.score(X, X[:, 0]))
+    error = _assert_fails_unchanged(reg, lambda e: e.partial_fit(X, X[:, 0]), exc=ValueError)
+    assert "loss='poisson'" in str(error)
+    reg.set_params(warm_start=True)
+    error = _assert_fails_unchanged(reg, lambda e: e.fit(X, X[:, 0]), exc=ValueError)
+    assert "loss='poisson'" in str(error)
 
 
 # ---------------------------------------------------------------------------
@@ -565,6 +600,22 @@ def test_malformed_sparse_input_is_a_value_error(name, method):
             getattr(est, method)(X)
 
 
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_sparse_matrix_without_stored_values_is_all_zeros(solver):
+    # (its index and data arrays are empty: the core took that for missing arrays)
+    X, y = _data(30, 6)
+    zeros = sp.csr_matrix((30, 6))
+    kw = dict(hidden_layer_sizes=(4,), solver=solver, max_iter=2, random_state=0)
+    est = MLPClassifier(**kw).fit(zeros, y)
+    ref = MLPClassifier(**kw).fit(np.zeros((30, 6)), y)
+    np.testing.assert_allclose(est._params, ref._params, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(est.predict_proba(zeros[:1]), ref.predict_proba(np.zeros((1, 6))),
+                               rtol=1e-12)
+    fitted = MLPClassifier(**kw).fit(X, y)
+    np.testing.assert_allclose(fitted.predict_proba(sp.csr_matrix((3, 6))),
+                               fitted.predict_proba(np.zeros((3, 6))), rtol=1e-12)
+
+
 def test_check_sparse_accepts_what_scipy_builds():
     X, _ = _data(30, 6)
     X[X < 0.5] = 0
@@ -621,6 +672,23 @@ def test_the_core_refuses_too_few_rates():
         eng.train_epoch(Matrix(X, np.float64), X[:, :1].copy(), None, None, 10,
                         np.full(2, 0.1), params, None, state)
     assert not params.any() and state.step == 0
+
+
+@pytest.mark.parametrize("batch_size", [2**62 + 1, 2**63 - 1])
+def test_a_batch_past_the_rows_near_int64_max_is_one_batch_of_them(batch_size):
+    # (n_rows + batch_size overflowed int64: UBSan, and an epoch of no batch)
+    layout = Layout([3, 4, 1])
+    eng = Engine(layout, "relu", "identity", "squared_error", 0.0, 1, 10, np.float64, 3, False)
+    X = np.random.RandomState(0).rand(30, 3)
+    results = []
+    for bs in (30, batch_size):
+        params = np.full(layout.n_params, 0.1)
+        state = SGD()._make_state(layout.n_params, np.float64, 0.1)
+        loss, n_rows, _ = eng.train_epoch(Matrix(X, np.float64), X[:, :1].copy(), None, None, bs,
+                                          np.full(1, 0.1), params, None, state)
+        results.append((loss, n_rows, params))
+    assert results[1][:2] == results[0][:2] == (results[0][0], 30)
+    np.testing.assert_array_equal(results[1][2], results[0][2])
 
 
 # ---------------------------------------------------------------------------

@@ -84,6 +84,20 @@ def test_dropout_keep_checks_its_arguments():
         _core.dropout_keep(KEY, _core.DROPOUT_MAX_BATCH, 1, 0.5, 0, 2, 2)
     with pytest.raises(ValueError, match="rate"):
         _core.dropout_keep(KEY, 0, 1, 1.0, 0, 2, 2)
+    for row0, n_rows in [(2**32, 1), (2**62, 2**62), (2**63 - 1, 1)]:  # (sums past int64)
+        with pytest.raises(ValueError, match="2\\*\\*32 rows"):
+            _core.dropout_keep(KEY, 0, 1, 0.5, row0, n_rows, 0)
+
+
+@pytest.mark.parametrize("key", [2**64 - 1, 2**64 - 1000, 2**63])
+def test_numpy_integers_are_keys_up_to_the_last_one(key):
+    # the loader takes a stream whose key is a numpy integer; the core must
+    # read the same range (a float64 comparison refused 2**64 - 1 as a uint64)
+    expected = _core.dropout_keep(key, 3, 1, 0.5, 0, 4, 8)
+    np.testing.assert_array_equal(_core.dropout_keep(np.uint64(key), np.uint64(3), 1, 0.5, 0, 4, 8),
+                                  expected)
+    with pytest.raises(ValueError, match="key"):
+        _core.dropout_keep(2**64, 3, 1, 0.5, 0, 4, 8)
 
 
 # ----------------------------------------------------------------------

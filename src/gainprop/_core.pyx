@@ -324,7 +324,7 @@ def dropout_keep(key, batch, int layer, double rate, int64_t row0, int64_t n_row
     if not 0 <= layer < 256 or not 0 <= rate < 1 or row0 < 0 or n_rows < 0 or n_cols < 0:
         raise ValueError("dropout_keep needs 0 <= layer < 256, 0 <= rate < 1 and "
                          "non-negative rows and columns")
-    if row0 + n_rows > 2 ** 32:
+    if n_rows > 2 ** 32 - row0:  # (row0 + n_rows could overflow int64)
         raise ValueError("a mini-batch has fewer than 2**32 rows")
     cdef unsigned char[:, ::1] keep = np.empty((n_rows, n_cols), dtype=np.uint8)
     if n_rows and n_cols:
@@ -333,9 +333,12 @@ def dropout_keep(key, batch, int layer, double rate, int64_t row0, int64_t n_row
 
 
 cdef uint64_t _uint(value, int bits, str name) except? 0:
-    """An integer in [0, 2**bits), else ValueError naming it."""
+    """An integer in [0, 2**bits), else ValueError naming it.  Compared as a
+    Python int: with a C int exponent, 2 ** bits is a double here, and a
+    numpy integer compared with it is rounded to float64 first (2**64 - 1
+    became 2**64 and was refused)."""
     if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-            or not 0 <= value < 2 ** bits):
+            or int(value) < 0 or int(value) >> bits):
         raise ValueError(f"{name} must be an integer in [0, 2**{bits}), got {value!r}")
     return <uint64_t>int(value)
 
@@ -915,6 +918,9 @@ cdef class Net:
             raise ValueError("with batch norm a batch must fit one block (chunk_rows)")
         if self.has_dropout and batch_size > 2 ** 32:
             raise ValueError("with dropout a mini-batch has fewer than 2**32 rows")
+        # a batch past the rows is one batch of them (and n_rows + batch_size
+        # would overflow int64 here and in the core for a batch_size near 2**63)
+        batch_size = min(batch_size, max(n_rows, 1))
         n_batches = (n_rows + batch_size - 1) // batch_size
         stream = self._check_stream(dropout, n_batches)
         if order is not None:

@@ -229,10 +229,13 @@ class Predictor:
     call, sized by the call's rows, so concurrent predictions never share
     it and a one-row prediction touches a few kilobytes."""
 
-    def __init__(self, layout, activation, out_activation, loss, n_threads):
+    def __init__(self, layout, activation, out_activation, n_threads):
         self.layout = layout
         self.n_threads = n_threads
-        self.net = _core.Net(layout, activation, out_activation, _C_LOSS[(loss, out_activation)],
+        # the forward pass reads no loss: any the output activation goes with
+        # (so that a model predicts whatever its loss parameter is set to now)
+        c_loss = next(c for (_, out), c in _C_LOSS.items() if out == out_activation)
+        self.net = _core.Net(layout, activation, out_activation, c_loss,
                              0.0, 1.0, int(n_threads), PREDICT_CHUNK_ROWS, bn_eps=BN_EPS)
 
     def forward(self, X, params, running=None, apply_output=True):

@@ -54,6 +54,7 @@ from scipy.special import expit, log_expit, log_softmax
 
 from . import _core, _runtime
 from ._engine import (
+    _C_LOSS,
     PREDICT_CHUNK_ROWS,
     TRAIN_CHUNK_ROWS,
     DropoutStream,
@@ -673,6 +674,9 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         if bool(self.batch_norm) != self._layout.batch_norm:
             raise ValueError("batch_norm cannot change between warm-started fits; refit "
                              "with warm_start=False.")
+        if (self.loss, self.out_activation_) not in _C_LOSS:
+            raise ValueError(f"loss={self.loss!r} does not go with the model's output activation "
+                             f"{self.out_activation_!r}; refit with warm_start=False.")
 
     def _stage_dropout_stream(self, dropout):
         """The model's dropout stream; its key is drawn from random_state by
@@ -1273,13 +1277,13 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
     def _predictor(self):
         """The prediction network for the current model and settings (made
         once, kept until the model or a setting it depends on changes)."""
-        key = (self._layout, self.activation, self.out_activation_, self.loss,
+        key = (self._layout, self.activation, self.out_activation_,
                _runtime.n_threads(self.n_threads), _core.ilp64_gemm_addresses())
         process = _runtime.process_state(self)
         cached = process.predictor
         if cached is None or cached[0] != key:
             cached = process.predictor = (key, Predictor(
-                self._layout, self.activation, self.out_activation_, self.loss, key[4]))
+                self._layout, self.activation, self.out_activation_, key[3]))
         return cached[1]
 
     def _forward_pass_fast(self, X, check_input=True, apply_output=True):

@@ -434,16 +434,28 @@ class StochasticTrainer:
             error = exc
             if isinstance(exc, KeyboardInterrupt):
                 reason = "interrupted"
-        if error is not None and self.undo is not None and (self.s.incremental
-                                                            or not self.progress.stepped):
-            if self.snapshot.params is not None:
-                self.snapshot.restore(est._params, est._running, est._optimizer,
-                                      est._schedule_state, est._dropout_stream)
-            self.undo()
+        if error is not None:
+            self._roll_back()
         self.reason = reason
-        _end(self.callbacks, reason, None if error is not None else
-             est._fitted_attributes(est._params, est._running), error)
+        try:
+            _end(self.callbacks, reason, None if error is not None else
+                 est._fitted_attributes(est._params, est._running), error)
+        except BaseException:
+            if error is None:  # an on_fit_end that raises fails the call too
+                self._roll_back()
+            raise
         return reason
+
+    def _roll_back(self):
+        """Undo a failing call when it is a partial_fit or has not stepped
+        yet: the last epoch's snapshot, then the attributes."""
+        est = self.est
+        if self.undo is None or not (self.s.incremental or not self.progress.stepped):
+            return
+        if self.snapshot.params is not None:
+            self.snapshot.restore(est._params, est._running, est._optimizer,
+                                  est._schedule_state, est._dropout_stream)
+        self.undo()
 
     def _epoch(self):
         """One epoch in C; a diverging epoch is undone (and ends the fit)."""
