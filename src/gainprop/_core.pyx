@@ -535,6 +535,8 @@ cdef class _Spans:
     cdef add(self, str name, const void *p, size_t nbytes, bint written):
         if p == NULL or nbytes == 0:
             return
+        if self.n == _MAX_SPANS:  # a new entry point with more arrays: raise the bound
+            raise RuntimeError(f"gainprop: more than {_MAX_SPANS} arrays in one call")
         self.lo[self.n] = <size_t>p
         self.hi[self.n] = <size_t>p + nbytes
         self.written[self.n] = written

@@ -58,7 +58,7 @@ def check_state(state, is_classifier):
 
 def _check_state(state, is_classifier):
     version = state.get("_gainprop_state_version")
-    if version != STATE_VERSION:
+    if type(version) is not int or version != STATE_VERSION:  # not 3.0 or True
         raise ValueError(f"Cannot load a gainprop model with state version {version!r}; this "
                          f"gainprop reads version {STATE_VERSION}.")
     layout = _check_layout(state)
