@@ -312,7 +312,7 @@ GP_FOR(nt, ch, n_chunks, {
                         l += (REAL)0.5 * e * e;
                         z[k] = e * s;
                     }
-                } else { /* squashed outputs (seed 001's network): not canonical */
+                } else { /* squashed outputs (the back-propagation lecture's worked network): not canonical */
                     for (k = 0; k < n_out; ++k) {
                         REAL y = SFX(gp_act)(out_act, z[k] + b[k]);
                         REAL e = y - t[k];
