@@ -106,7 +106,8 @@ def test_gradient_is_same_for_dense_and_sparse_and_any_chunking(rng, dropout):
 
 def test_backpropagation_lecture_worked_example():
     """The back-propagation lecture's worked example ('Example: update
-    network weight with back-propagation'): x = (1, 4, 5), t = (0.1, 0.05), sigmoid everywhere, E = 1/2 sum (t - y)^2."""
+    network weight with back-propagation'): x = (1, 4, 5), t = (0.1, 0.05),
+    sigmoid everywhere, E = 1/2 sum (t - y)^2."""
     layout = Layout([3, 2, 2])
     engine = Engine(layout, "logistic", "logistic", "squared_error", 0.0, 1, 1, np.float64, 3,
                     False)
