@@ -93,6 +93,18 @@ def _torch_mlp(units, activation):
     return torch.nn.Sequential(*layers)
 
 
+def _torch_proba(units, X):
+    """A call of PyTorch's predict_proba (softmax of a ReLU network's output
+    under no_grad) on all of X, as the prediction workloads time it."""
+    net, Xt = _torch_mlp(units, "relu"), torch.from_numpy(X)
+
+    def proba():
+        with torch.no_grad():
+            torch.softmax(net(Xt), dim=1)
+
+    return proba
+
+
 def _torch_train(units, activation, X, y, batch_size, epochs, make_opt, shuffle=True):
     net = _torch_mlp(units, activation)
     opt = make_opt(net.parameters())
@@ -372,14 +384,7 @@ def w6_predict(args):
     gp, sk = Gp(**kw).fit(X, y), Sk(**kw).fit(X, y)
     funcs = {"gainprop": lambda: gp.predict_proba(Xb), "scikit-learn": lambda: sk.predict_proba(Xb)}
     if torch is not None:
-        net = _torch_mlp((64, 100, 10), "relu")
-        Xt = torch.from_numpy(Xb)
-
-        def tp():
-            with torch.no_grad():
-                torch.softmax(net(Xt), dim=1)
-
-        funcs["pytorch"] = tp
+        funcs["pytorch"] = _torch_proba((64, 100, 10), Xb)
     med, _ = _median_times(funcs, args.repeats)
     out["digits net, rows/s"] = {k: len(Xb) / v for k, v in med.items()}
     X4, y4, units = _large_setup(args.quick)
@@ -390,14 +395,7 @@ def w6_predict(args):
     funcs = {"gainprop": lambda: gp4.predict_proba(X4),
              "scikit-learn": lambda: sk4.predict_proba(X4)}
     if torch is not None:
-        net4 = _torch_mlp(units, "relu")
-        X4t = torch.from_numpy(X4)
-
-        def tp4():
-            with torch.no_grad():
-                torch.softmax(net4(X4t), dim=1)
-
-        funcs["pytorch"] = tp4
+        funcs["pytorch"] = _torch_proba(units, X4)
     med, _ = _median_times(funcs, max(1, args.repeats - 2))
     out["large net (workload 4), rows/s"] = {k: len(X4) / v for k, v in med.items()}
     return {"workload": "6 predict throughput", "rows_per_second": out}
@@ -538,14 +536,7 @@ def w10_batch_predict(args):
         funcs = {"gainprop": lambda: gp.predict_proba(X), "scikit-learn": lambda: sk.predict_proba(X),
                  "gemm floor": floor}
         if torch is not None:
-            net = _torch_mlp(units, "relu")
-            Xt = torch.from_numpy(X)
-
-            def tp():
-                with torch.no_grad():
-                    torch.softmax(net(Xt), dim=1)
-
-            funcs["pytorch"] = tp
+            funcs["pytorch"] = _torch_proba(units, X)
         med, raw = _median_times(funcs, args.repeats)
         name = "-".join(map(str, units))
         out[f"{name}, {len(X)} rows"] = _row(name, med, {"raw": raw, "gemm floor ratio":
