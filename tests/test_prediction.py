@@ -12,6 +12,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.validation import validate_data
 
 from gainprop import MLPClassifier, MLPRegressor
+from gainprop._engine import Matrix
 from gainprop._labels import decode
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -71,10 +72,11 @@ def test_assume_finite_lets_non_finite_values_through(fitted, digits):
     X = np.where(np.arange(64) == 3, np.nan, digits[0][:2])
     with sklearn.config_context(assume_finite=True):
         assert np.isnan(est.predict_proba(X)).all()
-    # a finite array whose sum overflows is finite
+    # a finite array whose sum overflows is finite: both fast checks take it
     big = np.full((1, 64), 1e307)
-    assert np.isfinite(est._forward_pass_fast(big, apply_output=False)).any() or True
     assert est._predict_input(big) is big
+    net = est._predictor().net
+    assert net.forward_rows(big, est._params, est._running, False, True) is not None
 
 
 def test_feature_name_warnings_are_scikit_learns(digits):
@@ -155,3 +157,115 @@ def test_the_cached_network_follows_the_model_and_its_settings(digits):
     clf.set_params(hidden_layer_sizes=(7,)).fit(X, y)  # a new network, a new cache
     assert clf.predict_proba(X[:5]).shape == (5, 10) and clf.coefs_[0].shape == (64, 7)
     assert "_gp_predictor" not in vars(clf)  # the cache is no attribute
+
+
+# -- the one-call fast path of the core (Net.forward_rows) ----------------------
+@pytest.mark.parametrize("batch_norm", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forward_rows_gives_the_bits_of_the_general_pass(digits, dtype, batch_norm):
+    X, y = digits
+    X = X.astype(dtype)
+    est = MLPClassifier(hidden_layer_sizes=(30, 20), max_iter=3, random_state=0,
+                        batch_norm=batch_norm).fit(X, y)
+    predictor = est._predictor()
+    many = np.concatenate([X, X])  # 3,594 rows: blocks of 1,024 and a partial one
+    for n in (1, 7, 1024, 1025, len(many)):
+        rows = many[:n]
+        for apply_output in (True, False):
+            fast = predictor.net.forward_rows(rows, est._params, est._running, apply_output,
+                                              True)
+            general = predictor.forward(Matrix(rows, dtype), est._params, est._running,
+                                        apply_output)
+            assert fast.dtype == dtype and fast.flags.c_contiguous and fast.flags.writeable
+            np.testing.assert_array_equal(fast, general)
+    rows = many[:5].copy()
+    rows.flags.writeable = False  # read-only input is read, not refused
+    np.testing.assert_array_equal(
+        predictor.net.forward_rows(rows, est._params, est._running, True, True),
+        predictor.forward(Matrix(rows, dtype), est._params, est._running))
+
+
+class _Subclass(np.ndarray):
+    pass
+
+
+@pytest.mark.parametrize("make", [
+    lambda X: X.tolist(),
+    lambda X: np.asfortranarray(X[:5]),          # not C-contiguous
+    lambda X: X[:10:2],                          # strided rows
+    lambda X: X[:5].astype(np.float32),          # another dtype than the model's
+    lambda X: X[:5].astype(np.int64),
+    lambda X: X[:0],                             # no rows
+    lambda X: X[0],                              # 1-D
+    lambda X: X[:2, :63].copy(),                 # too narrow
+    lambda X: np.hstack([X[:2], X[:2, :1]]),     # too wide
+    lambda X: X[:2, :, None].copy(),             # 3-D
+    lambda X: X[:2].view(np.matrix),             # a subclass
+    lambda X: X[:2].copy().view(_Subclass),      # a subclass
+])
+def test_forward_rows_declines_anything_but_a_plain_array_of_the_model(fitted, digits, make):
+    est = fitted[np.float64]
+    net = est._predictor().net
+    assert net.forward_rows(make(digits[0]), est._params, est._running, True, True) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forward_rows_finds_every_non_finite_value(digits, dtype):
+    X, y = digits
+    X = X[:, :61].astype(dtype)  # 3 rows of 61: 183 values, past the 8-value blocks
+    est = MLPClassifier(hidden_layer_sizes=(10,), max_iter=2, random_state=0).fit(X, y)
+    net, params = est._predictor().net, est._params
+    rows = X[:3].copy()
+    rows[0, 0] = np.finfo(dtype).max  # large finite values are finite
+    rows[2, 60] = -np.finfo(dtype).max
+    assert net.forward_rows(rows, params, None, True, True) is not None
+    for position in range(rows.size):
+        for bad in (np.nan, np.inf, -np.inf):
+            hostile = rows.copy()
+            hostile.flat[position] = bad
+            assert net.forward_rows(hostile, params, None, True, True) is None
+            # assume_finite: the values go through (as scikit-learn's)
+            assert net.forward_rows(hostile, params, None, True, False) is not None
+
+
+def test_forward_rows_checks_the_model_as_forward_does(digits):
+    X, y = digits
+    plain = MLPClassifier(hidden_layer_sizes=(10,), max_iter=2, random_state=0).fit(X, y)
+    bn = MLPClassifier(hidden_layer_sizes=(10,), max_iter=2, random_state=0,
+                       batch_norm=True).fit(X, y)
+    rows = X[:2].copy()
+    for est, params, running in (
+            (plain, plain._params[:-1], None),                      # too short
+            (plain, np.concatenate([plain._params, [0.0]]), None),  # too long
+            (plain, plain._params[::-1], None),                     # not contiguous
+            (plain, plain._params.astype(np.int64), None),
+            (plain, plain._params, np.zeros(4)),                    # running without bn
+            (bn, bn._params, None),                                 # bn without running
+            (bn, bn._params, bn._running[:-1]),
+            (bn, bn._params, bn._running.astype(np.float32))):
+        with pytest.raises(ValueError):
+            est._predictor().net.forward_rows(rows, params, running, True, True)
+    # a model of another dtype than X: declined (the general path converts X)
+    assert plain._predictor().net.forward_rows(rows, plain._params.astype(np.float32), None,
+                                               True, True) is None
+
+
+def test_a_plain_array_takes_the_one_call_path(fitted, digits, monkeypatch):
+    est = fitted[np.float32]
+    rows = digits[0][:3].astype(np.float32)
+    expected = est.predict_proba(rows)
+
+    def validation(X):
+        raise AssertionError("the fast path went through validation")
+
+    monkeypatch.setattr(est, "_predict_input", validation)
+    np.testing.assert_array_equal(est.predict_proba(rows), expected)
+    est.predict(rows)
+    monkeypatch.undo()
+    # assigned weights go through the general path, which writes them into the buffer
+    clf = MLPClassifier(hidden_layer_sizes=(10,), max_iter=2, random_state=0).fit(*digits)
+    before = clf.predict_proba(rows)
+    clf.coefs_ = [c * 2 for c in clf.coefs_]
+    after = clf.predict_proba(rows)
+    assert not np.array_equal(before, after)
+    np.testing.assert_array_equal(clf.predict_proba(rows), after)

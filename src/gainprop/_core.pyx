@@ -20,7 +20,8 @@ import warnings
 import numpy as np
 
 from cpython.exc cimport PyErr_CheckSignals
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport SIZE_MAX, int32_t, int64_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
@@ -513,6 +514,23 @@ def compressed_sound(indptr, indices, int64_t n_minor):
     return ok
 
 
+cdef bint _all_finite(const floating *x, int64_t n) noexcept nogil:
+    """No NaN or infinity among x[0:n]?  x * 0 is 0 for a finite x and NaN
+    otherwise; eight independent sums keep the loop from waiting on one."""
+    cdef floating acc[8]
+    cdef int64_t i, k
+    for k in range(8):
+        acc[k] = 0
+    for i in range(0, n - n % 8, 8):
+        for k in range(8):
+            acc[k] += x[i + k] * 0
+    for i in range(n - n % 8, n):
+        acc[0] += x[i] * 0
+    for k in range(1, 8):
+        acc[0] += acc[k]
+    return acc[0] == 0
+
+
 cdef enum:
     _MAX_SPANS = 16
 
@@ -822,6 +840,69 @@ cdef class Net:
             else:
                 st = gp_forward_f64(&net, &X, &buf, <double *>outp, apply_output)
         return st
+
+    def forward_rows(self, X, params, running, bint apply_output, bint check_finite):
+        """The fast path of a prediction: checks, work memory and the forward
+        pass of a plain array in one call.  Returns the network output (or
+        its logits when not apply_output) as a new array, or None, having
+        done nothing, when X is not a C-contiguous 2-D ndarray of params'
+        dtype with the network's number of columns and at least one row, or
+        when check_finite and a value of X is NaN or infinite: the caller
+        then takes the general path (whose checks and errors are
+        scikit-learn's).  The rows go in blocks of the network's chunk_rows.
+        The model is checked as forward checks it; out and the work memory
+        are allocated here, so they overlap nothing."""
+        if not (type(X) is np.ndarray and X.ndim == 2):
+            return None
+        shape = X.shape
+        if shape[0] < 1 or shape[1] != self.n_features or not X.flags.c_contiguous:
+            return None
+        dtype = self._check_model(params, running, True, False)
+        if X.dtype != dtype:
+            return None
+        if dtype == np.float32:
+            return self._forward_rows[float](X, params, running, apply_output, check_finite,
+                                             dtype)
+        return self._forward_rows[double](X, params, running, apply_output, check_finite, dtype)
+
+    cdef object _forward_rows(self, const floating[:, ::1] X, const floating[::1] params,
+                              const floating[::1] running, bint apply_output,
+                              bint check_finite, dtype):
+        cdef gp_net net = self.net
+        cdef int64_t n_rows = X.shape[0], work_len
+        cdef gp_matrix Xm
+        cdef gp_buffers buf
+        cdef floating[:, ::1] outv
+        cdef void *work
+        cdef bint finite = True
+        cdef int st = GP_OK
+        net.chunk_rows = min(n_rows, net.chunk_rows)
+        work_len = gp_work_size(&net, self.n_features, self.n_outputs, False)
+        if work_len < 0 or <uint64_t>work_len > SIZE_MAX // sizeof(floating):
+            raise ValueError(f"the work memory of a network {list(self.units)} with blocks of "
+                             f"{net.chunk_rows} rows cannot be addressed")
+        out = np.empty((n_rows, self.n_outputs), dtype)
+        outv = out
+        work = malloc(max(1, work_len) * sizeof(floating))
+        if work == NULL:
+            raise MemoryError(f"gainprop: no memory for the work buffer of a prediction "
+                              f"({work_len} values)")
+        Xm.n_rows = n_rows
+        Xm.n_cols = X.shape[1]
+        Xm.data = &X[0, 0]
+        Xm.indptr = Xm.indices = NULL
+        buf = _buffers(_fptr(params), NULL, _fptr(running), work, work_len, None)
+        with nogil:
+            if check_finite:
+                finite = _all_finite(&X[0, 0], n_rows * X.shape[1])
+            if finite:
+                if floating is float:
+                    st = gp_forward_f32(&net, &Xm, &buf, &outv[0, 0], apply_output)
+                else:
+                    st = gp_forward_f64(&net, &Xm, &buf, &outv[0, 0], apply_output)
+        free(work)
+        _raise_for(st)
+        return out if finite else None
 
     def loss_grad(self, X, Y, sample_weight, params, grad, work, scratch, dropout=None):
         """Mean data loss, L2 term and gradient (OUT: grad) over all rows of X

@@ -1293,6 +1293,16 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         cached = self.__dict__.get("_cached_outputs")
         if cached is not None and X is cached[0] and apply_output == cached[1]:
             return cached[2].copy()
+        if (check_input and type(X) is np.ndarray and "feature_names_in_" not in self.__dict__
+                and not self._assigned_weights()):
+            # a plain array: one call checks it as _predict_input would and
+            # runs the pass, or declines (anything else) and changes nothing
+            predictor = self._predictor()
+            with _runtime.blas_guard(predictor.n_threads):
+                out = predictor.net.forward_rows(X, self._params, self._running, apply_output,
+                                                 not get_config()["assume_finite"])
+            if out is not None:
+                return out
         if check_input:
             X = self._predict_input(X)
         self._sync_params()

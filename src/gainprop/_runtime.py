@@ -137,7 +137,8 @@ class ModelLock:
     fit to end."""
 
     def __init__(self):
-        self._cond = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()  # the condition's own lock (the C-level `with`)
+        self._cond = threading.Condition(self._mutex)
         self._readers = {}  # thread ident -> depth
         self._writer = None
         self._depth = 0
@@ -150,7 +151,8 @@ class ModelLock:
         places in the lock are dropped (their predictions ended with them;
         a fit they ran leaves the model possibly half-written: torn)."""
         me = threading.get_ident()
-        self._cond = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()
+        self._cond = threading.Condition(self._mutex)
         self._readers = {me: self._readers[me]} if me in self._readers else {}
         if self._writer is not None and self._writer != me:
             self._torn = True
@@ -172,23 +174,28 @@ class ModelLock:
 
     def _read_acquire(self):
         me = threading.get_ident()
-        with self._cond:
-            self._check_whole()
+        with self._mutex:  # (holding it is holding the condition; `with` on it is cheaper)
+            if self._torn:
+                self._check_whole()
             if self._writer == me:
                 return False  # the fitting thread reads its own model
-            if me not in self._readers:
+            readers = self._readers
+            if me not in readers:
                 while self._writer is not None or self._waiting_writers:
                     self._cond.wait()
-            self._readers[me] = self._readers.get(me, 0) + 1
+            readers[me] = readers.get(me, 0) + 1
             return True
 
     def _read_release(self):
         me = threading.get_ident()
-        with self._cond:
-            self._readers[me] -= 1
-            if not self._readers[me]:
-                del self._readers[me]
-                if not self._readers:
+        with self._mutex:
+            readers = self._readers
+            depth = readers[me] - 1
+            if depth:
+                readers[me] = depth
+            else:
+                del readers[me]
+                if not readers:
                     self._cond.notify_all()
 
     @contextlib.contextmanager
