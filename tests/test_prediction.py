@@ -261,11 +261,33 @@ def test_a_plain_array_takes_the_one_call_path(fitted, digits, monkeypatch):
     monkeypatch.setattr(est, "_predict_input", validation)
     np.testing.assert_array_equal(est.predict_proba(rows), expected)
     est.predict(rows)
-    monkeypatch.undo()
-    # assigned weights go through the general path, which writes them into the buffer
-    clf = MLPClassifier(hidden_layer_sizes=(10,), max_iter=2, random_state=0).fit(*digits)
-    before = clf.predict_proba(rows)
-    clf.coefs_ = [c * 2 for c in clf.coefs_]
-    after = clf.predict_proba(rows)
-    assert not np.array_equal(before, after)
-    np.testing.assert_array_equal(clf.predict_proba(rows), after)
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_assigned_weights_are_predicted_with_on_a_plain_array(digits, dtype, batch_norm):
+    # rows the fast path would take (the model's dtype and width): assigned
+    # weights must send them through the general path, which writes them
+    # into the buffer; otherwise the prediction uses the old weights
+    X, y = digits
+    X = X.astype(dtype)
+    rows = X[:5].copy()
+    clf = MLPClassifier(hidden_layer_sizes=(10,), max_iter=2, random_state=0,
+                        batch_norm=batch_norm).fit(X, y)
+    assignments = [
+        lambda: setattr(clf, "coefs_", [c * 2 for c in clf.coefs_]),       # the list
+        lambda: clf.intercepts_.__setitem__(0, clf.intercepts_[0] + 1),   # an item
+        lambda: setattr(clf, "coefs_", tuple(c * 0.5 for c in clf.coefs_)),
+    ]
+    if batch_norm:
+        assignments += [
+            lambda: setattr(clf, "bn_gamma_", [g * 2 for g in clf.bn_gamma_]),
+            lambda: clf.bn_running_mean_.__setitem__(0, clf.bn_running_mean_[0] + 0.25),
+        ]
+    for assign in assignments:
+        before = clf.predict_proba(rows)
+        assign()
+        after = clf.predict_proba(rows)
+        assert not np.array_equal(before, after)
+        expected = _slow(clf, rows)  # (writes the assigned weights: after `after`)
+        np.testing.assert_array_equal(after, np.maximum(expected, np.finfo(dtype).tiny))
+        np.testing.assert_array_equal(clf.predict_proba(rows), after)  # now the fast path
