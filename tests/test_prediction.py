@@ -291,3 +291,21 @@ def test_assigned_weights_are_predicted_with_on_a_plain_array(digits, dtype, bat
         expected = _slow(clf, rows)  # (writes the assigned weights: after `after`)
         np.testing.assert_array_equal(after, np.maximum(expected, np.finfo(dtype).tiny))
         np.testing.assert_array_equal(clf.predict_proba(rows), after)  # now the fast path
+
+
+@pytest.mark.parametrize("make", [
+    lambda X: X[:2, :5].copy(),                                   # wrong width
+    lambda X: np.where(np.arange(64) == 3, np.nan, X[:2]),        # NaN
+])
+def test_errors_of_x_come_before_those_of_invalid_assigned_weights(digits, make):
+    # as for any other input (a list), X is checked first, whatever its type
+    X, y = digits
+    clf = MLPClassifier(hidden_layer_sizes=(10,), max_iter=2, random_state=0).fit(X, y)
+    clf.coefs_ = clf.coefs_[:1]  # invalid: one array of two
+    bad = make(X)
+    with pytest.raises(ValueError) as as_list:
+        clf.predict(bad.tolist())
+    with pytest.raises(ValueError) as as_array:
+        clf.predict(bad)
+    assert str(as_array.value) == str(as_list.value)
+    assert "coefs_" not in str(as_array.value)
