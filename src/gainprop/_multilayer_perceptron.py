@@ -131,6 +131,12 @@ KAIMING_GAIN = {
 }
 
 
+def _are_views(current, views):
+    """Is the attribute value current the list of the buffer's views itself?"""
+    return type(current) is list and len(current) == len(views) and all(
+        map(operator.is_, current, views))
+
+
 def _all_finite(X):
     """Every value of the float array X finite?  One pass for the usual case
     (a finite sum); an overflowing sum of finite values is checked value by
@@ -429,8 +435,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         attrs = self.__dict__
         for name, views in self._views.items():
             current = attrs.get(name)
-            if type(current) is list and all(map(operator.is_, current, views)) and len(
-                    current) == len(views):
+            if _are_views(current, views):
                 continue  # the views themselves (every prediction takes this path)
             if not isinstance(current, (list, tuple)) or len(current) != len(views):
                 raise ValueError(
@@ -447,6 +452,12 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
             if not isinstance(current, list):
                 pending.append((name, None, None))
         return pending
+
+    def _views_untouched(self):
+        """Are coefs_, intercepts_ and the bn_* attributes the buffer's views
+        (nothing assigned)?  Validates nothing and raises nothing."""
+        attrs = self.__dict__
+        return all(_are_views(attrs.get(name), views) for name, views in self._views.items())
 
     def _write_assigned(self, pending):
         """Write what _assigned_weights found through the current views, and
@@ -1294,9 +1305,11 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
         if cached is not None and X is cached[0] and apply_output == cached[1]:
             return cached[2].copy()
         if (check_input and type(X) is np.ndarray and "feature_names_in_" not in self.__dict__
-                and not self._assigned_weights()):
+                and self._views_untouched()):
             # a plain array: one call checks it as _predict_input would and
-            # runs the pass, or declines (anything else) and changes nothing
+            # runs the pass, or declines (anything else) and changes nothing;
+            # assigned weights (even invalid ones: X's errors come first) take
+            # the general path, which checks X and then writes them
             predictor = self._predictor()
             with _runtime.blas_guard(predictor.n_threads):
                 out = predictor.net.forward_rows(X, self._params, self._running, apply_output,
