@@ -499,3 +499,30 @@ def test_sample_weights_without_a_positive_sum_are_refused_with_a_reason():
             X, y, sample_weight=-np.ones(len(y)))
     with pytest.raises(ValueError, match="at least one non-zero"):
         MLPRegressor(hidden_layer_sizes=(4,), max_iter=3).fit(X, y, sample_weight=np.zeros(64))
+
+
+def test_parameter_names_are_read_once_per_class_and_are_scikit_learns():
+    import inspect
+
+    from sklearn.base import BaseEstimator
+
+    from gainprop import optimizers, schedules
+
+    def signature_names(cls):  # scikit-learn's own reading, uncached
+        return BaseEstimator._get_param_names.__func__(cls)
+
+    classes = [MLPClassifier, MLPRegressor, optimizers.Adam, optimizers.Rprop,
+               optimizers.LocalGain, schedules.StepDecay, schedules.LinearDecay]
+    for cls in classes:
+        assert cls._get_param_names() == signature_names(cls)
+        assert cls._get_param_names() is not cls._get_param_names()  # a fresh list each time
+
+    class Wider(MLPRegressor):  # a subclass with a parameter of its own reads its own
+        def __init__(self, hidden_layer_sizes=(100,), extra=1.0):
+            super().__init__(hidden_layer_sizes=hidden_layer_sizes)
+            self.extra = extra
+
+    MLPRegressor._get_param_names()
+    assert Wider._get_param_names() == ["extra", "hidden_layer_sizes"]
+    assert "extra" not in MLPRegressor._get_param_names()
+    assert set(Wider(extra=2.0).get_params()) == set(inspect.signature(Wider).parameters)

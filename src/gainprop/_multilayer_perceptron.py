@@ -25,7 +25,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn import get_config
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context, is_classifier
 from sklearn.metrics import accuracy_score, check_scoring, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import (
@@ -53,6 +53,7 @@ from sklearn.utils.validation import (
 from scipy.special import expit, log_expit, log_softmax
 
 from . import _core, _runtime
+from ._base import Estimator
 from ._engine import (
     _C_LOSS,
     PREDICT_CHUNK_ROWS,
@@ -287,7 +288,7 @@ class _CheckedCallbacks(list):
         return [copy.deepcopy(c, memo) for c in self]
 
 
-class BaseMultilayerPerceptron(*_CALLBACK_BASES, BaseEstimator, ABC):
+class BaseMultilayerPerceptron(*_CALLBACK_BASES, Estimator, ABC):
     """Base class for MLP classification and regression.
 
     Warning: This class should not be used directly.  Use derived classes

@@ -29,10 +29,11 @@ one class here, and one row in the test registry (``tests/optim_reference.py``).
 from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _core
+from ._base import Estimator
 
 __all__ = [
     "BaseOptimizer",
@@ -228,7 +229,7 @@ _ESTIMATOR_RULE_PARAMETERS = ("momentum", "nesterovs_momentum", "beta_1", "beta_
 _ESTIMATOR_RATE_PARAMETERS = ("learning_rate_init", "learning_rate", "power_t")
 
 
-class BaseOptimizer(BaseEstimator):
+class BaseOptimizer(Estimator):
     """Base class of gainprop's optimizers.
 
     Subclasses declare ``_kind`` (the C rule, a ``gp_optim_kind``),

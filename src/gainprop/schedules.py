@@ -20,8 +20,10 @@ the C epoch loop steps through it.
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import Estimator
 
 __all__ = [
     "BaseSchedule",
@@ -70,7 +72,7 @@ class _ScheduleState:
         vars(self).update(saved)
 
 
-class BaseSchedule(BaseEstimator):
+class BaseSchedule(Estimator):
     """Base class of learning-rate schedules.
 
     Subclasses implement ``_epoch_rate(state, k)`` (the rate of epoch k for
