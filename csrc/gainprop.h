@@ -139,6 +139,9 @@ typedef struct {
                                          inputs, [i] hidden layer i's outputs */
     int n_threads;                    /* >= 1: OpenMP threads for our loops */
     int64_t chunk_rows;               /* rows per forward/backward pass (work size) */
+    int whole_products;               /* 1: every matrix product in one BLAS call (the
+                                         blocks of rows gp_forward runs side by side);
+                                         0: split by shape (gp_gemm_blocks) */
     gp_sgemm_fn sgemm;
     gp_dgemm_fn dgemm;
     gp_cblas_sgemm64_fn sgemm64;      /* optional: used instead of sgemm */
@@ -303,6 +306,14 @@ typedef struct {
 
 /* Number of work elements (in the params dtype) and double scratch needed. */
 int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather);
+/* Work memory (elements) of gp_forward over n_rows rows: gp_work_size's for
+ * each block of chunk_rows rows that runs at once (one per thread, at most
+ * one per block, when there are several blocks); -1 when it cannot be
+ * counted in 64 bits. */
+int64_t gp_forward_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs,
+                             int64_t n_rows);
+/* How many blocks of rows gp_forward runs at once over n_rows rows. */
+int64_t gp_forward_copies(const gp_net *net, int64_t n_rows);
 int64_t gp_scratch_size(const gp_net *net);
 
 /* Dropout's keep/drop draws (for the tests and as the definition): keep[r *

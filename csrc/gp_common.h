@@ -180,6 +180,15 @@ static inline int gp_threads_for(int n_threads, int64_t work)
 }
 
 static inline int64_t gp_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+/* This thread's number in the parallel region it runs in (0 outside one). */
+static inline int gp_thread_index(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 static inline int64_t gp_max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t gp_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

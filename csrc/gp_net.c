@@ -40,6 +40,22 @@ int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, i
     return total;
 }
 
+int64_t gp_forward_copies(const gp_net *net, int64_t n_rows)
+{
+    const int64_t c = net->chunk_rows;
+    const int64_t n_blocks = c < 1 || n_rows < 1 ? 0 : n_rows / c + (n_rows % c != 0);
+    return n_blocks >= 2 ? gp_min64(gp_max64(1, net->n_threads), n_blocks) : 1;
+}
+
+int64_t gp_forward_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs,
+                             int64_t n_rows)
+{
+    const int64_t one = gp_work_size(net, n_features, n_outputs, 0);
+    const int64_t copies = gp_forward_copies(net, n_rows);
+    if (one < 0 || n_rows < 0 || one > INT64_MAX / copies) return -1;
+    return one * copies;
+}
+
 int64_t gp_scratch_size(const gp_net *net)
 {
     return gp_cdiv(net->chunk_rows, GP_ROW_CHUNK) + gp_cdiv(net->n_coef, GP_ELEM_CHUNK) + 1;

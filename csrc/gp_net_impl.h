@@ -756,7 +756,7 @@ static void SFX(gp_gemm_rm)(const gp_net *net, int trans_a, int trans_b, int64_t
             SFX(gp_gemm_small)(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    n_blocks = gp_gemm_blocks(m, n, k);
+    n_blocks = net->whole_products ? 1 : gp_gemm_blocks(m, n, k);
     if (n_blocks <= 1) {
         SFX(gp_gemm_block)(net, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
@@ -1004,27 +1004,58 @@ static double SFX(gp_batch_grad)(const gp_net *net, const gp_data *data, const i
     return dsum;
 }
 
-int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const gp_buffers *buf, REAL *out,
-                    int apply_output)
+/* Rows [s0, s0 + chunk_rows) of X (fewer at the end) through the network
+ * into out, on the work memory at work. */
+static void SFX(gp_forward_rows)(const gp_net *net, const gp_matrix *X, const gp_buffers *buf,
+                                 REAL *work, int64_t s0, REAL *out, int apply_output)
 {
     const int L = net->n_layers;
     const int64_t d = X->n_cols, k = net->units[L];
+    const int64_t m = gp_min64(net->chunk_rows, X->n_rows - s0);
     const REAL *params = (const REAL *)buf->params;
+    const REAL *A0 = X->indptr ? NULL : (const REAL *)X->data + s0 * d;
+    REAL *logits = out + s0 * k;
     SFX(gp_work_view) v;
-    int64_t s0;
+    SFX(gp_carve)(net, work, &v);
+    SFX(gp_forward_block)(net, X, NULL, s0, m, A0, params, (REAL *)buf->running, 0, NULL, 0, &v,
+                          logits);
+    SFX(gp_output_act)(logits, params + net->intercept_offset[L - 1], m, k,
+                       net->output_activation, apply_output, net->n_threads);
+}
+
+int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const gp_buffers *buf, REAL *out,
+                    int apply_output)
+{
+    const int64_t d = X->n_cols, k = net->units[net->n_layers];
+    const int64_t work = gp_forward_work_size(net, d, k, X->n_rows);
+    const int64_t copies = gp_forward_copies(net, X->n_rows);
+    const int64_t n_blocks = net->chunk_rows < 1 ? 0 : gp_cdiv(X->n_rows, net->chunk_rows);
+    gp_net one;
+    int64_t per, blk;
+    int nt;
     if (!gp_net_ok(net) || !gp_matrix_ok(net, X) || !gp_buffers_ok(net, buf, d, 0, 0, 1)
         || (X->n_rows > 0 && !out))
         return GP_BAD_ARGUMENT;
-    SFX(gp_carve)(net, (REAL *)buf->work, &v);
-    for (s0 = 0; s0 < X->n_rows; s0 += net->chunk_rows) {
-        const int64_t m = gp_min64(net->chunk_rows, X->n_rows - s0);
-        const REAL *A0 = X->indptr ? NULL : (const REAL *)X->data + s0 * d;
-        REAL *logits = out + s0 * k;
-        SFX(gp_forward_block)(net, X, NULL, s0, m, A0, params, (REAL *)buf->running, 0, NULL, 0,
-                              &v, logits);
-        SFX(gp_output_act)(logits, params + net->intercept_offset[L - 1], m, k,
-                           net->output_activation, apply_output, net->n_threads);
+    if (work < 0 || buf->work_len < work) return GP_BAD_ARGUMENT;
+    if (n_blocks < 2) { /* one block of rows: the threads share its products */
+        if (n_blocks == 1)
+            SFX(gp_forward_rows)(net, X, buf, (REAL *)buf->work, 0, out, apply_output);
+        return GP_OK;
     }
+    /* Several blocks: each thread runs whole blocks, every product in one BLAS
+     * call (each thread packs a weight matrix once per block, not once per
+     * piece of a product), on a work region of its own.  Which blocks exist
+     * and how each is computed depend on the rows alone, so the results are
+     * the same for any thread count. */
+    one = *net;
+    one.n_threads = 1;
+    one.whole_products = 1;
+    per = gp_work_size(net, d, k, 0);
+    nt = (int)copies;
+    GP_FOR_DYNAMIC(nt, blk, n_blocks, {
+        SFX(gp_forward_rows)(&one, X, buf, (REAL *)buf->work + (int64_t)gp_thread_index() * per,
+                             blk * net->chunk_rows, out, apply_output);
+    });
     return GP_OK;
 }
 

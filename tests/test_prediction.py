@@ -309,3 +309,84 @@ def test_errors_of_x_come_before_those_of_invalid_assigned_weights(digits, make)
         clf.predict(bad)
     assert str(as_array.value) == str(as_list.value)
     assert "coefs_" not in str(as_array.value)
+
+
+def _unaligned(a):
+    """A copy of a whose data starts one byte past an aligned address."""
+    raw = np.zeros(a.nbytes + 1, dtype=np.uint8)
+    out = np.frombuffer(raw.data, dtype=a.dtype, count=a.size, offset=1).reshape(a.shape)
+    out[...] = a
+    assert not out.flags.aligned and out.flags.c_contiguous
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unaligned_arrays_are_copied_before_c_reads_them(digits, dtype):
+    X, y = digits
+    X = X[:300].astype(dtype)
+    w = np.linspace(0.5, 1.5, 300)
+    est = MLPRegressor(hidden_layer_sizes=(10,), max_iter=3, random_state=0)
+    expected = est.fit(X, y[:300].astype(dtype), sample_weight=w).predict(X)
+    net = est._predictor().net
+    assert net.forward_rows(_unaligned(X), est._params, None, True, True) is None  # declined
+    np.testing.assert_array_equal(est.predict(_unaligned(X)), expected)
+    again = MLPRegressor(hidden_layer_sizes=(10,), max_iter=3, random_state=0).fit(
+        _unaligned(X), _unaligned(y[:300].astype(dtype)), sample_weight=_unaligned(w))
+    np.testing.assert_array_equal(again.predict(X), expected)
+    # the core's own check refuses an unaligned buffer handed to it directly
+    predictor = est._predictor()
+    with pytest.raises(ValueError, match="aligned"):
+        predictor.net.forward(Matrix(X, dtype), _unaligned(est._params), None,
+                              np.empty((300, 1), dtype), True,
+                              np.empty(predictor.net.work_size(False, 300), dtype), 300)
+
+
+# -- blocks of rows side by side (more rows than one block) ----------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_several_blocks_give_the_same_bits_for_any_thread_count(digits, dtype, sparse):
+    X, y = digits
+    X = np.concatenate([X, X[::-1]]).astype(dtype)  # 3,594 rows: 4 blocks of up to 1,024
+    est = MLPClassifier(hidden_layer_sizes=(40, 30), max_iter=3, random_state=0).fit(X, np.r_[y, y])
+    rows = sp.csr_matrix(X) if sparse else X
+    by_threads = []
+    for n_threads in (1, 2):
+        est.set_params(n_threads=n_threads)
+        by_threads.append(est.predict_proba(rows))
+    np.testing.assert_array_equal(by_threads[0], by_threads[1])
+    # each row as a float64 reference computes it
+    a = X.astype(np.float64)
+    for W, b in zip(est.coefs_[:-1], est.intercepts_[:-1]):
+        a = np.maximum(a @ W + b, 0)
+    z = a @ est.coefs_[-1] + est.intercepts_[-1]
+    reference = np.exp(z - z.max(axis=1, keepdims=True))
+    reference /= reference.sum(axis=1, keepdims=True)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(by_threads[0], reference, rtol=tol, atol=tol)
+
+
+def test_the_work_of_several_blocks_is_counted_and_checked(digits):
+    X, y = digits
+    est = MLPClassifier(hidden_layer_sizes=(20,), max_iter=2, random_state=0, n_threads=2).fit(X, y)
+    net = est._predictor().net
+    one = net.work_size(False, 1024)
+    assert net.forward_work_size(1024, 1024) == one  # one block: the threads share it
+    assert net.forward_work_size(1025, 1024) == min(2, net.n_threads) * one  # side by side
+    assert net.forward_work_size(10**6, 1024) == net.n_threads * one  # one per thread
+    rows = np.concatenate([X, X])
+    out = np.empty((len(rows), 10))
+    if net.n_threads > 1:
+        with pytest.raises(ValueError, match="work must hold"):
+            net.forward(Matrix(rows, np.float64), est._params, None, out, True, np.empty(one),
+                        1024)
+    work = np.empty(net.forward_work_size(len(rows), 1024))
+    net.forward(Matrix(rows, np.float64), est._params, None, out, True, work, 1024)
+    np.testing.assert_array_equal(out, est.predict_proba(rows))
+
+
+def test_a_validation_set_of_several_blocks_is_scored_as_score_scores(digits):
+    X, y = digits
+    X_val, y_val = np.concatenate([X, X])[:1500], np.concatenate([y, y])[:1500]
+    est = MLPClassifier(hidden_layer_sizes=(20,), max_iter=1, random_state=0, n_threads=2,
+                        early_stopping=True).fit(X, y, X_val=X_val, y_val=y_val)
+    assert est.validation_scores_[0] == est.score(X_val, y_val)

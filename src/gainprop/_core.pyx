@@ -124,6 +124,7 @@ cdef extern from "gainprop.h" nogil:
         const double *dropout
         int n_threads
         int64_t chunk_rows
+        int whole_products
         gp_sgemm_fn sgemm
         gp_dgemm_fn dgemm
         gp_cblas_sgemm64_fn sgemm64
@@ -235,6 +236,8 @@ cdef extern from "gainprop.h" nogil:
     int gp_optimizer_complete(const gp_optimizer *opt)
     int64_t gp_l2_fold_partial_size(int64_t n_coef)
     int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather)
+    int64_t gp_forward_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs,
+                                 int64_t n_rows)
     int64_t gp_scratch_size(const gp_net *net)
     void gp_dropout_keep(const gp_dropout_stream *s, int layer, double p, int64_t row0,
                          int64_t n_rows, int64_t n_cols, unsigned char *keep)
@@ -443,14 +446,14 @@ cdef str _describe(a):
 
 
 cdef _check_array(a, str name, tuple shape, dtype, bint writable=False):
-    """a is a C-contiguous ndarray of this dtype and shape (-1: at least 0
-    elements, checked by the caller); else ValueError naming it.  (Written
+    """a is an aligned C-contiguous ndarray of this dtype and shape (-1: at
+    least 0 elements, checked by the caller); else ValueError naming it.  (Written
     as plain loops: every prediction checks four arrays.)"""
     cdef Py_ssize_t i, n = len(shape)
     cdef bint ok = isinstance(a, np.ndarray) and a.ndim == n and a.dtype == dtype
     if ok:
         flags = a.flags
-        ok = flags.c_contiguous and (not writable or flags.writeable)
+        ok = flags.c_contiguous and flags.aligned and (not writable or flags.writeable)
     if ok:
         got = a.shape
         for i in range(n):
@@ -459,7 +462,8 @@ cdef _check_array(a, str name, tuple shape, dtype, bint writable=False):
                 break
     if not ok:
         want = " x ".join("any" if s < 0 else str(s) for s in shape)
-        raise ValueError(f"{name} must be a C-contiguous{' writable' if writable else ''} "
+        raise ValueError(f"{name} must be an aligned C-contiguous"
+                         f"{' writable' if writable else ''} "
                          f"{np.dtype(dtype)} array of shape ({want}), got {_describe(a)}")
 
 
@@ -689,6 +693,7 @@ cdef class Net:
         self.net.loss_scale = loss_scale
         self.net.n_threads = max(1, n_threads)
         self.net.chunk_rows = max(1, chunk_rows)
+        self.net.whole_products = 0
         self.net.batch_norm = bool(layout.batch_norm)
         self.net.bn_offset = &self._bn_offset[0]
         self.net.n_running = layout.n_running
@@ -722,6 +727,22 @@ cdef class Net:
         if chunk_rows > 0:
             net.chunk_rows = chunk_rows
         n = gp_work_size(&net, self.n_features, self.n_outputs, dense_gather)
+        if n < 0:
+            raise ValueError(f"the work memory of a network {list(self.units)} with blocks of "
+                             f"{net.chunk_rows} rows cannot be addressed")
+        return n
+
+    def forward_work_size(self, int64_t n_rows, int64_t chunk_rows=0):
+        """Elements of the work buffer (params dtype) forward needs for
+        n_rows rows in blocks of chunk_rows (0: the network's own): one
+        block's work for each block run at once (one per thread when there
+        are several blocks); ValueError when they cannot be counted in 64
+        bits."""
+        cdef gp_net net = self.net
+        cdef int64_t n
+        if chunk_rows > 0:
+            net.chunk_rows = chunk_rows
+        n = gp_forward_work_size(&net, self.n_features, self.n_outputs, max(0, n_rows))
         if n < 0:
             raise ValueError(f"the work memory of a network {list(self.units)} with blocks of "
                              f"{net.chunk_rows} rows cannot be addressed")
@@ -810,7 +831,10 @@ cdef class Net:
         dtype = self._check_model(params, running, True, False)
         self._check_input(X, dtype)
         _check_array(out, "out", (X.n_rows, self.n_outputs), dtype, True)
-        self._check_work(work, None, None, False, dtype, chunk_rows)
+        need = self.forward_work_size(X.n_rows, chunk_rows)
+        _check_array(work, "work", (-1,), dtype, True)
+        if work.shape[0] < need:
+            raise ValueError(f"work must hold at least {need} values, got {work.shape[0]}")
         st = self._forward(X.data, X.indptr, X.indices, X.n_rows, params, running, out,
                            apply_output, work, chunk_rows)
         _raise_for(st)
@@ -845,8 +869,8 @@ cdef class Net:
         """The fast path of a prediction: checks, work memory and the forward
         pass of a plain array in one call.  Returns the network output (or
         its logits when not apply_output) as a new array, or None, having
-        done nothing, when X is not a C-contiguous 2-D ndarray of params'
-        dtype with the network's number of columns and at least one row, or
+        done nothing, when X is not a C-contiguous, aligned 2-D ndarray of
+        params' dtype with the network's number of columns and at least one row, or
         when check_finite and a value of X is NaN or infinite: the caller
         then takes the general path (whose checks and errors are
         scikit-learn's).  The rows go in blocks of the network's chunk_rows.
@@ -855,7 +879,9 @@ cdef class Net:
         if not (type(X) is np.ndarray and X.ndim == 2):
             return None
         shape = X.shape
-        if shape[0] < 1 or shape[1] != self.n_features or not X.flags.c_contiguous:
+        flags = X.flags
+        if (shape[0] < 1 or shape[1] != self.n_features or not flags.c_contiguous
+                or not flags.aligned):
             return None
         dtype = self._check_model(params, running, True, False)
         if X.dtype != dtype:
@@ -877,7 +903,7 @@ cdef class Net:
         cdef bint finite = True
         cdef int st = GP_OK
         net.chunk_rows = min(n_rows, net.chunk_rows)
-        work_len = gp_work_size(&net, self.n_features, self.n_outputs, False)
+        work_len = gp_forward_work_size(&net, self.n_features, self.n_outputs, n_rows)
         if work_len < 0 or <uint64_t>work_len > SIZE_MAX // sizeof(floating):
             raise ValueError(f"the work memory of a network {list(self.units)} with blocks of "
                              f"{net.chunk_rows} rows cannot be addressed")

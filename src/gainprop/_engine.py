@@ -160,6 +160,14 @@ def check_sparse(X, name="X"):
             f"{getattr(X, 'shape', '?')}")
 
 
+def c_array(a, dtype):
+    """a as a C-contiguous, aligned ndarray of dtype: np.ascontiguousarray,
+    and a copy of an unaligned array (np.frombuffer at an odd offset, a field
+    of a packed record), which C may not read through a typed pointer."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a if a.flags.aligned else a.copy()
+
+
 class Matrix:
     """An input matrix as the C core reads it: flat dense rows or CSR with
     int64 indices, in the compute dtype."""
@@ -170,12 +178,12 @@ class Matrix:
             X = sp.csr_matrix(X, dtype=dtype)
             if not X.has_sorted_indices:
                 X = X.sorted_indices()
-            self.data = np.ascontiguousarray(X.data, dtype=dtype)
-            self.indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
-            self.indices = np.ascontiguousarray(X.indices, dtype=np.int64)
+            self.data = c_array(X.data, dtype)
+            self.indptr = c_array(X.indptr, np.int64)
+            self.indices = c_array(X.indices, np.int64)
             self.sparse = True
         else:
-            X = np.ascontiguousarray(X, dtype=dtype)
+            X = c_array(X, dtype)
             self.data = X.reshape(-1)
             self.indptr = self.indices = None
             self.sparse = False
@@ -242,7 +250,7 @@ class Predictor:
         """Network output (or logits) for all rows of X (a Matrix); batch
         normalisation uses the running statistics."""
         chunk = max(1, min(X.n_rows, PREDICT_CHUNK_ROWS))
-        work = np.empty(self.net.work_size(False, chunk), dtype=params.dtype)
+        work = np.empty(self.net.forward_work_size(X.n_rows, chunk), dtype=params.dtype)
         out = np.empty((X.n_rows, self.layout.units[-1]), dtype=params.dtype)
         self.net.forward(X, params, running, out, apply_output, work, chunk)
         return out
@@ -297,7 +305,9 @@ class Engine:
         """Network output (or logits) for all rows of X (a Matrix); batch
         normalisation uses the running statistics."""
         out = np.empty((X.n_rows, self.layout.units[-1]), dtype=self.dtype)
-        self.net.forward(X, params, running, out, apply_output, self.work)
+        need = self.net.forward_work_size(X.n_rows)  # more than a fit's with several blocks
+        work = self.work if self.work.shape[0] >= need else np.empty(need, dtype=self.dtype)
+        self.net.forward(X, params, running, out, apply_output, work)
         return out
 
     def loss_grad(self, X, Y, sample_weight, params, dropout=None):

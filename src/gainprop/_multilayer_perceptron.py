@@ -63,6 +63,7 @@ from ._engine import (
     Layout,
     Matrix,
     Predictor,
+    c_array,
     check_sizes,
     check_sparse,
 )
@@ -819,8 +820,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, Estimator, ABC):
                              "is their weighted mean).")
         dtype = self._params.dtype
         engine = self._engine(_lbfgs_chunk_rows(X.shape[0]), X.shape[1], False)
-        Y = np.ascontiguousarray(y, dtype=dtype)
-        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=dtype)
+        Y = c_array(y, dtype)
+        sw = None if sample_weight is None else c_array(sample_weight, dtype)
         return (Matrix(X, dtype), Y, sw, engine)
 
     def _prepare_stochastic(self, X, y, sample_weight, incremental, validation_data):
@@ -870,8 +871,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, Estimator, ABC):
         if self._optimizer is None:
             self._optimizer = rule._make_state(self._layout.n_params, dtype,
                                                self.learning_rate_init)
-        Y = np.ascontiguousarray(y, dtype=dtype)
-        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=dtype)
+        Y = c_array(y, dtype)
+        sw = None if sample_weight is None else c_array(sample_weight, dtype)
         self.n_iter_ = 0  # epochs of this call
         return StochasticSetup(X=Xm, Y=Y, sample_weight=sw, validation=validation, engine=engine,
                                batch_size=batch_size, schedule=schedule, incremental=incremental)
@@ -1030,7 +1031,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, Estimator, ABC):
         matrix = Matrix(X_val, dtype)
         engine = self._engine(max(1, min(matrix.n_rows, PREDICT_CHUNK_ROWS)), matrix.n_cols, False)
         validation = ValidationSet(
-            X=X_val, y=y_val, Y=np.ascontiguousarray(Y_val, dtype=dtype), sample_weight=sw_val,
+            X=X_val, y=y_val, Y=c_array(Y_val, dtype), sample_weight=sw_val,
             matrix=matrix, engine=engine, scoring=self._validation_scoring())
         return X, y, sample_weight, validation
 
