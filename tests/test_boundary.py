@@ -866,3 +866,23 @@ def test_fit_memory_estimate_covers_peak_memory():
         # the allocator's and Python's own pages), and not a gross overcount
         assert peak <= estimate + 16 * 2**20, (name, peak / 2**20, estimate / 2**20)
         assert estimate <= 2 * peak + 64 * 2**20, (name, peak / 2**20, estimate / 2**20)
+
+
+@pytest.mark.skipif(not POSIX, reason="fork is POSIX")
+@pytest.mark.parametrize("sparse", [False, True])
+def test_os_fork_child_predicts_several_blocks_of_rows_serially_with_the_parents_bits(sparse):
+    # more rows than one block (1,024): the parent runs the blocks side by side
+    # on two threads, each on a work region of its own; the forked child runs
+    # them on its calling thread, in the first region, with the same bits
+    X, y = _data(2500, 20)
+    rows = sp.csr_matrix(np.where(X > 0.4, X, 0.0)) if sparse else X
+    clf = MLPClassifier(hidden_layer_sizes=(64, 32), max_iter=2, n_threads=2, batch_norm=True,
+                        random_state=0).fit(X[:400], y[:400])
+    expected = clf.predict_proba(rows)
+
+    def child():
+        return clf.predict_proba(rows), _core.serial_after_fork()
+
+    (proba, serial), _ = _run_in_fork(child)
+    assert serial
+    np.testing.assert_array_equal(proba, expected)

@@ -1,6 +1,7 @@
 """Predictions: the fast path for plain arrays against scikit-learn's
 validation, label decoding, one row against many, the cached network."""
 
+import threading
 import warnings
 
 import numpy as np
@@ -8,6 +9,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import sklearn
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.validation import validate_data
 
@@ -341,6 +344,7 @@ def test_unaligned_arrays_are_copied_before_c_reads_them(digits, dtype):
                               np.empty(predictor.net.work_size(False, 300), dtype), 300)
 
 
+
 # -- blocks of rows side by side (more rows than one block) ----------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("sparse", [False, True])
@@ -390,3 +394,49 @@ def test_a_validation_set_of_several_blocks_is_scored_as_score_scores(digits):
     est = MLPClassifier(hidden_layer_sizes=(20,), max_iter=1, random_state=0, n_threads=2,
                         early_stopping=True).fit(X, y, X_val=X_val, y_val=y_val)
     assert est.validation_scores_[0] == est.score(X_val, y_val)
+
+
+def _in_thread(fn):
+    """fn() run on a new Python thread (another calling thread)."""
+    box = []
+    thread = threading.Thread(target=lambda: box.append(fn()))
+    thread.start()
+    thread.join()
+    return box[0]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(activation=st.sampled_from(["identity", "logistic", "tanh", "relu", "leaky_relu", "elu",
+                                   "gelu", "softplus", "silu"]),
+       batch_norm=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
+       kind=st.sampled_from(["regressor", "binary", "multiclass", "multilabel"]),
+       n_rows=st.sampled_from([1, 1024, 1025, 2048, 2049, 5000]), sparse=st.booleans())
+def test_any_network_predicts_its_blocks_with_the_same_bits_on_any_threads(
+        activation, batch_norm, dtype, kind, n_rows, sparse):
+    rng = np.random.default_rng(n_rows)
+    X = rng.normal(size=(n_rows, 9)).astype(dtype)
+    X[X < 0.2] = 0
+    rows = sp.csr_matrix(X) if sparse else X
+    fit_rows = rng.normal(size=(64, 9)).astype(dtype)
+    settings_ = dict(hidden_layer_sizes=(23, 17), activation=activation, batch_norm=batch_norm,
+                     max_iter=2, random_state=0)
+    if kind == "regressor":
+        est = MLPRegressor(**settings_).fit(fit_rows, rng.normal(size=(64, 2)))
+        predict = est.predict
+    else:
+        y = {"binary": rng.integers(0, 2, 64), "multiclass": rng.integers(0, 4, 64),
+             "multilabel": rng.integers(0, 2, (64, 3))}[kind]
+        est = MLPClassifier(**settings_).fit(fit_rows, y)
+        predict = est.predict_proba
+    results = []
+    for n_threads in (1, 2):
+        est.set_params(n_threads=n_threads)
+        results += [predict(rows), _in_thread(lambda: predict(rows))]
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
+    assert results[0].dtype == dtype and np.isfinite(results[0]).all()
+    # each block alone (a single block shares its products among the threads,
+    # so the last bits may differ): every row lands where it belongs
+    pieces = np.concatenate([predict(rows[s:s + 1024]) for s in range(0, n_rows, 1024)])
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(results[0], pieces, rtol=tol, atol=tol)
