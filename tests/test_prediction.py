@@ -1,6 +1,7 @@
 """Predictions: the fast path for plain arrays against scikit-learn's
 validation, label decoding, one row against many, the cached network."""
 
+import pickle
 import threading
 import warnings
 
@@ -343,6 +344,31 @@ def test_unaligned_arrays_are_copied_before_c_reads_them(digits, dtype):
                               np.empty((300, 1), dtype), True,
                               np.empty(predictor.net.work_size(False, 300), dtype), 300)
 
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_a_model_loaded_from_unaligned_buffers_predicts_and_trains_on(digits, batch_norm):
+    # pickle protocol 5 hands the arrays' memory out of band; a transport
+    # that lays the buffers out back to back (shared memory, a message) can
+    # give them back at odd addresses, and numpy then views them unaligned
+    X, y = digits
+    X = X[:300]
+    est = MLPClassifier(hidden_layer_sizes=(10,), max_iter=3, random_state=0, solver="adam",
+                        batch_norm=batch_norm).fit(X, y[:300])
+    buffers = []
+    data = pickle.dumps(est, protocol=5, buffer_callback=buffers.append)
+    raws = [b.raw() for b in buffers]
+    blob = bytearray(1 + sum(r.nbytes for r in raws))
+    views, at = [], 1  # every buffer one byte past an aligned address
+    for raw in raws:
+        blob[at:at + raw.nbytes] = raw
+        views.append(memoryview(blob)[at:at + raw.nbytes])
+        at += raw.nbytes
+    assert all(np.frombuffer(v, np.uint8).ctypes.data % 2 for v in views)
+    loaded = pickle.loads(data, buffers=views)
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    np.testing.assert_array_equal(loaded.partial_fit(X, y[:300]).predict_proba(X),
+                                  est.partial_fit(X, y[:300]).predict_proba(X))
 
 
 # -- blocks of rows side by side (more rows than one block) ----------------------
