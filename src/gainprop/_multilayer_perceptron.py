@@ -289,6 +289,19 @@ class _CheckedCallbacks(list):
         return [copy.deepcopy(c, memo) for c in self]
 
 
+def _align_buffers(state):
+    """Aligned copies of the unaligned arrays of a checked model state (the
+    core refuses unaligned arrays; pickle's out-of-band buffers can come back
+    at odd addresses)."""
+    for name in ("_params", "_running", "_best_params", "_best_running"):
+        if state.get(name) is not None:
+            state[name] = c_array(state[name], state[name].dtype)
+    optimizer = state.get("_optimizer")
+    if optimizer is not None:
+        for name, slot in optimizer.slots.items():
+            optimizer.slots[name] = c_array(slot, slot.dtype)
+
+
 class BaseMultilayerPerceptron(*_CALLBACK_BASES, Estimator, ABC):
     """Base class for MLP classification and regression.
 
@@ -523,6 +536,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, Estimator, ABC):
     def __setstate__(self, state):
         if "_params" in state:
             check_state(state, is_classifier(self))  # before any C code can touch the buffers
+            _align_buffers(state)
         super().__setstate__(state)
         if "_params" in state:
             self._set_buffer(self._params, self._layout, self._running)
