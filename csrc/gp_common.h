@@ -180,6 +180,12 @@ static inline int gp_threads_for(int n_threads, int64_t work)
 }
 
 static inline int64_t gp_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+/* Blocks of c rows that n rows make (0 for no rows), without overflow. */
+static inline int64_t gp_row_blocks(int64_t n, int64_t c)
+{
+    return c < 1 || n < 1 ? 0 : n / c + (n % c != 0);
+}
+
 /* This thread's number in the parallel region it runs in (0 outside one). */
 static inline int gp_thread_index(void)
 {

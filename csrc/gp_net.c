@@ -42,8 +42,7 @@ int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, i
 
 int64_t gp_forward_copies(const gp_net *net, int64_t n_rows)
 {
-    const int64_t c = net->chunk_rows;
-    const int64_t n_blocks = c < 1 || n_rows < 1 ? 0 : n_rows / c + (n_rows % c != 0);
+    const int64_t n_blocks = gp_row_blocks(n_rows, net->chunk_rows);
     return n_blocks >= 2 ? gp_min64(gp_max64(1, net->n_threads), n_blocks) : 1;
 }
 

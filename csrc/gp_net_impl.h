@@ -1026,17 +1026,18 @@ static void SFX(gp_forward_rows)(const gp_net *net, const gp_matrix *X, const gp
 int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const gp_buffers *buf, REAL *out,
                     int apply_output)
 {
-    const int64_t d = X->n_cols, k = net->units[net->n_layers];
-    const int64_t work = gp_forward_work_size(net, d, k, X->n_rows);
-    const int64_t copies = gp_forward_copies(net, X->n_rows);
-    const int64_t n_blocks = net->chunk_rows < 1 ? 0 : gp_cdiv(X->n_rows, net->chunk_rows);
+    const int64_t d = X->n_cols;
+    int64_t k, copies, n_blocks, per, blk, work;
     gp_net one;
-    int64_t per, blk;
     int nt;
     if (!gp_net_ok(net) || !gp_matrix_ok(net, X) || !gp_buffers_ok(net, buf, d, 0, 0, 1)
         || (X->n_rows > 0 && !out))
         return GP_BAD_ARGUMENT;
+    k = net->units[net->n_layers];
+    work = gp_forward_work_size(net, d, k, X->n_rows);
     if (work < 0 || buf->work_len < work) return GP_BAD_ARGUMENT;
+    copies = gp_forward_copies(net, X->n_rows);
+    n_blocks = gp_row_blocks(X->n_rows, net->chunk_rows);
     if (n_blocks < 2) { /* one block of rows: the threads share its products */
         if (n_blocks == 1)
             SFX(gp_forward_rows)(net, X, buf, (REAL *)buf->work, 0, out, apply_output);
@@ -1053,7 +1054,10 @@ int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const gp_buffers *buf
     per = gp_work_size(net, d, k, 0);
     nt = (int)copies;
     GP_FOR_DYNAMIC(nt, blk, n_blocks, {
-        SFX(gp_forward_rows)(&one, X, buf, (REAL *)buf->work + (int64_t)gp_thread_index() * per,
+        /* (a serial loop keeps the caller's number, which may be any in a
+         * caller's own team: region 0 then) */
+        const int64_t region = gp_thread_index() < copies ? gp_thread_index() : 0;
+        SFX(gp_forward_rows)(&one, X, buf, (REAL *)buf->work + region * per,
                              blk * net->chunk_rows, out, apply_output);
     });
     return GP_OK;

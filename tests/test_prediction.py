@@ -339,7 +339,7 @@ def test_unaligned_arrays_are_copied_before_c_reads_them(digits, dtype):
     np.testing.assert_array_equal(again.predict(X), expected)
     # the core's own check refuses an unaligned buffer handed to it directly
     predictor = est._predictor()
-    with pytest.raises(ValueError, match="aligned"):
+    with pytest.raises(ValueError, match="got unaligned"):
         predictor.net.forward(Matrix(X, dtype), _unaligned(est._params), None,
                               np.empty((300, 1), dtype), True,
                               np.empty(predictor.net.work_size(False, 300), dtype), 300)

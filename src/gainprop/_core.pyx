@@ -442,7 +442,11 @@ gp_isa()
 cdef str _describe(a):
     if not isinstance(a, np.ndarray):
         return type(a).__name__
-    return f"{a.dtype} array of shape {a.shape}"
+    flags = a.flags
+    what = [word for word, bad in (("unaligned", not flags.aligned),
+                                   ("non-contiguous", not flags.c_contiguous),
+                                   ("read-only", not flags.writeable)) if bad]
+    return " ".join(what + [f"{a.dtype} array of shape {a.shape}"])
 
 
 cdef _check_array(a, str name, tuple shape, dtype, bint writable=False):
