@@ -812,8 +812,9 @@ cdef class Net:
             raise ValueError(f"dropout's batch counter must stay below {GP_DROPOUT_MAX_BATCH}")
         return s
 
-    cdef _check_work(self, work, scratch, grad, bint dense_gather, dtype, int64_t chunk_rows=0):
-        need = self.work_size(dense_gather, chunk_rows)
+    cdef _check_work(self, work, scratch, grad, int64_t need, dtype):
+        """work holds at least need values; scratch and grad (unless None)
+        their sizes."""
         _check_array(work, "work", (-1,), dtype, True)
         if work.shape[0] < need:
             raise ValueError(f"work must hold at least {need} values, got {work.shape[0]}")
@@ -835,10 +836,7 @@ cdef class Net:
         dtype = self._check_model(params, running, True, False)
         self._check_input(X, dtype)
         _check_array(out, "out", (X.n_rows, self.n_outputs), dtype, True)
-        need = self.forward_work_size(X.n_rows, chunk_rows)
-        _check_array(work, "work", (-1,), dtype, True)
-        if work.shape[0] < need:
-            raise ValueError(f"work must hold at least {need} values, got {work.shape[0]}")
+        self._check_work(work, None, None, self.forward_work_size(X.n_rows, chunk_rows), dtype)
         st = self._forward(X.data, X.indptr, X.indices, X.n_rows, params, running, out,
                            apply_output, work, chunk_rows)
         _raise_for(st)
@@ -907,10 +905,10 @@ cdef class Net:
         cdef bint finite = True
         cdef int st = GP_OK
         net.chunk_rows = min(n_rows, net.chunk_rows)
-        work_len = gp_forward_work_size(&net, self.n_features, self.n_outputs, n_rows)
-        if work_len < 0 or <uint64_t>work_len > SIZE_MAX // sizeof(floating):
-            raise ValueError(f"the work memory of a network {list(self.units)} with blocks of "
-                             f"{net.chunk_rows} rows cannot be addressed")
+        work_len = self.forward_work_size(n_rows, net.chunk_rows)
+        if <uint64_t>work_len > SIZE_MAX // sizeof(floating):
+            raise ValueError(f"the work memory of a prediction ({work_len} values) cannot be "
+                             "addressed")
         out = np.empty((n_rows, self.n_outputs), dtype)
         outv = out
         work = malloc(max(1, work_len) * sizeof(floating))
@@ -949,7 +947,8 @@ cdef class Net:
         dtype = self._check_model(params, None, False, False)
         self._check_input(X, dtype)
         self._check_targets(Y, sample_weight, X.n_rows, dtype)
-        self._check_work(work, scratch, grad, X.indptr is None and self.input_dropout, dtype)
+        self._check_work(work, scratch, grad,
+                         self.work_size(X.indptr is None and self.input_dropout), dtype)
         if X.n_rows < 1:
             raise ValueError("loss_grad needs at least one row")
         if self.net.batch_norm and X.n_rows > self.net.chunk_rows:
@@ -1024,7 +1023,7 @@ cdef class Net:
         self._check_input(X, dtype)
         self._check_targets(Y, sample_weight, n_rows, dtype)
         dense_gather = X.indptr is None and (order is not None or self.input_dropout)
-        self._check_work(work, scratch, grad, dense_gather, dtype)
+        self._check_work(work, scratch, grad, self.work_size(dense_gather), dtype)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if self.net.batch_norm and batch_size > self.net.chunk_rows:

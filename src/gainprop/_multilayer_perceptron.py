@@ -1320,6 +1320,7 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, Estimator, ABC):
         cached = self.__dict__.get("_cached_outputs")
         if cached is not None and X is cached[0] and apply_output == cached[1]:
             return cached[2].copy()
+        predictor = None
         if (check_input and type(X) is np.ndarray and "feature_names_in_" not in self.__dict__
                 and self._views_untouched()):
             # a plain array: one call checks it as _predict_input would and
@@ -1335,7 +1336,8 @@ class BaseMultilayerPerceptron(*_CALLBACK_BASES, Estimator, ABC):
         if check_input:
             X = self._predict_input(X)
         self._sync_params()
-        predictor = self._predictor()
+        if predictor is None:  # (after a declined fast path the sync wrote nothing)
+            predictor = self._predictor()
         with _runtime.blas_guard(predictor.n_threads):
             return predictor.forward(Matrix(X, self._params.dtype), self._params, self._running,
                                      apply_output)
