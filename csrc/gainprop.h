@@ -304,9 +304,14 @@ typedef struct {
     gp_dropout_stream dropout;
 } gp_epoch;
 
-/* Number of work elements (in the params dtype) and double scratch needed. */
+/* Number of work elements (in the params dtype) and double scratch needed
+ * by training and gp_loss_grad: a pass's, and with blocks split in two
+ * (gp_splits_rows) the second half's gradient. */
 int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather);
-/* Work memory (elements) of gp_forward over n_rows rows: gp_work_size's for
+/* Work elements of one forward pass of chunk_rows rows (no gradient). */
+int64_t gp_pass_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs,
+                          int dense_gather);
+/* Work memory (elements) of gp_forward over n_rows rows: gp_pass_work_size's for
  * each block of chunk_rows rows that runs at once (one per thread, at most
  * one per block, when there are several blocks); -1 when it cannot be
  * counted in 64 bits. */

@@ -155,7 +155,10 @@ extern volatile int gp_fork_serial;
  * Smaller blocks were measured and not kept: two halves of the products of a
  * 20-64-64-1 network at batch 200 (each ~50 us of work) ran 10-100x slower
  * with 2 threads on a machine busy with other processes, every parallel
- * region waiting for a time slice for its second thread.
+ * region waiting for a time slice for its second thread.  Such networks split
+ * the rows of a block instead (gp_splits_rows below): one parallel region per
+ * block, not one per product, which with a busy core runs about as fast as
+ * one thread does.
  */
 static inline int64_t gp_gemm_blocks(int64_t m, int64_t n, int64_t k)
 {
@@ -167,6 +170,36 @@ static inline int64_t gp_gemm_blocks(int64_t m, int64_t n, int64_t k)
         if (len / ladder[j] >= GP_GEMM_MIN_BLOCK) return ladder[j];
     return 1;
 }
+
+/*
+ * Rows of a training block split in two (issue 14): a block of m rows whose
+ * products are too small to share out (a small network at the default batch
+ * of 200) runs as two halves side by side, one per thread, each product in
+ * one BLAS call; the second half's gradient goes to a buffer of its own and
+ * is added to the first's after both (in that order).  Whether a block is
+ * split, and where, depends on the network and m alone, never on the thread
+ * count, so the results are the same for any number of threads.  Not with
+ * batch normalisation (its statistics are the whole block's), nor for
+ * networks of more than GP_SPLIT_MAX_PARAMS parameters (adding the halves'
+ * gradients would read and write every one per batch; their products are
+ * large enough to be shared out themselves).
+ */
+#define GP_SPLIT_MIN_ROWS 128
+#define GP_SPLIT_MIN_MACS 131072.0 /* multiply-adds of a block's forward products */
+#define GP_SPLIT_MAX_PARAMS 262144
+
+static inline int gp_splits_rows(const gp_net *net, int64_t m)
+{
+    double macs = 0.0;
+    int i;
+    if (net->batch_norm || m < GP_SPLIT_MIN_ROWS || net->n_params > GP_SPLIT_MAX_PARAMS)
+        return 0;
+    for (i = 0; i < net->n_layers; ++i) macs += (double)net->units[i] * (double)net->units[i + 1];
+    return macs * (double)m >= GP_SPLIT_MIN_MACS;
+}
+
+/* The first row of a split block's second half: about half, a multiple of 8. */
+static inline int64_t gp_split_row(int64_t m) { return (m / 2) / 8 * 8; }
 
 static inline int gp_threads_for(int n_threads, int64_t work)
 {

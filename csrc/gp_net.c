@@ -19,7 +19,8 @@ int gp_openmp_enabled(void)
 #endif
 }
 
-int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather)
+int64_t gp_pass_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs,
+                          int dense_gather)
 {
     int64_t total = 0;
     double bound = (double)net->chunk_rows * (double)(n_features + n_outputs + 1);
@@ -40,6 +41,16 @@ int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, i
     return total;
 }
 
+int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather)
+{
+    const int64_t pass = gp_pass_work_size(net, n_features, n_outputs, dense_gather);
+    /* a split block's second half's gradient (gp_splits_rows holds for every
+     * block of at least GP_SPLIT_MIN_ROWS rows up to chunk_rows if it holds
+     * for chunk_rows: the test only grows with m) */
+    if (pass < 0 || !gp_splits_rows(net, net->chunk_rows)) return pass;
+    return pass + net->n_params;
+}
+
 int64_t gp_forward_copies(const gp_net *net, int64_t n_rows)
 {
     const int64_t n_blocks = gp_row_blocks(n_rows, net->chunk_rows);
@@ -49,7 +60,7 @@ int64_t gp_forward_copies(const gp_net *net, int64_t n_rows)
 int64_t gp_forward_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs,
                              int64_t n_rows)
 {
-    const int64_t one = gp_work_size(net, n_features, n_outputs, 0);
+    const int64_t one = gp_pass_work_size(net, n_features, n_outputs, 0);
     const int64_t copies = gp_forward_copies(net, n_rows);
     if (one < 0 || n_rows < 0 || one > INT64_MAX / copies) return -1;
     return one * copies;
@@ -132,7 +143,9 @@ int gp_buffers_ok(const gp_net *net, const gp_buffers *buf, int64_t n_features, 
                   int need_grad, int need_running)
 {
     /* training (need_grad) also needs the scratch of its reductions */
-    const int64_t work = gp_work_size(net, n_features, net->units[net->n_layers], dense_gather);
+    const int64_t k = net->units[net->n_layers];
+    const int64_t work = need_grad ? gp_work_size(net, n_features, k, dense_gather)
+                                   : gp_pass_work_size(net, n_features, k, dense_gather);
     return buf->params && buf->work && (!net->batch_norm || !need_running || buf->running)
            && work >= 0 && buf->work_len >= work
            && (!need_grad

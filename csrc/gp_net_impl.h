@@ -780,9 +780,10 @@ GP_FOR_DYNAMIC(nt, blk, n_blocks, {
 
 /* Work buffer layout: per layer i >= 1, act_i then delta_i (chunk_rows x
  * units[i] each), and for hidden layers batch norm's blocks and gelu's or
- * silu's pre-activations; then gathered targets and sample weights; then the
- * gathered dense input block (only allocated when rows are gathered or
- * masked, see gp_work_size). */
+ * silu's pre-activations; then gathered targets and sample weights; when
+ * training splits blocks in two (gp_splits_rows), the second half's gradient
+ * (n_params); then the gathered dense input block (only allocated when rows
+ * are gathered or masked, see gp_work_size). */
 typedef struct {
     REAL *act[GP_MAX_LAYERS + 1];
     REAL *delta[GP_MAX_LAYERS + 1];
@@ -792,9 +793,10 @@ typedef struct {
     REAL *x_block;
     REAL *y_block;
     REAL *sw_block;
+    REAL *grad_part; /* a split block's second half's gradient (else NULL) */
 } SFX(gp_work_view);
 
-static void SFX(gp_carve)(const gp_net *net, REAL *work, SFX(gp_work_view) *v)
+static void SFX(gp_carve)(const gp_net *net, REAL *work, int training, SFX(gp_work_view) *v)
 {
     const int64_t R = net->chunk_rows, n_out = net->units[net->n_layers];
     int i;
@@ -819,6 +821,11 @@ static void SFX(gp_carve)(const gp_net *net, REAL *work, SFX(gp_work_view) *v)
     work += R * n_out;
     v->sw_block = work;
     work += R;
+    v->grad_part = NULL;
+    if (training && gp_splits_rows(net, R)) {
+        v->grad_part = work;
+        work += net->n_params;
+    }
     /* last, so that callers that never gather dense rows need not allocate it */
     v->x_block = work;
 }
@@ -889,19 +896,36 @@ static double SFX(gp_weight_sum)(const REAL *sw, const int64_t *rows, int64_t st
     return sum;
 }
 
+/* The work view of rows r0.. of a block (a split block's second half): the
+ * same regions, r0 rows on. */
+static void SFX(gp_view_rows)(const gp_net *net, const SFX(gp_work_view) *v, int64_t r0,
+                              int64_t n_features, SFX(gp_work_view) *out)
+{
+    int i;
+    *out = *v;
+    for (i = 1; i <= net->n_layers; ++i) {
+        out->act[i] = v->act[i] + r0 * net->units[i];
+        out->delta[i] = v->delta[i] + r0 * net->units[i];
+        if (v->pre[i]) out->pre[i] = v->pre[i] + r0 * net->units[i];
+    }
+    out->x_block = v->x_block + r0 * n_features;
+    out->y_block = v->y_block + r0 * net->units[net->n_layers];
+    out->sw_block = v->sw_block + r0;
+}
+
 /*
- * Gradient of the data term of one batch, rows rows[0..n) (or start..start+n
- * when rows is NULL) whose weights sum to sw_sum > 0, processed in blocks of
- * at most chunk_rows rows whose gradients accumulate; returns the weighted
- * data-loss sum.  With l2 set the weights' part of grad is accumulated onto:
- * it holds the batch's L2 term (gp_l2_start, or the previous step's fold);
- * otherwise every part is overwritten.  ds: dropout's stream at this batch,
- * or NULL (no dropout).
+ * Gradient of the data term of m rows of a batch, rows rows[0..m) (or
+ * start..start+m when rows is NULL), which are the batch's rows row0..
+ * (dropout's masks), on the work view v; the batch's weights sum to sw_sum.
+ * The weights' part of grad is accumulated onto when acc_w (else
+ * overwritten), the biases' when acc_b; the weighted data-loss sums of the
+ * block's GP_ROW_CHUNK-row chunks go to partial[0..cdiv(m, GP_ROW_CHUNK)).
  */
-static double SFX(gp_batch_grad)(const gp_net *net, const gp_data *data, const int64_t *rows,
-                                 int64_t start, int64_t n, double sw_sum,
-                                 const gp_buffers *buf, REAL *running, int l2,
-                                 const gp_dropout_stream *ds)
+static void SFX(gp_block_grad)(const gp_net *net, const gp_data *data, const int64_t *rows,
+                               int64_t start, int64_t m, int64_t row0, double sw_sum,
+                               const REAL *params, REAL *running, REAL *grad, int acc_w,
+                               int acc_b, double *partial, const gp_dropout_stream *ds,
+                               SFX(gp_work_view) *v)
 {
     const int L = net->n_layers;
     const int nt = net->n_threads;
@@ -910,6 +934,131 @@ static double SFX(gp_batch_grad)(const gp_net *net, const gp_data *data, const i
     const int sparse = X->indptr != NULL;
     const REAL *Xd = (const REAL *)X->data, *Y = (const REAL *)data->Y;
     const REAL *sw = (const REAL *)data->sw;
+    const REAL *A0 = NULL;
+    const REAL *T, *S;
+    gp_mask in_buf, mk_buf;
+    const gp_mask *in_mask = gp_layer_mask(net, ds, 0, row0, &in_buf);
+    int i;
+
+    /* inputs (with dropout's mask), targets and weights of this block */
+    if (!sparse) {
+        if (rows || in_mask) {
+            SFX(gp_gather_rows)(v->x_block, Xd, rows, start, m, d, in_mask, nt);
+            A0 = v->x_block;
+        } else {
+            A0 = Xd + start * d;
+        }
+    }
+    if (rows) {
+        SFX(gp_gather_rows)(v->y_block, Y, rows, 0, m, k, NULL, nt);
+        T = v->y_block;
+        if (sw) {
+            int64_t r;
+            for (r = 0; r < m; ++r) v->sw_block[r] = sw[rows[r]];
+            S = v->sw_block;
+        } else {
+            S = NULL;
+        }
+    } else {
+        T = Y + start * k;
+        S = sw ? sw + start : NULL;
+    }
+
+    SFX(gp_forward_block)(net, X, rows, start, m, A0, params, running, 1, ds, row0, v,
+                          v->act[L]);
+    /* output activation, loss and delta, fused; the delta overwrites act[L] */
+    SFX(gp_output_loss_delta)(v->act[L], params + net->intercept_offset[L - 1], T, S, m, k,
+                              net->loss, net->output_activation, partial, nt);
+    v->delta[L] = v->act[L];
+
+    /* backward; layer i's values (the inputs of weight layer i) were stored
+     * unscaled, so their keep scale enters W_i's gradient and the delta
+     * passed back to them */
+    SFX(gp_backprop_act)(v->delta[L], v->delta[L], NULL, m, k, GP_ACT_IDENTITY, NULL,
+                         grad + net->intercept_offset[L - 1], sw_sum, acc_b, nt);
+    for (i = L - 1; i >= 0; --i) {
+        const int64_t ui = net->units[i], uo = net->units[i + 1];
+        const REAL *W = params + net->coef_offset[i];
+        REAL *gW = grad + net->coef_offset[i];
+        const double keep_scale = gp_keep_scale(net, ds, i);
+        if (i == 0 && sparse) {
+            if (!acc_w) memset(gW, 0, (size_t)(ui * uo) * sizeof(REAL));
+            SFX(gp_csr_grad)(X, rows, start, m, v->delta[1], uo, keep_scale / sw_sum, in_mask, gW,
+                             nt);
+        } else {
+            SFX(gp_gemm_rm)(net, 1, 0, ui, uo, m, (REAL)(keep_scale / sw_sum),
+                            i == 0 ? A0 : v->act[i], ui, v->delta[i + 1], uo,
+                            acc_w ? (REAL)1 : (REAL)0, gW, uo);
+        }
+        if (i > 0) {
+            const int act = net->hidden_activation;
+            const gp_mask *mk =
+                SFX(gp_backward_mask)(act, gp_layer_mask(net, ds, i, row0, &mk_buf));
+            SFX(gp_gemm_rm)(net, 0, 1, m, ui, uo, (REAL)keep_scale, v->delta[i + 1], uo, W, uo,
+                            (REAL)0, v->delta[i], ui);
+            if (net->batch_norm) {
+                const int64_t off = net->bn_offset[i - 1];
+                SFX(gp_bn_backward)(v->delta[i], v->act[i], v->pre[i], v->xhat[i], params + off,
+                                    v->bn_stat[i], m, ui, act, mk, grad + off, grad + off + ui,
+                                    grad + net->intercept_offset[i - 1], sw_sum, nt);
+            } else {
+                SFX(gp_backprop_act)(v->delta[i], v->act[i], v->pre[i], m, ui, act, mk,
+                                     grad + net->intercept_offset[i - 1], sw_sum, acc_b, nt);
+            }
+        }
+    }
+}
+
+/*
+ * A block split in two (gp_splits_rows): rows [0, h) and [h, m) side by side,
+ * one per thread, each with every product in one call; the first half's
+ * gradient goes to grad as gp_block_grad's (acc_w, acc_b) say, the second's
+ * to v->grad_part, which is then added to grad.  The loss sums of the
+ * halves' chunks go to partial[] one after the other.  Which rows each half
+ * has and how it is computed depend on m alone, so the results are the same
+ * for any thread count.
+ */
+static void SFX(gp_split_block_grad)(const gp_net *net, const gp_data *data, const int64_t *rows,
+                                     int64_t start, int64_t m, int64_t row0, double sw_sum,
+                                     const REAL *params, REAL *grad, int acc_w, int acc_b,
+                                     double *partial, const gp_dropout_stream *ds,
+                                     SFX(gp_work_view) *v)
+{
+    const int64_t h = gp_split_row(m), n = net->n_params;
+    REAL *GP_RESTRICT g = grad;
+    const REAL *GP_RESTRICT g2 = v->grad_part;
+    gp_net one = *net;
+    int nt = net->n_threads > 1 ? 2 : 1, half;
+    int64_t j;
+    one.n_threads = 1;
+    one.whole_products = 1;
+    GP_FOR(nt, half, 2, {
+        SFX(gp_work_view) hv;
+        const int64_t r0 = half ? h : 0;
+        SFX(gp_view_rows)(net, v, r0, data->X.n_cols, &hv);
+        SFX(gp_block_grad)(&one, data, rows ? rows + r0 : NULL, start + r0, half ? m - h : h,
+                           row0 + r0, sw_sum, params, NULL, half ? v->grad_part : grad,
+                           half ? 0 : acc_w, half ? 0 : acc_b,
+                           partial + (half ? gp_cdiv(h, GP_ROW_CHUNK) : 0), ds, &hv);
+    });
+    nt = gp_threads_for(net->n_threads, n);
+    GP_FOR(nt, j, n, { g[j] += g2[j]; });
+}
+
+/*
+ * Gradient of the data term of one batch, rows rows[0..n) (or start..start+n
+ * when rows is NULL) whose weights sum to sw_sum > 0, processed in blocks of
+ * at most chunk_rows rows whose gradients accumulate (each split in two when
+ * gp_splits_rows says); returns the weighted data-loss sum.  With l2 set the
+ * weights' part of grad is accumulated onto: it holds the batch's L2 term
+ * (gp_l2_start, or the previous step's fold); otherwise every part is
+ * overwritten.  ds: dropout's stream at this batch, or NULL (no dropout).
+ */
+static double SFX(gp_batch_grad)(const gp_net *net, const gp_data *data, const int64_t *rows,
+                                 int64_t start, int64_t n, double sw_sum,
+                                 const gp_buffers *buf, REAL *running, int l2,
+                                 const gp_dropout_stream *ds)
+{
     const REAL *params = (const REAL *)buf->params;
     REAL *grad = (REAL *)buf->grad;
     double *scratch = buf->scratch;
@@ -917,89 +1066,22 @@ static double SFX(gp_batch_grad)(const gp_net *net, const gp_data *data, const i
     double dsum = 0.0;
     int64_t s0;
 
-    SFX(gp_carve)(net, (REAL *)buf->work, &v);
+    SFX(gp_carve)(net, (REAL *)buf->work, 1, &v);
     for (s0 = 0; s0 < n; s0 += net->chunk_rows) {
         const int64_t m = gp_min64(net->chunk_rows, n - s0);
         const int64_t *brows = rows ? rows + s0 : NULL;
-        const int64_t bstart = start + s0;
         const int first = (s0 == 0);
-        const REAL *A0 = NULL;
-        const REAL *T, *S;
-        gp_mask in_buf, mk_buf;
-        const gp_mask *in_mask = gp_layer_mask(net, ds, 0, s0, &in_buf);
-        int i;
-        int64_t ch;
-
-        /* inputs (with dropout's mask), targets and weights of this block */
-        if (!sparse) {
-            if (brows || in_mask) {
-                SFX(gp_gather_rows)(v.x_block, Xd, brows, bstart, m, d, in_mask, nt);
-                A0 = v.x_block;
-            } else {
-                A0 = Xd + bstart * d;
-            }
-        }
-        if (brows) {
-            SFX(gp_gather_rows)(v.y_block, Y, brows, 0, m, k, NULL, nt);
-            T = v.y_block;
-            if (sw) {
-                int64_t r;
-                for (r = 0; r < m; ++r) v.sw_block[r] = sw[brows[r]];
-                S = v.sw_block;
-            } else {
-                S = NULL;
-            }
+        int64_t ch, n_chunks = gp_cdiv(m, GP_ROW_CHUNK);
+        if (v.grad_part && gp_splits_rows(net, m)) {
+            const int64_t h = gp_split_row(m);
+            SFX(gp_split_block_grad)(net, data, brows, start + s0, m, s0, sw_sum, params, grad,
+                                     l2 || !first, !first, scratch, ds, &v);
+            n_chunks = gp_cdiv(h, GP_ROW_CHUNK) + gp_cdiv(m - h, GP_ROW_CHUNK);
         } else {
-            T = Y + bstart * k;
-            S = sw ? sw + bstart : NULL;
+            SFX(gp_block_grad)(net, data, brows, start + s0, m, s0, sw_sum, params, running, grad,
+                               l2 || !first, !first, scratch, ds, &v);
         }
-
-        SFX(gp_forward_block)(net, X, brows, bstart, m, A0, params, running, 1, ds, s0, &v,
-                              v.act[L]);
-        /* output activation, loss and delta, fused; the delta overwrites act[L] */
-        SFX(gp_output_loss_delta)(v.act[L], params + net->intercept_offset[L - 1], T, S, m, k,
-                                  net->loss, net->output_activation, scratch, nt);
-        for (ch = 0; ch < gp_cdiv(m, GP_ROW_CHUNK); ++ch) dsum += scratch[ch];
-        v.delta[L] = v.act[L];
-
-        /* backward; layer i's values (the inputs of weight layer i) were
-         * stored unscaled, so their keep scale enters W_i's gradient and the
-         * delta passed back to them */
-        SFX(gp_backprop_act)(v.delta[L], v.delta[L], NULL, m, k, GP_ACT_IDENTITY, NULL,
-                             grad + net->intercept_offset[L - 1], sw_sum, !first, nt);
-        for (i = L - 1; i >= 0; --i) {
-            const int64_t ui = net->units[i], uo = net->units[i + 1];
-            const REAL *W = params + net->coef_offset[i];
-            REAL *gW = grad + net->coef_offset[i];
-            const int acc_w = l2 || !first;
-            const double keep_scale = gp_keep_scale(net, ds, i);
-            if (i == 0 && sparse) {
-                if (!acc_w) memset(gW, 0, (size_t)(ui * uo) * sizeof(REAL));
-                SFX(gp_csr_grad)(X, brows, bstart, m, v.delta[1], uo, keep_scale / sw_sum,
-                                 in_mask, gW, nt);
-            } else {
-                SFX(gp_gemm_rm)(net, 1, 0, ui, uo, m, (REAL)(keep_scale / sw_sum),
-                                i == 0 ? A0 : v.act[i], ui, v.delta[i + 1], uo,
-                                acc_w ? (REAL)1 : (REAL)0, gW, uo);
-            }
-            if (i > 0) {
-                const int act = net->hidden_activation;
-                const gp_mask *mk =
-                    SFX(gp_backward_mask)(act, gp_layer_mask(net, ds, i, s0, &mk_buf));
-                SFX(gp_gemm_rm)(net, 0, 1, m, ui, uo, (REAL)keep_scale, v.delta[i + 1], uo, W, uo,
-                                (REAL)0, v.delta[i], ui);
-                if (net->batch_norm) {
-                    const int64_t off = net->bn_offset[i - 1];
-                    SFX(gp_bn_backward)(v.delta[i], v.act[i], v.pre[i], v.xhat[i], params + off,
-                                        v.bn_stat[i], m, ui, act, mk, grad + off,
-                                        grad + off + ui, grad + net->intercept_offset[i - 1],
-                                        sw_sum, nt);
-                } else {
-                    SFX(gp_backprop_act)(v.delta[i], v.act[i], v.pre[i], m, ui, act, mk,
-                                         grad + net->intercept_offset[i - 1], sw_sum, !first, nt);
-                }
-            }
-        }
+        for (ch = 0; ch < n_chunks; ++ch) dsum += scratch[ch];
     }
     return dsum;
 }
@@ -1016,7 +1098,7 @@ static void SFX(gp_forward_rows)(const gp_net *net, const gp_matrix *X, const gp
     const REAL *A0 = X->indptr ? NULL : (const REAL *)X->data + s0 * d;
     REAL *logits = out + s0 * k;
     SFX(gp_work_view) v;
-    SFX(gp_carve)(net, work, &v);
+    SFX(gp_carve)(net, work, 0, &v);
     SFX(gp_forward_block)(net, X, NULL, s0, m, A0, params, (REAL *)buf->running, 0, NULL, 0, &v,
                           logits);
     SFX(gp_output_act)(logits, params + net->intercept_offset[L - 1], m, k,
@@ -1051,7 +1133,7 @@ int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const gp_buffers *buf
     one = *net;
     one.n_threads = 1;
     one.whole_products = 1;
-    per = gp_work_size(net, d, k, 0);
+    per = gp_pass_work_size(net, d, k, 0);
     nt = (int)copies;
     GP_FOR_DYNAMIC(nt, blk, n_blocks, {
         /* (a serial loop keeps the caller's number, which may be any in a

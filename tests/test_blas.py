@@ -68,7 +68,7 @@ _SGEMM64 = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctyp
 @pytest.mark.skipif(not HAS_NUMPY_OPENBLAS, reason="this numpy ships no ILP64 OpenBLAS")
 def test_training_calls_the_ilp64_gemm_with_column_major_arguments(use_blas):
     # a recording shim in front of numpy's sgemm: the core must call it, in
-    # column-major order, for the forward product C (B x 256) = X (B x 64) W
+    # column-major order, for the forward products C (B x 256) = X (B x 64) W
     # (64 x 256) as C^T = W^T X^T, and give the same weights as numpy's
     # gemm called directly.  One thread: the shim runs Python.
     use_blas(None)
@@ -96,7 +96,10 @@ def test_training_calls_the_ilp64_gemm_with_column_major_arguments(use_blas):
     assert calls
     assert {c[0] for c in calls} == {102}
     assert {c[1] for c in calls} | {c[2] for c in calls} <= {111, 112}
-    assert (102, 111, 111, 256, 200, 64, 256, 64, 256) in calls  # the forward product
+    # the forward product, of each half of a batch of 200 rows (csrc
+    # gp_splits_rows: rows 0-95 and 96-199)
+    assert (102, 111, 111, 256, 96, 64, 256, 64, 256) in calls
+    assert (102, 111, 111, 256, 104, 64, 256, 64, 256) in calls
     np.testing.assert_array_equal(shimmed._params, direct._params)
 
 

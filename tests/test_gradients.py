@@ -81,27 +81,38 @@ def test_gradient_matches_finite_differences(activation, loss, out_act, k, weigh
 
 
 # with dropout (inputs 0.5, hidden 0.2): the masks of the inputs' stored
-# values (CSR) are those of the dense rows, and rows are counted in the batch
+# values (CSR) are those of the dense rows, and rows are counted in the batch.
+# "split": blocks of 300 and 173 rows of a network large enough to run each
+# block as two halves side by side (csrc gp_splits_rows), against blocks of 1
+# and 5 rows that are never split; also with sample weights and 2 threads.
+@pytest.mark.parametrize("size", ["small", "split"])
 @pytest.mark.parametrize("dropout", [None, (0.5, 0.2)], ids=["plain", "dropout"])
-def test_gradient_is_same_for_dense_and_sparse_and_any_chunking(rng, dropout):
-    n, d = 37, 8
+def test_gradient_is_same_for_dense_and_sparse_and_any_chunking(rng, dropout, size):
+    n, d, hidden_units = (37, 8, [10]) if size == "small" else (473, 20, [64, 48])
     X = rng.randn(n, d)
     X[rng.rand(n, d) < 0.6] = 0
     Y = np.eye(3)[rng.randint(3, size=n)]
-    layout = Layout([d, 10, 3])
+    sw = None if size == "small" else rng.uniform(0.2, 2.0, n)
+    layout = Layout([d, *hidden_units, 3])
     params = rng.uniform(-0.5, 0.5, layout.n_params)
     input_dropout, hidden = dropout or (0.0, 0.0)
     stream = DropoutStream(key=12345, batch=6) if dropout else None
-    grads = []
-    for chunk in (1, 5, 64):
+    chunks = (1, 5, 64) if size == "small" else (1, 5, 300)
+    grads, losses = [], []
+    for chunk in chunks:
         for Xi in (X, sp.csr_matrix(X)):
-            eng = Engine(layout, "tanh", "softmax", "log_loss", 1e-3, 1, chunk, np.float64, d,
-                         bool(dropout) and not sp.issparse(Xi), dropout=[hidden],
-                         input_dropout=input_dropout)
-            eng.loss_grad(Matrix(Xi, np.float64), Y, None, params, stream)
-            grads.append(eng.grad.copy())
-    for g in grads[1:]:
+            for threads in (1, 2) if chunk == chunks[-1] else (1,):
+                eng = Engine(layout, "tanh", "softmax", "log_loss", 1e-3, threads, chunk,
+                             np.float64, d, bool(dropout) and not sp.issparse(Xi),
+                             dropout=[hidden] * len(hidden_units), input_dropout=input_dropout)
+                losses.append(eng.loss_grad(Matrix(Xi, np.float64), Y, sw, params, stream))
+                grads.append(eng.grad.copy())
+    for g, loss in zip(grads[1:], losses[1:]):
         np.testing.assert_allclose(g, grads[0], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(loss, losses[0], rtol=1e-12)
+    # the split blocks: bits equal for 1 and 2 threads (dense, then CSR)
+    np.testing.assert_array_equal(grads[-4], grads[-3])
+    np.testing.assert_array_equal(grads[-2], grads[-1])
 
 
 def test_backpropagation_lecture_worked_example():
