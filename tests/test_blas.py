@@ -13,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import gainprop
 from gainprop import MLPClassifier, MLPRegressor, _blas, _core
+from gainprop._engine import Engine, Layout, Matrix
 
 HAS_NUMPY_OPENBLAS = _blas.find_numpy_openblas() is not None
 
@@ -65,6 +66,20 @@ _SGEMM64 = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctyp
                             ctypes.c_void_p, ctypes.c_int64)
 
 
+def _recording_sgemm(calls):
+    """(a shim in front of numpy's ILP64 sgemm that appends (order, trans_a,
+    trans_b, m, n, k, lda, ldb, ldc) of each call to calls, the address of
+    numpy's dgemm).  Keep the shim referenced while the core may call it."""
+    sgemm, dgemm = _core.ilp64_gemm_addresses()
+    real = _SGEMM64(sgemm)
+
+    def record(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        calls.append((order, ta, tb, m, n, k, lda, ldb, ldc))
+        real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+    return _SGEMM64(record), dgemm
+
+
 @pytest.mark.skipif(not HAS_NUMPY_OPENBLAS, reason="this numpy ships no ILP64 OpenBLAS")
 def test_training_calls_the_ilp64_gemm_with_column_major_arguments(use_blas):
     # a recording shim in front of numpy's sgemm: the core must call it, in
@@ -72,15 +87,8 @@ def test_training_calls_the_ilp64_gemm_with_column_major_arguments(use_blas):
     # (64 x 256) as C^T = W^T X^T, and give the same weights as numpy's
     # gemm called directly.  One thread: the shim runs Python.
     use_blas(None)
-    sgemm, dgemm = _core.ilp64_gemm_addresses()
-    real = _SGEMM64(sgemm)
     calls = []
-
-    def record(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
-        calls.append((order, ta, tb, m, n, k, lda, ldb, ldc))
-        real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-
-    shim = _SGEMM64(record)
+    shim, dgemm = _recording_sgemm(calls)
     X, y = load_digits(return_X_y=True)
     X = (X[:400] / 16).astype(np.float32)
     params = dict(hidden_layer_sizes=(256,), solver="adam", batch_size=200, max_iter=1,
@@ -101,6 +109,39 @@ def test_training_calls_the_ilp64_gemm_with_column_major_arguments(use_blas):
     assert (102, 111, 111, 256, 96, 64, 256, 64, 256) in calls
     assert (102, 111, 111, 256, 104, 64, 256, 64, 256) in calls
     np.testing.assert_array_equal(shimmed._params, direct._params)
+
+
+@pytest.mark.skipif(not HAS_NUMPY_OPENBLAS, reason="this numpy ships no ILP64 OpenBLAS")
+@pytest.mark.xfail(strict=True, reason="csrc gp_splits_rows splits blocks of any size in two, "
+                   "so a large block's products run on two threads whatever n_threads")
+def test_a_block_large_enough_to_share_its_products_uses_every_thread(use_blas):
+    # a block of 4,096 rows (L-BFGS's, or a batch of 4,096) of a 784-300-10
+    # network: its forward product X (4096 x 784) W (784 x 300) is large
+    # enough to be cut into blocks for every thread (csrc gp_gemm_blocks: 12,
+    # as for a 784-340-10 network), not into two halves that two of four
+    # threads run.  Recorded by a shim in front of numpy's sgemm.
+    use_blas(None)
+    calls = []
+    shim, dgemm = _recording_sgemm(calls)
+    rng = np.random.RandomState(0)
+    X = rng.rand(4096, 784).astype(np.float32)
+    Y = np.eye(10, dtype=np.float32)[rng.randint(10, size=4096)]
+    _core.set_ilp64_gemm(ctypes.cast(shim, ctypes.c_void_p).value, dgemm)
+    try:
+        forward_blocks = {}
+        for hidden in (340, 300):
+            layout = Layout([784, hidden, 10])
+            engine = Engine(layout, "relu", "softmax", "log_loss", 1e-4, 4, 4096, np.float32,
+                            784, False)
+            params = rng.uniform(-0.05, 0.05, layout.n_params).astype(np.float32)
+            calls.clear()
+            engine.loss_grad(Matrix(X, np.float32), Y, None, params)
+            # C^T (hidden x rows) = W^T X^T: M = hidden, K = 784
+            forward_blocks[hidden] = [c[4] for c in calls if c[3] == hidden and c[5] == 784]
+    finally:
+        _blas.configure()
+    assert sum(forward_blocks[340]) == 4096 and len(forward_blocks[340]) == 12
+    assert sum(forward_blocks[300]) == 4096 and len(forward_blocks[300]) > 2
 
 
 def test_scipy_can_be_forced(use_blas):

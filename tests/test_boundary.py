@@ -674,6 +674,30 @@ def test_the_core_refuses_too_few_rates():
     assert not params.any() and state.step == 0
 
 
+
+def test_the_core_refuses_training_work_without_the_second_halfs_gradient():
+    # blocks of 300 rows of this network run as two halves (csrc
+    # gp_splits_rows), the second with a gradient in work memory of its own:
+    # training's work is a forward pass's and n_params more, and the core
+    # itself (past the Python checks) refuses a buffer one value short
+    layout = Layout([20, 64, 48, 1])
+    eng = Engine(layout, "tanh", "identity", "squared_error", 0.0, 2, 300, np.float64, 20, False)
+    rng = np.random.RandomState(0)
+    X, Y = rng.randn(300, 20), rng.randn(300, 1)
+    params = rng.uniform(-0.3, 0.3, layout.n_params)
+    need = eng.net.work_size(False)
+    assert need == eng.net.forward_work_size(300) + layout.n_params
+    for size in (need - 1, need - layout.n_params):
+        work = np.full(size + 1, 7.0)
+        with pytest.raises(ValueError, match="structural checks"):
+            eng.net._loss_grad(X.ravel(), None, None, 300, Y, None, params, eng.grad,
+                               work[:size], eng.scratch, 0, 0)
+        assert (work == 7.0).all()
+    loss, _ = eng.net._loss_grad(X.ravel(), None, None, 300, Y, None, params, eng.grad,
+                                 np.empty(need), eng.scratch, 0, 0)
+    assert loss > 0
+
+
 @pytest.mark.parametrize("batch_size", [2**62 + 1, 2**63 - 1])
 def test_a_batch_past_the_rows_near_int64_max_is_one_batch_of_them(batch_size):
     # (n_rows + batch_size overflowed int64: UBSan, and an epoch of no batch)

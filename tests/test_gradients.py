@@ -4,6 +4,8 @@ and the worked example of Kordecki's back-propagation lecture."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from scipy.special import expit
+from activation_reference import DERIVATIVE, VALUE
 
 from gainprop._engine import DropoutStream, Engine, Layout, Matrix
 
@@ -115,6 +117,75 @@ def test_gradient_is_same_for_dense_and_sparse_and_any_chunking(rng, dropout, si
     np.testing.assert_array_equal(grads[-2], grads[-1])
 
 
+
+def _reference_loss_grad(layout, activation, out_act, X, Y, sw, params, alpha):
+    """(mean data loss, gradient with L2) in float64 NumPy: the batch mean of
+    sample-weighted losses, as the core's loss_grad has them."""
+    sw = np.ones(len(X)) if sw is None else sw
+    total = sw.sum()
+    Ws, bs = layout.coef_views(params), layout.intercept_views(params)
+    acts, pres = [X], []
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        pres.append(acts[-1] @ W + b)
+        if i < len(Ws) - 1:
+            acts.append(VALUE[activation](pres[-1]))
+    z = pres[-1]
+    if out_act == "logistic":  # binary log loss
+        p = expit(z)
+        loss = -(Y * np.log(p) + (1 - Y) * np.log(1 - p)).sum(axis=1)
+        delta = p - Y
+    else:  # identity, squared error
+        loss = 0.5 * ((z - Y) ** 2).sum(axis=1)
+        delta = z - Y
+    delta = delta * sw[:, None] / total
+    grads_W, grads_b = [None] * len(Ws), [None] * len(Ws)
+    for i in range(len(Ws) - 1, -1, -1):
+        grads_W[i] = acts[i].T @ delta + alpha / total * Ws[i]
+        grads_b[i] = delta.sum(axis=0)
+        if i > 0:
+            delta = (delta @ Ws[i].T) * DERIVATIVE[activation](pres[i - 1])
+    grad = np.concatenate([g.ravel() for g in grads_W] + grads_b)
+    return (sw * loss).sum() / total, grad
+
+
+# Blocks run as two halves side by side (csrc gp_splits_rows) against a NumPy
+# reference: gelu and silu (their pre-activations are shifted with the second
+# half), an output layer of one unit (the plain-loop products), L2, sample
+# weights and CSR, in both dtypes.  473 rows in blocks of 300 and 173 (both
+# split, the first half's gradient accumulating onto L2 and then onto the
+# first block's), or one block of 473; 1 and 2 threads give the same bits;
+# blocks of 127 rows are never split.
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("activation,out_act,loss", [
+    ("gelu", "identity", "squared_error"), ("silu", "logistic", "log_loss"),
+    ("relu", "identity", "squared_error")])
+def test_split_blocks_match_a_numpy_reference(rng, activation, out_act, loss, sparse, dtype):
+    n, d = 473, 20
+    layout = Layout([d, 64, 48, 1])
+    X = rng.randn(n, d)
+    X[rng.rand(n, d) < 0.5] = 0
+    Y = (rng.rand(n, 1) > 0.5).astype(float) if loss == "log_loss" else rng.randn(n, 1)
+    sw = rng.uniform(0.2, 2.0, n)
+    params = rng.uniform(-0.3, 0.3, layout.n_params).astype(dtype)
+    alpha = 0.3
+    ref_loss, ref_grad = _reference_loss_grad(layout, activation, out_act, X, Y, sw,
+                                              params.astype(np.float64), alpha)
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    Xm = Matrix(sp.csr_matrix(X) if sparse else X, dtype)
+    for chunk in (300, 473, 127):
+        grads = []
+        for threads in (1, 2):
+            eng = Engine(layout, activation, out_act, loss, alpha, threads, chunk, dtype, d,
+                         False)
+            data_loss, _ = eng.loss_grad(Xm, Y.astype(dtype), sw.astype(dtype), params)
+            grads.append(eng.grad.copy())
+            np.testing.assert_allclose(data_loss, ref_loss, rtol=tol)
+            scale = np.abs(ref_grad).max()
+            np.testing.assert_allclose(grads[-1] / scale, ref_grad / scale, rtol=0, atol=tol)
+        np.testing.assert_array_equal(grads[0], grads[1])
+
+
 def test_backpropagation_lecture_worked_example():
     """The back-propagation lecture's worked example ('Example: update
     network weight with back-propagation'): x = (1, 4, 5), t = (0.1, 0.05),
@@ -157,3 +228,26 @@ def test_backpropagation_lecture_worked_example():
     # one SGD step with eta = 0.01: w_22 = 0.1 - 0.01 * 0.1193 = 0.098807
     # (the lecture's last slide misprints it as 0.9881)
     assert round(W_out[1, 1] - 0.01 * gW_out[1, 1], 6) == 0.098807
+
+
+# The two halves of a split block run at once on 2 threads and must write
+# disjoint work memory (activations, deltas, gelu's and silu's
+# pre-activations, gathered and masked rows): repeated, any overlap shows as
+# bits that differ from 1 thread's (an unshifted pre-activation block did in
+# about a third of the runs).
+@pytest.mark.parametrize("activation", ["gelu", "silu"])
+def test_split_halves_on_two_threads_repeat_one_threads_bits(rng, activation):
+    n, d = 473, 20
+    layout = Layout([d, 64, 48, 1])
+    X, Y = Matrix(rng.randn(n, d), np.float64), rng.randn(n, 1)
+    params = rng.uniform(-0.3, 0.3, layout.n_params)
+    stream = DropoutStream(key=7, batch=3)
+    grads = []
+    for threads in (1, 2):
+        eng = Engine(layout, activation, "identity", "squared_error", 0.1, threads, 300,
+                     np.float64, d, True, dropout=[0.2, 0.2], input_dropout=0.1)
+        for _ in range(1 if threads == 1 else 30):
+            eng.loss_grad(X, Y, None, params, stream)
+            grads.append(eng.grad.copy())
+    for g in grads[1:]:
+        np.testing.assert_array_equal(g, grads[0])
