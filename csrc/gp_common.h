@@ -2,6 +2,7 @@
 #ifndef GP_COMMON_H
 #define GP_COMMON_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "gainprop.h"
@@ -178,28 +179,72 @@ static inline int64_t gp_gemm_blocks(int64_t m, int64_t n, int64_t k)
  * one BLAS call; the second half's gradient goes to a buffer of its own and
  * is added to the first's after both (in that order).  Whether a block is
  * split, and where, depends on the network and m alone, never on the thread
- * count, so the results are the same for any number of threads.  Not with
- * batch normalisation (its statistics are the whole block's), nor for
- * networks of more than GP_SPLIT_MAX_PARAMS parameters (adding the halves'
- * gradients would read and write every one per batch; their products are
- * large enough to be shared out themselves).
+ * count, so the results are the same for any number of threads.  Only when
+ * none of the block's products is shared out among the threads already
+ * (gp_gemm_blocks: those run on every thread, not on two), not with batch
+ * normalisation (its statistics are the whole block's), nor for networks of
+ * more than GP_SPLIT_MAX_PARAMS parameters (adding the halves' gradients
+ * reads and writes every one per block).
  */
 #define GP_SPLIT_MIN_ROWS 128
 #define GP_SPLIT_MIN_MACS 131072.0 /* multiply-adds of a block's forward products */
 #define GP_SPLIT_MAX_PARAMS 262144
 
+/* Does every product of the forward and backward pass of a block of m rows
+ * run in one piece (gp_gemm_blocks)?  Once false for some m, false for every
+ * larger m. */
+static inline int gp_block_products_whole(const gp_net *net, int64_t m)
+{
+    int i;
+    for (i = 0; i < net->n_layers; ++i) {
+        const int64_t ui = net->units[i], uo = net->units[i + 1];
+        if (gp_gemm_blocks(m, uo, ui) > 1 || gp_gemm_blocks(ui, uo, m) > 1
+            || (i > 0 && gp_gemm_blocks(m, ui, uo) > 1))
+            return 0;
+    }
+    return 1;
+}
+
+/* The fewest rows of a block worth splitting: GP_SPLIT_MIN_ROWS, or enough
+ * for GP_SPLIT_MIN_MACS multiply-adds. */
+static inline int64_t gp_split_min_rows(const gp_net *net)
+{
+    double macs = 0.0, rows;
+    int i;
+    for (i = 0; i < net->n_layers; ++i) macs += (double)net->units[i] * (double)net->units[i + 1];
+    rows = ceil(GP_SPLIT_MIN_MACS / macs);
+    return rows > GP_SPLIT_MIN_ROWS ? (int64_t)rows : GP_SPLIT_MIN_ROWS;
+}
+
 static inline int gp_splits_rows(const gp_net *net, int64_t m)
 {
-    double macs = 0.0;
-    int i;
-    if (net->batch_norm || m < GP_SPLIT_MIN_ROWS || net->n_params > GP_SPLIT_MAX_PARAMS)
-        return 0;
-    for (i = 0; i < net->n_layers; ++i) macs += (double)net->units[i] * (double)net->units[i + 1];
-    return macs * (double)m >= GP_SPLIT_MIN_MACS;
+    return !net->batch_norm && net->n_params <= GP_SPLIT_MAX_PARAMS
+           && m >= gp_split_min_rows(net) && gp_block_products_whole(net, m);
+}
+
+/* Does training split any block of at most chunk_rows rows (and so need
+ * room for a second half's gradient)?  The blocks split are those from
+ * gp_split_min_rows rows up to where a product is first shared out: some
+ * are at most chunk_rows long iff the shortest is. */
+static inline int gp_splits_some_rows(const gp_net *net)
+{
+    const int64_t m = gp_split_min_rows(net);
+    return m <= net->chunk_rows && gp_splits_rows(net, m);
 }
 
 /* The first row of a split block's second half: about half, a multiple of 8. */
 static inline int64_t gp_split_row(int64_t m) { return (m / 2) / 8 * 8; }
+
+/* A copy of net whose kernels run on the calling thread alone, each product
+ * in one BLAS call: for work that the threads share out by whole blocks of
+ * rows (gp_forward, a split block's halves). */
+static inline gp_net gp_one_thread_net(const gp_net *net)
+{
+    gp_net one = *net;
+    one.n_threads = 1;
+    one.whole_products = 1;
+    return one;
+}
 
 static inline int gp_threads_for(int n_threads, int64_t work)
 {

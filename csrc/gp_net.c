@@ -44,10 +44,8 @@ int64_t gp_pass_work_size(const gp_net *net, int64_t n_features, int64_t n_outpu
 int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather)
 {
     const int64_t pass = gp_pass_work_size(net, n_features, n_outputs, dense_gather);
-    /* a split block's second half's gradient (gp_splits_rows holds for every
-     * block of at least GP_SPLIT_MIN_ROWS rows up to chunk_rows if it holds
-     * for chunk_rows: the test only grows with m) */
-    if (pass < 0 || !gp_splits_rows(net, net->chunk_rows)) return pass;
+    /* a split block's second half's gradient */
+    if (pass < 0 || !gp_splits_some_rows(net)) return pass;
     return pass + net->n_params;
 }
 
@@ -66,6 +64,10 @@ int64_t gp_forward_work_size(const gp_net *net, int64_t n_features, int64_t n_ou
     return one * copies;
 }
 
+/* Doubles of scratch: the loss sums of a block's GP_ROW_CHUNK-row chunks (a
+ * split block's two halves have at most one chunk more than the whole
+ * block), or the L2 fold's partial sums, which use the same memory at other
+ * times; the sum of both counts plus one covers either. */
 int64_t gp_scratch_size(const gp_net *net)
 {
     return gp_cdiv(net->chunk_rows, GP_ROW_CHUNK) + gp_cdiv(net->n_coef, GP_ELEM_CHUNK) + 1;

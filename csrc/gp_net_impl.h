@@ -783,7 +783,7 @@ GP_FOR_DYNAMIC(nt, blk, n_blocks, {
  * silu's pre-activations; then gathered targets and sample weights; when
  * training splits blocks in two (gp_splits_rows), the second half's gradient
  * (n_params); then the gathered dense input block (only allocated when rows
- * are gathered or masked, see gp_work_size). */
+ * are gathered or masked, see gp_pass_work_size). */
 typedef struct {
     REAL *act[GP_MAX_LAYERS + 1];
     REAL *delta[GP_MAX_LAYERS + 1];
@@ -822,7 +822,7 @@ static void SFX(gp_carve)(const gp_net *net, REAL *work, int training, SFX(gp_wo
     v->sw_block = work;
     work += R;
     v->grad_part = NULL;
-    if (training && gp_splits_rows(net, R)) {
+    if (training && gp_splits_some_rows(net)) {
         v->grad_part = work;
         work += net->n_params;
     }
@@ -897,7 +897,8 @@ static double SFX(gp_weight_sum)(const REAL *sw, const int64_t *rows, int64_t st
 }
 
 /* The work view of rows r0.. of a block (a split block's second half): the
- * same regions, r0 rows on. */
+ * same regions, r0 rows on (the gathered inputs' only when the work has them:
+ * n_features 0 otherwise). */
 static void SFX(gp_view_rows)(const gp_net *net, const SFX(gp_work_view) *v, int64_t r0,
                               int64_t n_features, SFX(gp_work_view) *out)
 {
@@ -1009,6 +1010,20 @@ static void SFX(gp_block_grad)(const gp_net *net, const gp_data *data, const int
     }
 }
 
+/* Do the dense input rows go through the gathered block (a row order, or
+ * dropout on the inputs)? */
+static int SFX(gp_gathers)(const gp_net *net, const gp_data *data, const int64_t *order)
+{
+    return !data->X.indptr && (order || (net->dropout && net->dropout[0] > 0));
+}
+
+/* dst[0, n) += src[0, n) */
+static void SFX(gp_add_into)(REAL *GP_RESTRICT dst, const REAL *GP_RESTRICT src, int64_t n)
+{
+    int64_t j;
+    for (j = 0; j < n; ++j) dst[j] += src[j];
+}
+
 /*
  * A block split in two (gp_splits_rows): rows [0, h) and [h, m) side by side,
  * one per thread, each with every product in one call; the first half's
@@ -1024,25 +1039,23 @@ static void SFX(gp_split_block_grad)(const gp_net *net, const gp_data *data, con
                                      double *partial, const gp_dropout_stream *ds,
                                      SFX(gp_work_view) *v)
 {
-    const int64_t h = gp_split_row(m), n = net->n_params;
-    REAL *GP_RESTRICT g = grad;
-    const REAL *GP_RESTRICT g2 = v->grad_part;
-    gp_net one = *net;
-    int nt = net->n_threads > 1 ? 2 : 1, half;
-    int64_t j;
-    one.n_threads = 1;
-    one.whole_products = 1;
+    const int64_t h = gp_split_row(m);
+    /* the gathered inputs' region exists only when rows are gathered */
+    const int64_t d = SFX(gp_gathers)(net, data, rows) ? data->X.n_cols : 0;
+    const gp_net one = gp_one_thread_net(net);
+    const int nt = net->n_threads > 1 ? 2 : 1;
+    int half;
     GP_FOR(nt, half, 2, {
         SFX(gp_work_view) hv;
         const int64_t r0 = half ? h : 0;
-        SFX(gp_view_rows)(net, v, r0, data->X.n_cols, &hv);
+        SFX(gp_view_rows)(net, v, r0, d, &hv);
         SFX(gp_block_grad)(&one, data, rows ? rows + r0 : NULL, start + r0, half ? m - h : h,
                            row0 + r0, sw_sum, params, NULL, half ? v->grad_part : grad,
                            half ? 0 : acc_w, half ? 0 : acc_b,
                            partial + (half ? gp_cdiv(h, GP_ROW_CHUNK) : 0), ds, &hv);
     });
-    nt = gp_threads_for(net->n_threads, n);
-    GP_FOR(nt, j, n, { g[j] += g2[j]; });
+    /* on this thread: no second parallel region per block */
+    SFX(gp_add_into)(grad, v->grad_part, net->n_params);
 }
 
 /*
@@ -1130,9 +1143,7 @@ int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const gp_buffers *buf
      * piece of a product), on a work region of its own.  Which blocks exist
      * and how each is computed depend on the rows alone, so the results are
      * the same for any thread count. */
-    one = *net;
-    one.n_threads = 1;
-    one.whole_products = 1;
+    one = gp_one_thread_net(net);
     per = gp_pass_work_size(net, d, k, 0);
     nt = (int)copies;
     GP_FOR_DYNAMIC(nt, blk, n_blocks, {
@@ -1149,13 +1160,6 @@ int SFX(gp_forward)(const gp_net *net, const gp_matrix *X, const gp_buffers *buf
 static int SFX(gp_data_ok)(const gp_net *net, const gp_data *data)
 {
     return gp_matrix_ok(net, &data->X) && (data->X.n_rows == 0 || data->Y);
-}
-
-/* Do the dense input rows go through the gathered block (a row order, or
- * dropout on the inputs)? */
-static int SFX(gp_gathers)(const gp_net *net, const gp_data *data, const int64_t *order)
-{
-    return !data->X.indptr && (order || (net->dropout && net->dropout[0] > 0));
 }
 
 int SFX(gp_loss_grad)(const gp_net *net, const gp_data *data, const gp_buffers *buf,

@@ -112,8 +112,6 @@ def test_training_calls_the_ilp64_gemm_with_column_major_arguments(use_blas):
 
 
 @pytest.mark.skipif(not HAS_NUMPY_OPENBLAS, reason="this numpy ships no ILP64 OpenBLAS")
-@pytest.mark.xfail(strict=True, reason="csrc gp_splits_rows splits blocks of any size in two, "
-                   "so a large block's products run on two threads whatever n_threads")
 def test_a_block_large_enough_to_share_its_products_uses_every_thread(use_blas):
     # a block of 4,096 rows (L-BFGS's, or a batch of 4,096) of a 784-300-10
     # network: its forward product X (4096 x 784) W (784 x 300) is large

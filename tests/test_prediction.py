@@ -342,7 +342,7 @@ def test_unaligned_arrays_are_copied_before_c_reads_them(digits, dtype):
     with pytest.raises(ValueError, match="got unaligned"):
         predictor.net.forward(Matrix(X, dtype), _unaligned(est._params), None,
                               np.empty((300, 1), dtype), True,
-                              np.empty(predictor.net.work_size(False, 300), dtype), 300)
+                              np.empty(predictor.net.forward_work_size(300, 300), dtype), 300)
 
 
 
