@@ -251,3 +251,34 @@ def test_split_halves_on_two_threads_repeat_one_threads_bits(rng, activation):
             grads.append(eng.grad.copy())
     for g in grads[1:]:
         np.testing.assert_array_equal(g, grads[0])
+
+
+# A block too long to split (a product of a block of 600 rows of this network
+# is cut into blocks for every thread: csrc gp_block_products_whole) and, in
+# the same batch, a last block of 300 rows that is split.  The work holds the
+# second half's gradient although a block of chunk_rows rows is never split
+# (gp_splits_some_rows); the split block's first half accumulates onto the
+# unsplit block's gradient.  1 to 4 threads give the same bits, and the
+# gradient is the NumPy reference's.
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_an_unsplit_block_then_a_split_block_match_a_numpy_reference(rng, sparse):
+    n, d, chunk = 900, 20, 600
+    layout = Layout([d, 64, 48, 1])
+    X = rng.randn(n, d)
+    X[rng.rand(n, d) < 0.5] = 0
+    Y, sw = rng.randn(n, 1), rng.uniform(0.2, 2.0, n)
+    params = rng.uniform(-0.3, 0.3, layout.n_params)
+    ref_loss, ref_grad = _reference_loss_grad(layout, "tanh", "identity", X, Y, sw, params, 0.3)
+    Xm = Matrix(sp.csr_matrix(X) if sparse else X, np.float64)
+    grads = []
+    for threads in (1, 2, 3, 4):
+        eng = Engine(layout, "tanh", "identity", "squared_error", 0.3, threads, chunk,
+                     np.float64, d, False)
+        assert eng.net.work_size(False) == eng.net.forward_work_size(chunk) + layout.n_params
+        data_loss, _ = eng.loss_grad(Xm, Y, sw, params)
+        grads.append(eng.grad.copy())
+        np.testing.assert_allclose(data_loss, ref_loss, rtol=1e-10)
+        scale = np.abs(ref_grad).max()
+        np.testing.assert_allclose(grads[-1] / scale, ref_grad / scale, rtol=0, atol=1e-10)
+    for g in grads[1:]:
+        np.testing.assert_array_equal(g, grads[0])
