@@ -80,6 +80,21 @@ def _recording_sgemm(calls):
     return _SGEMM64(record), dgemm
 
 
+def _sgemm_calls_of_loss_grad(engine_args, X, Y, params):
+    """The arguments of each sgemm call (as _recording_sgemm records them) of
+    the loss_grad on float32 X, Y of Engine(*engine_args), made after the shim
+    is in place (a network takes the gemm's address when it is made); numpy's
+    gemm again afterwards."""
+    calls = []
+    shim, dgemm = _recording_sgemm(calls)
+    _core.set_ilp64_gemm(ctypes.cast(shim, ctypes.c_void_p).value, dgemm)
+    try:
+        Engine(*engine_args).loss_grad(Matrix(X, np.float32), Y, None, params)
+    finally:
+        _blas.configure()
+    return calls
+
+
 @pytest.mark.skipif(not HAS_NUMPY_OPENBLAS, reason="this numpy ships no ILP64 OpenBLAS")
 def test_training_calls_the_ilp64_gemm_with_column_major_arguments(use_blas):
     # a recording shim in front of numpy's sgemm: the core must call it, in
@@ -119,27 +134,43 @@ def test_a_block_large_enough_to_share_its_products_uses_every_thread(use_blas):
     # as for a 784-340-10 network), not into two halves that two of four
     # threads run.  Recorded by a shim in front of numpy's sgemm.
     use_blas(None)
-    calls = []
-    shim, dgemm = _recording_sgemm(calls)
     rng = np.random.RandomState(0)
     X = rng.rand(4096, 784).astype(np.float32)
     Y = np.eye(10, dtype=np.float32)[rng.randint(10, size=4096)]
-    _core.set_ilp64_gemm(ctypes.cast(shim, ctypes.c_void_p).value, dgemm)
-    try:
-        forward_blocks = {}
-        for hidden in (340, 300):
-            layout = Layout([784, hidden, 10])
-            engine = Engine(layout, "relu", "softmax", "log_loss", 1e-4, 4, 4096, np.float32,
-                            784, False)
-            params = rng.uniform(-0.05, 0.05, layout.n_params).astype(np.float32)
-            calls.clear()
-            engine.loss_grad(Matrix(X, np.float32), Y, None, params)
-            # C^T (hidden x rows) = W^T X^T: M = hidden, K = 784
-            forward_blocks[hidden] = [c[4] for c in calls if c[3] == hidden and c[5] == 784]
-    finally:
-        _blas.configure()
+    forward_blocks = {}
+    for hidden in (340, 300):
+        layout = Layout([784, hidden, 10])
+        params = rng.uniform(-0.05, 0.05, layout.n_params).astype(np.float32)
+        calls = _sgemm_calls_of_loss_grad(
+            (layout, "relu", "softmax", "log_loss", 1e-4, 4, 4096, np.float32, 784, False), X, Y,
+            params)
+        # C^T (hidden x rows) = W^T X^T: M = hidden, K = 784
+        forward_blocks[hidden] = [c[4] for c in calls if c[3] == hidden and c[5] == 784]
     assert sum(forward_blocks[340]) == 4096 and len(forward_blocks[340]) == 12
     assert sum(forward_blocks[300]) == 4096 and len(forward_blocks[300]) > 2
+
+
+@pytest.mark.skipif(not HAS_NUMPY_OPENBLAS, reason="this numpy ships no ILP64 OpenBLAS")
+def test_only_the_blocks_whose_products_run_whole_are_split(use_blas):
+    # 900 rows of a 20-64-48-1 network in blocks of 600 and 300: the first
+    # layer's product of 600 rows is cut into two blocks of rows for the
+    # threads (csrc gp_gemm_blocks), so that block is not split (its weight
+    # gradient is one product over 600 rows); the block of 300 rows is split
+    # into rows 0-143 and 144-299 (gp_splits_rows), each half with a weight
+    # gradient of its own.  Recorded by a shim in front of numpy's sgemm.
+    use_blas(None)
+    rng = np.random.RandomState(0)
+    layout = Layout([20, 64, 48, 1])
+    X = rng.randn(900, 20).astype(np.float32)
+    Y = rng.randn(900, 1).astype(np.float32)
+    params = rng.uniform(-0.3, 0.3, layout.n_params).astype(np.float32)
+    calls = _sgemm_calls_of_loss_grad(
+        (layout, "tanh", "identity", "squared_error", 0.0, 2, 600, np.float32, 20, False), X, Y,
+        params)
+    # the first layer's weight gradient X^T delta (20 x 64): C^T = delta^T X,
+    # M = 64, N = 20, K = the rows of the block or half
+    rows = sorted(c[5] for c in calls if c[1:5] == (111, 112, 64, 20))
+    assert rows == [144, 156, 600]
 
 
 def test_scipy_can_be_forced(use_blas):
