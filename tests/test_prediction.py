@@ -400,8 +400,10 @@ def test_the_work_of_several_blocks_is_counted_and_checked(digits):
     est = MLPClassifier(hidden_layer_sizes=(20,), max_iter=2, random_state=0, n_threads=2).fit(X, y)
     net = est._predictor().net
     one = net.forward_work_size(1024, 1024)  # one block: the threads share it
-    # training's blocks of 1,024 rows run as two halves, the second with a
-    # gradient of its own (csrc gp_splits_rows); a prediction needs no gradient
+    # training's blocks of 128 to 511 rows (a batch's last block) run as two
+    # halves, the second with a gradient of its own (csrc gp_splits_rows;
+    # a block of 1,024 rows shares its products out instead), so its work
+    # holds that gradient (gp_splits_some_rows); a prediction needs no gradient
     assert net.work_size(False, 1024) == one + est._layout.n_params
     assert net.forward_work_size(1025, 1024) == min(2, net.n_threads) * one  # side by side
     assert net.forward_work_size(10**6, 1024) == net.n_threads * one  # one per thread
