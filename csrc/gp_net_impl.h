@@ -723,7 +723,8 @@ static void SFX(gp_gemm_small)(int trans_a, int trans_b, int64_t m, int64_t n, i
     /* C += alpha op(A) B, B rows contiguous: axpy over C's rows */
     for (i = 0; i < m; ++i) {
         REAL *GP_RESTRICT c = C + i * ldc;
-        for (j = 0; j < n; ++j) c[j] = GP_BETA_START(beta, c[j]);
+        if (beta != 1)
+            for (j = 0; j < n; ++j) c[j] = GP_BETA_START(beta, c[j]);
         for (p = 0; p < k; ++p) {
             const REAL a = alpha * (trans_a ? A[p * lda + i] : A[i * lda + p]);
             const REAL *GP_RESTRICT b = B + p * ldb;
