@@ -305,8 +305,9 @@ typedef struct {
 } gp_epoch;
 
 /* Number of work elements (in the params dtype) and double scratch needed
- * by training and gp_loss_grad: a pass's, and with blocks split in two
- * (gp_splits_rows) the second half's gradient. */
+ * by training and gp_loss_grad: a pass's, and when some block of at most
+ * chunk_rows rows is split in two (gp_splits_some_rows) the second half's
+ * gradient. */
 int64_t gp_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs, int dense_gather);
 /* Work elements of one forward pass of chunk_rows rows (no gradient). */
 int64_t gp_pass_work_size(const gp_net *net, int64_t n_features, int64_t n_outputs,

@@ -782,8 +782,8 @@ GP_FOR_DYNAMIC(nt, blk, n_blocks, {
 /* Work buffer layout: per layer i >= 1, act_i then delta_i (chunk_rows x
  * units[i] each), and for hidden layers batch norm's blocks and gelu's or
  * silu's pre-activations; then gathered targets and sample weights; when
- * training splits blocks in two (gp_splits_rows), the second half's gradient
- * (n_params); then the gathered dense input block (only allocated when rows
+ * training splits some block of at most chunk_rows rows in two
+ * (gp_splits_some_rows), the second half's gradient (n_params); then the gathered dense input block (only allocated when rows
  * are gathered or masked, see gp_pass_work_size). */
 typedef struct {
     REAL *act[GP_MAX_LAYERS + 1];

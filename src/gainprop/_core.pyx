@@ -725,9 +725,9 @@ cdef class Net:
     def work_size(self, bint dense_gather, int64_t chunk_rows=0):
         """Elements of the work buffer (params dtype) training and loss_grad
         need, with blocks of chunk_rows rows (0: the network's own): a pass's
-        work and, when blocks are split between the threads (csrc
-        gp_splits_rows), the second half's gradient; ValueError when they
-        cannot be counted in 64 bits."""
+        work and, when some block of at most chunk_rows rows is split between
+        the threads (csrc gp_splits_some_rows), the second half's gradient;
+        ValueError when they cannot be counted in 64 bits."""
         cdef gp_net net = self.net
         cdef int64_t n
         if chunk_rows > 0:
