@@ -783,8 +783,9 @@ GP_FOR_DYNAMIC(nt, blk, n_blocks, {
  * units[i] each), and for hidden layers batch norm's blocks and gelu's or
  * silu's pre-activations; then gathered targets and sample weights; when
  * training splits some block of at most chunk_rows rows in two
- * (gp_splits_some_rows), the second half's gradient (n_params); then the gathered dense input block (only allocated when rows
- * are gathered or masked, see gp_pass_work_size). */
+ * (gp_splits_some_rows), the second half's gradient (n_params); then the
+ * gathered dense input block (only allocated when rows are gathered or
+ * masked, see gp_pass_work_size). */
 typedef struct {
     REAL *act[GP_MAX_LAYERS + 1];
     REAL *delta[GP_MAX_LAYERS + 1];
