@@ -922,9 +922,9 @@ static void SFX(gp_view_rows)(const gp_net *net, const SFX(gp_work_view) *v, int
  * (dropout's masks), on the work view v; the batch's weights sum to sw_sum.
  * The weights' part of grad is accumulated onto when acc_w (else
  * overwritten), the biases' when acc_b; the weighted data-loss sums of the
- * block's GP_ROW_CHUNK-row chunks go to partial[0..cdiv(m, GP_ROW_CHUNK)).
+ * block's GP_ROW_CHUNK-row chunks go to partial[]; returns how many.
  */
-static void SFX(gp_block_grad)(const gp_net *net, const gp_data *data, const int64_t *rows,
+static int64_t SFX(gp_block_grad)(const gp_net *net, const gp_data *data, const int64_t *rows,
                                int64_t start, int64_t m, int64_t row0, double sw_sum,
                                const REAL *params, REAL *running, REAL *grad, int acc_w,
                                int acc_b, double *partial, const gp_dropout_stream *ds,
@@ -1010,6 +1010,7 @@ static void SFX(gp_block_grad)(const gp_net *net, const gp_data *data, const int
             }
         }
     }
+    return gp_cdiv(m, GP_ROW_CHUNK);
 }
 
 /* Do the dense input rows go through the gathered block (a row order, or
@@ -1031,11 +1032,11 @@ static void SFX(gp_add_into)(REAL *GP_RESTRICT dst, const REAL *GP_RESTRICT src,
  * one per thread, each with every product in one call; the first half's
  * gradient goes to grad as gp_block_grad's (acc_w, acc_b) say, the second's
  * to v->grad_part, which is then added to grad.  The loss sums of the
- * halves' chunks go to partial[] one after the other.  Which rows each half
- * has and how it is computed depend on m alone, so the results are the same
- * for any thread count.
+ * halves' chunks go to partial[] one after the other; returns how many.
+ * Which rows each half has and how it is computed depend on m alone, so the
+ * results are the same for any thread count.
  */
-static void SFX(gp_split_block_grad)(const gp_net *net, const gp_data *data, const int64_t *rows,
+static int64_t SFX(gp_split_block_grad)(const gp_net *net, const gp_data *data, const int64_t *rows,
                                      int64_t start, int64_t m, int64_t row0, double sw_sum,
                                      const REAL *params, REAL *grad, int acc_w, int acc_b,
                                      double *partial, const gp_dropout_stream *ds,
@@ -1046,18 +1047,22 @@ static void SFX(gp_split_block_grad)(const gp_net *net, const gp_data *data, con
     const int64_t d = SFX(gp_gathers)(net, data, rows) ? data->X.n_cols : 0;
     const gp_net one = gp_one_thread_net(net);
     const int nt = net->n_threads > 1 ? 2 : 1;
+    const int64_t first_sums = gp_cdiv(h, GP_ROW_CHUNK);
+    int64_t sums[2];
     int half;
     GP_FOR(nt, half, 2, {
         SFX(gp_work_view) hv;
         const int64_t r0 = half ? h : 0;
         SFX(gp_view_rows)(net, v, r0, d, &hv);
-        SFX(gp_block_grad)(&one, data, rows ? rows + r0 : NULL, start + r0, half ? m - h : h,
-                           row0 + r0, sw_sum, params, NULL, half ? v->grad_part : grad,
-                           half ? 0 : acc_w, half ? 0 : acc_b,
-                           partial + (half ? gp_cdiv(h, GP_ROW_CHUNK) : 0), ds, &hv);
+        sums[half] = SFX(gp_block_grad)(&one, data, rows ? rows + r0 : NULL, start + r0,
+                                        half ? m - h : h, row0 + r0, sw_sum, params, NULL,
+                                        half ? v->grad_part : grad, half ? 0 : acc_w,
+                                        half ? 0 : acc_b, partial + (half ? first_sums : 0),
+                                        ds, &hv);
     });
     /* on this thread: no second parallel region per block */
     SFX(gp_add_into)(grad, v->grad_part, net->n_params);
+    return sums[0] + sums[1];
 }
 
 /*
@@ -1086,16 +1091,14 @@ static double SFX(gp_batch_grad)(const gp_net *net, const gp_data *data, const i
         const int64_t m = gp_min64(net->chunk_rows, n - s0);
         const int64_t *brows = rows ? rows + s0 : NULL;
         const int first = (s0 == 0);
-        int64_t ch, n_chunks = gp_cdiv(m, GP_ROW_CHUNK);
-        if (v.grad_part && gp_splits_rows(net, m)) {
-            const int64_t h = gp_split_row(m);
-            SFX(gp_split_block_grad)(net, data, brows, start + s0, m, s0, sw_sum, params, grad,
-                                     l2 || !first, !first, scratch, ds, &v);
-            n_chunks = gp_cdiv(h, GP_ROW_CHUNK) + gp_cdiv(m - h, GP_ROW_CHUNK);
-        } else {
-            SFX(gp_block_grad)(net, data, brows, start + s0, m, s0, sw_sum, params, running, grad,
-                               l2 || !first, !first, scratch, ds, &v);
-        }
+        int64_t ch, n_chunks;
+        if (v.grad_part && gp_splits_rows(net, m))
+            n_chunks = SFX(gp_split_block_grad)(net, data, brows, start + s0, m, s0, sw_sum,
+                                                params, grad, l2 || !first, !first, scratch, ds,
+                                                &v);
+        else
+            n_chunks = SFX(gp_block_grad)(net, data, brows, start + s0, m, s0, sw_sum, params,
+                                          running, grad, l2 || !first, !first, scratch, ds, &v);
         for (ch = 0; ch < n_chunks; ++ch) dsum += scratch[ch];
     }
     return dsum;
